@@ -1,0 +1,233 @@
+"""The training loop: truncated BPTT over B streams of a corpus, as a generator of per-iteration snapshots."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import TrainConfig
+from .optim import clip_grads, make_optimizer
+from .rnn import init_params, loss_and_grads, rnn_forward, temporal_affine_forward, temporal_softmax_loss
+from .sample import SampleResult, generate, sample_from_char
+from .vocab import Vocab
+
+LN2 = math.log(2.0)
+LIVE_SETTINGS = ("learning_rate", "temperature", "sample_every", "sample_length")
+
+
+@dataclass
+class Sample:
+    """A sample drawn during training, with the hidden state after each of its characters."""
+
+    iteration: int  # completed iterations when it was drawn (the weights it reflects)
+    text: str  # the generated characters
+    hidden: np.ndarray  # (len(text), H) hidden state after reading each character
+    smooth_loss: float  # the lesson's smooth loss when it was drawn
+    temperature: float  # sampling temperature used
+
+
+@dataclass
+class Snapshot:
+    """What one training iteration produced; fresh objects, safe to hand to another thread."""
+
+    iteration: int  # completed iterations, this one included
+    loss: float  # the window's loss: cross-entropy summed over T steps, mean over B streams (the lesson's)
+    loss_per_char: float  # the same in nats per character
+    smooth_loss: float  # the lesson's 0.999 moving average of loss
+    chars_seen: int  # training characters consumed so far (T * B per iteration)
+    epoch: float  # passes over the training part of the corpus
+    learning_rate: float  # learning rate used for this update
+    sample: Sample | None = None  # drawn before this iteration when iteration-1 is a multiple of sample_every
+    val_bpc: float | None = None  # validation bits/char, when this iteration evaluated
+    diverged: str | None = None  # why training stopped (non-finite loss or gradient); weights untouched
+
+    @property
+    def bits_per_char(self) -> float:
+        return self.loss_per_char / LN2
+
+
+class DivergedError(RuntimeError):
+    """Training hit a non-finite loss or gradient."""
+
+
+class Trainer:
+    """Owns a model, its optimizer and the data pointer; step() trains one window, run() yields snapshots."""
+
+    def __init__(self, data: np.ndarray, vocab: Vocab, config: TrainConfig):
+        config.validate()
+        from .corpus import check_fits  # the corpus module owns the "too short" message
+
+        self.config = config
+        self.vocab = vocab
+        self.data = data  # (N,) ids, never copied
+        N = len(data)
+        self.n_train = N - int(N * config.val_fraction)  # training part; the tail is held out
+        check_fits(_Sized(N, vocab), config.seq_length, config.batch_size, config.val_fraction)
+        B, T, H = config.batch_size, config.seq_length, config.hidden_size
+        self.seg_len = self.n_train // B  # characters per stream
+        self.offsets = np.arange(B, dtype=np.intp) * self.seg_len  # (B,) start of each stream
+        self._steps = np.arange(T + 1, dtype=np.intp)[:, None]  # (T+1, 1)
+        # Params and grads are views into one flat buffer each, so clipping, the finiteness check and
+        # the optimizer update are one vectorised pass instead of five.
+        self._flat, self.params = flatten(init_params(len(vocab), H, config.seed, config.init_scale, config.dtype))
+        self._gflat, self._grads = flatten({k: np.zeros_like(v) for k, v in self.params.items()})
+        self.optimizer = make_optimizer(config.optimizer, {"all": self._flat}, config.learning_rate)
+        self.hidden = np.zeros((B, H), dtype=config.dtype)  # (B, H) carried across windows
+        self.pointer = 0  # offset of the next window within every stream
+        self.iteration = 0  # completed iterations
+        self.smooth_loss = -math.log(1.0 / len(vocab)) * T  # the lesson's loss at iteration 0
+        self.chars_seen = 0
+        self.rng = np.random.default_rng(config.seed)  # training samples only; never touches the trajectory
+        self.temperature = config.temperature
+        self.sample_every = config.sample_every
+        self.sample_length = config.sample_length
+        self.diverged: str | None = None
+
+    @classmethod
+    def from_corpus(cls, corpus, config: TrainConfig) -> "Trainer":
+        return cls(corpus.data, corpus.vocab, config)
+
+    # -- live settings -------------------------------------------------------------------------
+
+    @property
+    def learning_rate(self) -> float:
+        return self.optimizer.learning_rate
+
+    def set_live(self, **settings) -> None:
+        """Change learning_rate, temperature, sample_every or sample_length between steps."""
+        for key, value in settings.items():
+            if key not in LIVE_SETTINGS:
+                raise ValueError(f"{key} cannot change while training; it needs new weights")
+            if key == "learning_rate":
+                if not value > 0:
+                    raise ValueError("learning rate must be positive")
+                self.optimizer.learning_rate = float(value)
+            elif key == "temperature":
+                if not value > 0:
+                    raise ValueError("temperature must be positive")
+                self.temperature = float(value)
+            else:
+                if int(value) < (0 if key == "sample_every" else 1):
+                    raise ValueError(f"{key.replace('_', ' ')} is out of range")
+                setattr(self, key, int(value))
+
+    # -- training ------------------------------------------------------------------------------
+
+    def window(self):
+        """The next window's (inputs (T, B), targets (T, B)), applying the lesson's reset rule first."""
+        T = self.config.seq_length
+        if self.pointer + T + 1 >= self.seg_len or self.iteration == 0:
+            self.pointer = 0
+            self.hidden[...] = 0.0
+        idx = self._steps + (self.offsets + self.pointer)  # (T+1, B)
+        chunk = self.data[idx].astype(np.intp)  # (T+1, B)
+        return chunk[:-1], chunk[1:]
+
+    def step(self) -> Snapshot:
+        """Train on one window and return what happened; after a divergence, nothing changes."""
+        if self.diverged:
+            raise DivergedError(self.diverged)
+        cfg = self.config
+        x, y = self.window()
+        sample = None
+        if self.sample_every and self.iteration % self.sample_every == 0:
+            ids, hidden = sample_from_char(self.params, self.hidden[0], x[0, 0], self.sample_length,
+                                           self.rng, self.temperature)
+            sample = Sample(self.iteration, self.vocab.decode(ids), hidden, self.smooth_loss, self.temperature)
+        loss, grads, h_last = loss_and_grads(self.params, x, y, self.hidden)
+        for k, g in grads.items():
+            np.copyto(self._grads[k], g)
+        lr = self.optimizer.learning_rate
+        if not math.isfinite(loss) or not np.isfinite(self._gflat).all():
+            what = "loss" if not math.isfinite(loss) else "gradient"
+            self.diverged = (f"training diverged at iteration {self.iteration + 1}: the {what} is not finite "
+                             f"(learning rate {lr:g}); the last finite weights are kept — lower the learning "
+                             f"rate or reset")
+            return Snapshot(self.iteration, loss, loss / cfg.seq_length, self.smooth_loss, self.chars_seen,
+                            self.epoch, lr, sample, None, self.diverged)
+        clip_grads({"all": self._gflat}, cfg.clip)
+        self.smooth_loss = self.smooth_loss * 0.999 + loss * 0.001
+        self.optimizer.step({"all": self._flat}, {"all": self._gflat})
+        self.hidden[...] = h_last
+        self.pointer += cfg.seq_length
+        self.iteration += 1
+        self.chars_seen += cfg.seq_length * cfg.batch_size
+        val = None
+        if self.has_validation and self.iteration % cfg.eval_every == 0:
+            val = self.evaluate()
+        return Snapshot(self.iteration, loss, loss / cfg.seq_length, self.smooth_loss, self.chars_seen,
+                        self.epoch, lr, sample, val)
+
+    def run(self, iterations: int | None = None, seconds: float | None = None):
+        """Yield one Snapshot per iteration until the budget is spent or training diverges."""
+        start = time.perf_counter()
+        done = 0
+        while (iterations is None or done < iterations) and (
+                seconds is None or time.perf_counter() - start < seconds):
+            snap = self.step()
+            done += 1
+            yield snap
+            if snap.diverged:
+                return
+
+    @property
+    def epoch(self) -> float:
+        return self.chars_seen / max(1, self.n_train)
+
+    # -- evaluation and sampling ---------------------------------------------------------------
+
+    @property
+    def has_validation(self) -> bool:
+        return len(self.data) - self.n_train >= 2
+
+    def evaluate(self, max_chars: int | None = None, streams: int = 16, chunk: int = 256) -> float:
+        """Bits per character on the held-out tail (its first eval_chars characters, 16 streams from zero state)."""
+        tail = self.data[self.n_train:self.n_train + (max_chars or self.config.eval_chars)]
+        S = max(1, min(streams, (len(tail) - 1) // 2))
+        L = len(tail) // S  # characters per stream
+        ids = tail[:S * L].reshape(S, L).T.astype(np.intp)  # (L, S)
+        h = np.zeros((S, self.config.hidden_size), dtype=self.config.dtype)  # (S, H)
+        total, count = 0.0, 0
+        for start in range(0, L - 1, chunk):
+            stop = min(start + chunk, L - 1)
+            hs, _ = rnn_forward(ids[start:stop], h, self.params["Wxh"], self.params["Whh"], self.params["bh"])
+            scores, _ = temporal_affine_forward(hs, self.params["Why"], self.params["by"])
+            loss, _ = temporal_softmax_loss(scores, ids[start + 1:stop + 1])
+            total += loss * S
+            count += (stop - start) * S
+            h = hs[-1]
+        return total / count / LN2
+
+    def sample_now(self, length=200, prime="", temperature=None, argmax=False, seed=None,
+                   from_state=True) -> SampleResult:
+        """A sample from the current weights (and stream 0's hidden state), leaving training untouched."""
+        rng = np.random.default_rng(seed)
+        h = self.hidden[0].copy() if from_state else None
+        return generate(self.params, self.vocab, length, rng, prime=prime, h=h,
+                        temperature=self.temperature if temperature is None else temperature, argmax=argmax)
+
+
+def flatten(arrays: dict[str, np.ndarray]):
+    """Copy arrays into one contiguous 1-D buffer; return (buffer, dict of views into it with the original shapes)."""
+    dtype = next(iter(arrays.values())).dtype
+    flat = np.empty(sum(a.size for a in arrays.values()), dtype=dtype)
+    views, start = {}, 0
+    for k, a in arrays.items():
+        views[k] = flat[start:start + a.size].reshape(a.shape)
+        views[k][...] = a
+        start += a.size
+    return flat, views
+
+
+@dataclass
+class _Sized:
+    """Length and vocabulary of data, for check_fits."""
+
+    n: int
+    vocab: Vocab
+
+    def __len__(self) -> int:
+        return self.n
