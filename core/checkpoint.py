@@ -84,6 +84,13 @@ def load_checkpoint(path) -> Checkpoint:
     if os.path.isdir(path):
         raise CheckpointError(f"{path} is a folder, not a checkpoint")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"cannot read {name}: {e.strerror}") from None
+    if magic != b"PK\x03\x04":
+        raise CheckpointError(f"{name} is not a charrnn checkpoint (not an .npz file)")
+    try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except ValueError as e:

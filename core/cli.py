@@ -1,0 +1,222 @@
+"""The command-line trainer and sampler: `python -m core train|sample`, `charrnn-train`, `charrnn-sample`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from .checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
+from .config import DTYPES, OPTIMIZERS, PRESETS, preset
+from .corpus import CorpusError, load_corpus
+from .sample import generate
+from .trainer import Trainer
+from .vocab import UnknownCharactersError
+
+EXIT_USAGE = 2
+BUILTIN_PREFIX = "builtin:"
+
+
+class CLIError(Exception):
+    """A problem the user can fix; printed as one line on stderr with exit code 2."""
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def train_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="charrnn-train", description="Train a character-level RNN on a text file.")
+    p.add_argument("corpus", help="a text file, or builtin:shakespeare / builtin:python-docs")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="min-char-rnn",
+                   help="starting hyperparameters (default: min-char-rnn, the lesson's program)")
+    p.add_argument("--hidden-size", type=_positive_int)
+    p.add_argument("--seq-length", type=_positive_int)
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--dtype", choices=DTYPES)
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
+    p.add_argument("--clip", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--val-fraction", type=float)
+    p.add_argument("--eval-every", type=_positive_int)
+    p.add_argument("--sample-every", type=int, help="iterations between samples (0: never)")
+    p.add_argument("--sample-length", type=_positive_int)
+    p.add_argument("--temperature", type=float)
+    budget = p.add_argument_group("budget (default: run until Ctrl+C)")
+    budget.add_argument("--iterations", type=_positive_int, help="stop after this many iterations")
+    budget.add_argument("--seconds", type=float, help="stop after this much training time")
+    out = p.add_argument_group("output")
+    out.add_argument("--print-every", type=_positive_int, default=100,
+                     help="print 'iter N, loss: L' every this many iterations (default 100)")
+    out.add_argument("--metrics", metavar="FILE.jsonl", help="append one JSON object per logged iteration")
+    out.add_argument("--log-every", type=_positive_int, default=100, help="iterations between metrics lines")
+    out.add_argument("--checkpoint", metavar="FILE.npz", help="where to save checkpoints (and on Ctrl+C)")
+    out.add_argument("--checkpoint-every", type=_positive_int, help="iterations between checkpoints")
+    out.add_argument("--resume", metavar="FILE.npz", help="continue from a checkpoint trained on this corpus")
+    out.add_argument("--progress-every", type=float, default=5.0,
+                     help="seconds between progress lines on stderr (0: none)")
+    out.add_argument("--blas-threads", type=_positive_int, default=1,
+                     help="BLAS threads for the engine (default 1: fastest on small CPUs)")
+    return p
+
+
+def sample_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="charrnn-sample", description="Sample text from a charrnn checkpoint.")
+    p.add_argument("checkpoint", help="a .npz checkpoint written by charrnn")
+    p.add_argument("--prime", default="", help="text to read before sampling (printed first)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--length", type=_positive_int, default=500)
+    p.add_argument("--argmax", action="store_true", help="always take the most likely character")
+    p.add_argument("--seed", type=int, default=None)
+    return p
+
+
+def open_corpus(spec: str):
+    """A corpus from a path or builtin:NAME."""
+    if spec.startswith(BUILTIN_PREFIX):
+        from .builtins import load_builtin
+
+        return load_builtin(spec[len(BUILTIN_PREFIX):])
+    return load_corpus(spec)
+
+
+def config_from_args(args):
+    """The preset with every option the user gave applied on top, validated."""
+    names = ("hidden_size", "seq_length", "batch_size", "dtype", "optimizer", "learning_rate", "clip", "seed",
+             "val_fraction", "eval_every", "sample_every", "sample_length", "temperature")
+    overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    return preset(args.preset, **overrides)
+
+
+def _fmt_duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def train_command(args, out=sys.stdout, err=sys.stderr) -> int:
+    """Run training as the options say; returns the exit code."""
+    corpus = open_corpus(args.corpus)
+    for warning in corpus.warnings:
+        print(f"warning: {warning}", file=err)
+    if args.resume:
+        trainer = restore_trainer(load_checkpoint(args.resume), corpus.data, corpus.vocab)
+    else:
+        trainer = Trainer.from_corpus(corpus, config_from_args(args))
+    cfg = trainer.config
+    print(f"data has {len(corpus)} characters, {corpus.vocab_size} unique.", file=out)
+    metrics = open(args.metrics, "a", encoding="utf-8") if args.metrics else None
+    ckpt_path = args.checkpoint
+    start = time.perf_counter()
+    last_progress = start
+    first_iteration = trainer.iteration
+    try:
+        for snap in trainer.run(iterations=args.iterations, seconds=args.seconds):
+            n = snap.iteration - 1  # the lesson's counter: the iteration just done, from 0
+            if snap.sample is not None:
+                print(f"----\n {snap.sample.text} \n----", file=out)
+            if n % args.print_every == 0:
+                print(f"iter {n}, loss: {snap.smooth_loss:f}", file=out)
+            if snap.val_bpc is not None:
+                print(f"iter {n}, validation: {snap.val_bpc:.4f} bits/char", file=out)
+            if metrics and (snap.iteration % args.log_every == 0 or snap.val_bpc is not None or snap.diverged):
+                row = {"iteration": snap.iteration, "loss": snap.loss, "smooth_loss": snap.smooth_loss,
+                       "loss_per_char": snap.loss_per_char, "bits_per_char": snap.bits_per_char,
+                       "chars_seen": snap.chars_seen, "epoch": snap.epoch, "learning_rate": snap.learning_rate,
+                       "elapsed": time.perf_counter() - start}
+                if snap.val_bpc is not None:
+                    row["val_bpc"] = snap.val_bpc
+                metrics.write(json.dumps({k: (v if math.isfinite(v) else None) for k, v in row.items()}) + "\n")
+            if ckpt_path and args.checkpoint_every and snap.iteration % args.checkpoint_every == 0:
+                save_checkpoint(trainer, ckpt_path)
+            if snap.diverged:
+                print(f"charrnn: {snap.diverged}", file=err)
+                return 1
+            now = time.perf_counter()
+            if args.progress_every and now - last_progress >= args.progress_every:
+                last_progress = now
+                print(_progress_line(trainer, args, now - start, first_iteration, cfg), file=err)
+    except KeyboardInterrupt:
+        path = ckpt_path or "charrnn-interrupted.npz"
+        save_checkpoint(trainer, path)
+        print(f"\ninterrupted at iteration {trainer.iteration}; checkpoint saved to {path}", file=err)
+        return 130
+    finally:
+        if metrics:
+            metrics.close()
+    if ckpt_path:
+        save_checkpoint(trainer, ckpt_path)
+        print(f"checkpoint saved to {ckpt_path}", file=err)
+    return 0
+
+
+def _progress_line(trainer, args, elapsed, first_iteration, cfg) -> str:
+    done = trainer.iteration - first_iteration
+    its = done / elapsed if elapsed > 0 else 0.0
+    chars = its * cfg.seq_length * cfg.batch_size
+    line = f"progress: iter {trainer.iteration}, {its:,.0f} it/s, {chars:,.0f} chars/s, elapsed {_fmt_duration(elapsed)}"
+    remaining = []
+    if args.iterations and its > 0:
+        remaining.append((args.iterations - done) / its)
+    if args.seconds:
+        remaining.append(args.seconds - elapsed)
+    if remaining:
+        line += f", ETA {_fmt_duration(min(remaining))}"
+    return line
+
+
+def sample_command(args, out=sys.stdout) -> int:
+    ckpt = load_checkpoint(args.checkpoint)
+    if not args.temperature > 0:
+        raise CLIError("temperature must be positive")
+    rng = np.random.default_rng(args.seed)
+    result = generate(ckpt.params, ckpt.vocab, args.length, rng, prime=args.prime,
+                      temperature=args.temperature, argmax=args.argmax)
+    print(result.text, file=out)
+    return 0
+
+
+def _run(command, parser, argv) -> int:
+    args = parser.parse_args(argv)
+    try:
+        from .threads import limit_blas_threads
+    except ImportError:  # pragma: no cover - thread pinning is optional
+        limit_blas_threads = None
+    try:
+        if limit_blas_threads is not None:
+            with limit_blas_threads(getattr(args, "blas_threads", 1)):
+                return command(args)
+        return command(args)
+    except (CorpusError, CheckpointError, UnknownCharactersError, CLIError, ValueError, OSError) as e:
+        message = str(e) if not isinstance(e, OSError) else f"{e.strerror}: {e.filename}"
+        print(f"{parser.prog}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # pragma: no cover - e.g. piped into head
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def train_main(argv=None) -> int:
+    return _run(train_command, train_parser(), argv)
+
+
+def sample_main(argv=None) -> int:
+    return _run(sample_command, sample_parser(), argv)
+
+
+def main(argv=None) -> int:
+    """`python -m core train ...` or `python -m core sample ...`."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    commands = {"train": train_main, "sample": sample_main}
+    if not argv or argv[0] not in commands:
+        print("usage: python -m core {train,sample} ... (see python -m core train --help)", file=sys.stderr)
+        return EXIT_USAGE
+    return commands[argv[0]](argv[1:])
