@@ -192,15 +192,15 @@ def load_corpus(path) -> Corpus:
 def check_fits(corpus: Corpus, seq_length: int, batch_size: int = 1, val_fraction: float = 0.0) -> None:
     """Raise CorpusError unless each training stream holds at least one window of seq_length.
 
-    A stream of n characters fits windows while p + T + 1 < n (the lesson's reset rule), so the
-    first window needs n >= T + 2.
+    A window reads T inputs and the T targets one step later, so a stream needs n >= T + 1 characters;
+    the lesson's reset rule (p + T + 1 >= n sends p back to 0) then replays that first window.
     """
     if seq_length < 1 or batch_size < 1:
         raise ValueError("sequence length and batch size must be at least 1")
     n = len(corpus)
     train = n - int(n * val_fraction)
     per_stream = train // batch_size
-    longest = per_stream - 2
+    longest = per_stream - 1
     if seq_length <= longest:
         return
     about = f"corpus has {n} characters"

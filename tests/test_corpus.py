@@ -233,21 +233,21 @@ def test_corpus_is_a_frozen_dataclass():
 
 
 def test_a_corpus_that_fits_passes():
-    check_fits(corpus_from_text("ab" * 14), seq_length=25)  # 28 chars >= 25 + 2
+    check_fits(corpus_from_text("ab" * 13), seq_length=25)  # 26 chars >= 25 + 1
 
 
 def test_too_short_corpus_names_the_longest_sequence_that_fits():
     corpus = corpus_from_text("abcdefghij" * 2)
     with pytest.raises(CorpusError) as info:
         check_fits(corpus, seq_length=25)
-    assert str(info.value) == "corpus has 20 characters: too short for sequence length 25 (at most 18 fits)"
+    assert str(info.value) == "corpus has 20 characters: too short for sequence length 25 (at most 19 fits)"
 
 
 def test_the_longest_fitting_sequence_is_accepted():
     corpus = corpus_from_text("abcdefghij" * 2)
-    check_fits(corpus, seq_length=18)
+    check_fits(corpus, seq_length=19)
     with pytest.raises(CorpusError):
-        check_fits(corpus, seq_length=19)
+        check_fits(corpus, seq_length=20)
 
 
 def test_batch_streams_and_validation_split_shrink_what_fits():
@@ -256,10 +256,10 @@ def test_batch_streams_and_validation_split_shrink_what_fits():
         check_fits(corpus, seq_length=25, batch_size=4, val_fraction=0.1)
     message = str(info.value)
     assert message.startswith("corpus has 100 characters (90 after holding out 10% for validation, 22 per stream across 4 streams)")
-    assert message.endswith("too short for sequence length 25 (at most 20 fits)")
-    check_fits(corpus, seq_length=20, batch_size=4, val_fraction=0.1)
+    assert message.endswith("too short for sequence length 25 (at most 21 fits)")
+    check_fits(corpus, seq_length=21, batch_size=4, val_fraction=0.1)
 
 
 def test_a_corpus_too_short_for_any_window_says_so():
     with pytest.raises(CorpusError, match="too short to train on, even with sequence length 1"):
-        check_fits(corpus_from_text("ab"), seq_length=1)
+        check_fits(corpus_from_text("abc"), seq_length=1, batch_size=2)

@@ -1,0 +1,165 @@
+"""The training generator: snapshots, samples, validation, live settings, divergence guard, batching."""
+
+import math
+
+import numpy as np
+import pytest
+
+import core.trainer
+from core import DivergedError, Trainer, corpus_from_text, preset
+
+TEXT = "".join(f"line {i}: the quick brown fox jumps over the lazy dog.\n" for i in range(300))
+
+
+@pytest.fixture
+def corpus():
+    return corpus_from_text(TEXT, name="fox")
+
+
+def small(**kw):
+    base = dict(hidden_size=16, seq_length=10, sample_every=20, sample_length=30, eval_every=25, eval_chars=500)
+    base.update(kw)
+    return preset("min-char-rnn", **base)
+
+
+def test_run_yields_one_snapshot_per_iteration(corpus):
+    snaps = list(Trainer.from_corpus(corpus, small()).run(iterations=50))
+    assert [s.iteration for s in snaps] == list(range(1, 51))
+    assert snaps[-1].chars_seen == 50 * 10
+    assert snaps[-1].epoch == pytest.approx(500 / len(corpus))
+    assert all(s.loss_per_char == pytest.approx(s.loss / 10) for s in snaps)
+
+
+def test_samples_arrive_every_sample_every_with_hidden_states(corpus):
+    snaps = list(Trainer.from_corpus(corpus, small()).run(iterations=61))
+    sampled = [s for s in snaps if s.sample is not None]
+    assert [s.sample.iteration for s in sampled] == [0, 20, 40, 60]
+    for s in sampled:
+        assert len(s.sample.text) == 30
+        assert s.sample.hidden.shape == (30, 16)
+        assert np.all(np.abs(s.sample.hidden) <= 1)
+
+
+def test_sampling_never_changes_the_training_trajectory(corpus):
+    a = [s.loss for s in Trainer.from_corpus(corpus, small(sample_every=1)).run(iterations=40)]
+    b = [s.loss for s in Trainer.from_corpus(corpus, small(sample_every=0)).run(iterations=40)]
+    assert a == b
+
+
+def test_validation_reports_bits_per_char_every_eval_every(corpus):
+    cfg = small(val_fraction=0.1)
+    snaps = list(Trainer.from_corpus(corpus, cfg).run(iterations=50))
+    vals = [(s.iteration, s.val_bpc) for s in snaps if s.val_bpc is not None]
+    assert [i for i, _ in vals] == [25, 50]
+    assert all(0 < v < math.log2(corpus.vocab_size) + 1 for _, v in vals)
+
+
+def test_training_reduces_validation_bits_per_char(corpus):
+    trainer = Trainer.from_corpus(corpus, small(val_fraction=0.1, sample_every=0))
+    before = trainer.evaluate()
+    for _ in trainer.run(iterations=400):
+        pass
+    assert trainer.evaluate() < before - 1.0
+
+
+def test_min_char_rnn_preset_has_no_validation_split(corpus):
+    trainer = Trainer.from_corpus(corpus, preset("min-char-rnn"))
+    assert not trainer.has_validation and trainer.n_train == len(corpus)
+
+
+@pytest.mark.parametrize("optimizer", ["adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_optimizer_and_dtype_learns(corpus, optimizer, dtype):
+    lr = {"adagrad": 0.1, "rmsprop": 3e-3, "adam": 3e-3}[optimizer]
+    cfg = small(optimizer=optimizer, dtype=dtype, learning_rate=lr, batch_size=4, sample_every=0)
+    snaps = list(Trainer.from_corpus(corpus, cfg).run(iterations=300))
+    first = np.mean([s.loss_per_char for s in snaps[:10]])
+    last = np.mean([s.loss_per_char for s in snaps[-10:]])
+    assert last < first - 1.0
+    assert snaps[-1].learning_rate == lr
+
+
+def test_batched_streams_start_at_even_offsets_and_carry_hidden_state(corpus):
+    trainer = Trainer.from_corpus(corpus, small(batch_size=4))
+    x, _ = trainer.window()
+    assert x.shape == (10, 4)
+    seg = len(corpus) // 4
+    np.testing.assert_array_equal(x[0], corpus.data[[0, seg, 2 * seg, 3 * seg]])
+    trainer.step()
+    assert np.abs(trainer.hidden).sum() > 0
+    x2, _ = trainer.window()
+    np.testing.assert_array_equal(x2[0], corpus.data[[10, seg + 10, 2 * seg + 10, 3 * seg + 10]])
+
+
+def test_live_settings_apply_between_steps(corpus):
+    trainer = Trainer.from_corpus(corpus, small())
+    trainer.step()
+    trainer.set_live(learning_rate=0.05, temperature=0.5, sample_every=5, sample_length=12)
+    snaps = [trainer.step() for _ in range(10)]
+    assert snaps[0].learning_rate == 0.05
+    sampled = [s.sample for s in snaps if s.sample]
+    assert [s.iteration for s in sampled] == [5, 10]
+    assert all(len(s.text) == 12 and s.temperature == 0.5 for s in sampled)
+
+
+def test_settings_that_need_new_weights_cannot_change_live(corpus):
+    trainer = Trainer.from_corpus(corpus, small())
+    with pytest.raises(ValueError, match="new weights"):
+        trainer.set_live(hidden_size=32)
+    with pytest.raises(ValueError, match="positive"):
+        trainer.set_live(learning_rate=0)
+
+
+def test_divergence_stops_the_run_and_keeps_the_last_finite_weights(corpus):
+    trainer = Trainer.from_corpus(corpus, small(learning_rate=1e3, optimizer="adam", sample_every=0))
+    snaps = list(trainer.run(iterations=2000))
+    last = snaps[-1]
+    assert last.diverged and "diverged" in last.diverged and "learning rate" in last.diverged
+    assert len(snaps) < 2000
+    assert all(np.isfinite(p).all() for p in trainer.params.values())
+    with pytest.raises(DivergedError):
+        trainer.step()
+
+
+def test_nan_gradient_is_caught_before_the_update(corpus, monkeypatch):
+    trainer = Trainer.from_corpus(corpus, small(sample_every=0))
+    trainer.step()
+    before = {k: v.copy() for k, v in trainer.params.items()}
+    real = core.trainer.loss_and_grads
+
+    def poisoned(*args):
+        loss, grads, h = real(*args)
+        grads["Whh"][0, 0] = np.nan
+        return loss, grads, h
+
+    monkeypatch.setattr(core.trainer, "loss_and_grads", poisoned)
+    snap = trainer.step()
+    assert snap.diverged and "gradient" in snap.diverged
+    for k, v in before.items():
+        np.testing.assert_array_equal(trainer.params[k], v)
+    assert trainer.iteration == 1
+
+
+def test_run_stops_at_time_budget(corpus):
+    trainer = Trainer.from_corpus(corpus, small(sample_every=0))
+    snaps = list(trainer.run(seconds=0.2))
+    assert 0 < len(snaps)
+    assert trainer.iteration == len(snaps)
+
+
+def test_sample_now_leaves_training_untouched(corpus):
+    a = Trainer.from_corpus(corpus, small(sample_every=0))
+    b = Trainer.from_corpus(corpus, small(sample_every=0))
+    for _ in range(20):
+        a.step(), b.step()
+    result = a.sample_now(length=50, prime="line", temperature=0.7, seed=3)
+    assert result.text.startswith("line") and len(result.text) == 54
+    assert result.hidden.shape == (54, 16)
+    assert [a.step().loss for _ in range(5)] == [b.step().loss for _ in range(5)]
+
+
+def test_corpus_too_short_for_the_window_is_refused_naming_a_length_that_fits():
+    from core import CorpusError
+
+    with pytest.raises(CorpusError, match="sequence length 25"):
+        Trainer.from_corpus(corpus_from_text("abcdefghij"), preset("min-char-rnn"))
