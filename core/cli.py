@@ -102,8 +102,9 @@ def _fmt_duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def train_command(args, out=sys.stdout, err=sys.stderr) -> int:
+def train_command(args, out=None, err=None) -> int:
     """Run training as the options say; returns the exit code."""
+    out, err = out or sys.stdout, err or sys.stderr
     corpus = open_corpus(args.corpus)
     for warning in corpus.warnings:
         print(f"warning: {warning}", file=err)
@@ -173,7 +174,8 @@ def _progress_line(trainer, args, elapsed, first_iteration, cfg) -> str:
     return line
 
 
-def sample_command(args, out=sys.stdout) -> int:
+def sample_command(args, out=None) -> int:
+    out = out or sys.stdout
     ckpt = load_checkpoint(args.checkpoint)
     if not args.temperature > 0:
         raise CLIError("temperature must be positive")
