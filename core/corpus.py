@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -169,24 +170,50 @@ def _utf8_size(text: str) -> int:
 
 
 def load_corpus(path) -> Corpus:
-    """Read a text file into a Corpus; raise CorpusError with one clear message if it cannot be used."""
+    """Read a text file into a Corpus; raise CorpusError with one clear message if it cannot be used.
+
+    Regular files and pipes are read (so `<(zcat text.gz)` works); devices and sockets are refused
+    before reading, since some never end (/dev/zero) and would fill memory.
+    """
     path = os.fspath(path)
     if os.path.isdir(path):
         raise CorpusError(f"{path} is a folder, not a text file")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
         raise CorpusError(f"no such file: {path}") from None
     except OSError as e:
         raise CorpusError(f"cannot read {path}: {e.strerror or e}") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise CorpusError(f"{path} is not a regular file (it is a device or another special file)")
     name = os.path.basename(path) or path
-    if not raw:
-        raise CorpusError(f"{name} is empty")
-    text, encoding, warnings = decode_bytes(raw, name)
-    size_bytes = len(raw)
-    del raw  # the decoded text replaces the bytes; do not hold both while encoding
-    return corpus_from_text(text, name=name, path=path, encoding=encoding, size_bytes=size_bytes, warnings=warnings)
+    try:
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            raise CorpusError(f"no such file: {path}") from None
+        except OSError as e:
+            raise CorpusError(f"cannot read {path}: {e.strerror or e}") from None
+        if not raw:
+            raise CorpusError(f"{name} is empty")
+        text, encoding, warnings = decode_bytes(raw, name)
+        size_bytes = len(raw)
+        del raw  # the decoded text replaces the bytes; do not hold both while encoding
+        return corpus_from_text(text, name=name, path=path, encoding=encoding, size_bytes=size_bytes,
+                                warnings=warnings)
+    except MemoryError:
+        raw = text = None  # drop whatever was read before describing the failure
+        raise CorpusError(f"{name} is too large to load into memory{_size_note(path)}") from None
+
+
+def _size_note(path: str) -> str:
+    """' (N MB)' for a file whose size is known, else ''."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return ""
+    return f" ({size / 1e6:,.0f} MB)" if size else ""
 
 
 def check_fits(corpus: Corpus, seq_length: int, batch_size: int = 1, val_fraction: float = 0.0) -> None:
