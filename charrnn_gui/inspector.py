@@ -23,6 +23,7 @@ NEGATIVE = np.array([5.0, 113.0, 176.0])  # -1: blue
 LIGHT_TEXT_ABOVE = 0.6  # |activation| beyond which characters are drawn white to stay readable
 LINE_HEIGHT = 125  # percent: a little white between lines keeps each line's colours apart
 NEWLINE_MARK = "↵"  # drawn before each line break so the newline's own activation has a cell to colour
+SELECTION = "rgba(255, 196, 0, 150)"  # selected characters: translucent amber over their colours
 PREDICTION_SHADE = QColor(46, 139, 87)  # probability bars: green, apart from the red/blue activation scale
 RANKINGS = {  # combo label -> (core.inspect ranking, what the score is)
     "most active": ("most_active", "mean |h|"),
@@ -39,9 +40,16 @@ def activation_color(value: float) -> QColor:
     return QColor(int(r), int(g), int(b))
 
 
+CHAR_NAMES = {  # characters too small or invisible to read alone in a table cell
+    "\n": "↵ newline", " ": "␣ space", "\t": "⇥ tab", ".": ". full stop", ",": ", comma", ":": ": colon",
+    ";": "; semicolon", "'": "' apostrophe", '"': '" quote', "-": "- hyphen", "!": "! exclamation",
+    "?": "? question mark", "`": "` backtick", "_": "_ underscore",
+}
+
+
 def shown_char(ch: str) -> str:
-    """A character as a reader can see it: newline, space and tab get visible symbols."""
-    return {"\n": "↵ newline", " ": "␣ space", "\t": "⇥ tab"}.get(ch, ch)
+    """A character as a reader can see it: invisible and tiny ones are named."""
+    return CHAR_NAMES.get(ch, ch)
 
 
 class ActivationLegend(QWidget):
@@ -96,6 +104,7 @@ class InspectorPanel(QWidget):
         self._iteration: int | None = None  # latest iteration reported by maybe_auto_run
         self._probed_iteration: int | None = None
         self._last_auto: int | None = None
+        self._ranking: list[tuple[int, float]] = []  # what the unit list shows
         self._doc_to_text = np.zeros(0, dtype=np.intp)  # (doc chars,) text index of each document character
         self._text_to_doc = np.zeros(0, dtype=np.intp)  # (L,) document position coloured for each character
         self._build()
@@ -164,7 +173,9 @@ class InspectorPanel(QWidget):
         self.view.setReadOnly(True)
         self.view.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.TextSelectableByKeyboard)
         self.view.setFont(mono)
-        self.view.setStyleSheet("QTextEdit#inspectorView { background: white; color: black; }")
+        self.view.setStyleSheet(  # a selection colour apart from the blue and red of the scale
+            "QTextEdit#inspectorView { background: white; color: black;"
+            f" selection-background-color: {SELECTION}; selection-color: black; }}")
         self.view.setPlaceholderText("Run probe to see how a unit responds to each character.")
         self.view.document().setUndoRedoEnabled(False)
         self.view.cursorPositionChanged.connect(self._update_predictions)
@@ -223,6 +234,7 @@ class InspectorPanel(QWidget):
         self.predictions_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.predictions_table.setSelectionMode(QAbstractItemView.NoSelection)
         self.predictions_table.setFocusPolicy(Qt.NoFocus)
+        self.predictions_table.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
         header = self.predictions_table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeToContents)
@@ -571,6 +583,7 @@ class InspectorPanel(QWidget):
         return True
 
     def _fill_list(self, ranked, fmt):
+        self._ranking = list(ranked)
         with QSignalBlocker(self.unit_list):
             self.unit_list.clear()
             for unit, score in ranked:
@@ -581,7 +594,12 @@ class InspectorPanel(QWidget):
             self.unit_list.setCurrentRow(0)
 
     def listed_units(self) -> list[int]:
+        """The units in the list, top first."""
         return [self.unit_list.item(i).data(Qt.UserRole) for i in range(self.unit_list.count())]
+
+    def ranking(self) -> list[tuple[int, float]]:
+        """The (unit, score) pairs in the list, top first."""
+        return list(self._ranking)
 
     def _on_unit_item(self, item, _previous=None):
         if item is not None:

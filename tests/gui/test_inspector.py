@@ -12,7 +12,7 @@ from PySide6.QtCore import QEvent, QPoint, Qt  # noqa: E402
 from PySide6.QtGui import QHelpEvent, QTextCursor  # noqa: E402
 from PySide6.QtWidgets import QToolTip  # noqa: E402
 
-from charrnn_gui.inspector import NEWLINE_MARK, InspectorPanel, activation_color  # noqa: E402
+from charrnn_gui.inspector import NEWLINE_MARK, InspectorPanel, activation_color, shown_char  # noqa: E402
 from core.config import TrainConfig  # noqa: E402
 from core.inspect import probe  # noqa: E402
 from core.rnn import init_params  # noqa: E402
@@ -131,6 +131,13 @@ def test_stronger_activations_are_more_saturated_colours(panel):
         assert len(chosen) > 3
 
 
+def test_invisible_and_tiny_characters_are_named():
+    assert shown_char("\n") == "↵ newline"
+    assert shown_char(" ") == "␣ space"
+    assert shown_char(":") == ": colon"
+    assert shown_char("q") == "q"
+
+
 def test_the_scale_runs_blue_white_red():
     assert activation_color(0.0).name() == "#ffffff"
     assert activation_color(1.0).red() > 150 and activation_color(1.0).blue() < 60
@@ -205,8 +212,7 @@ def test_predictions_follow_the_character_before_the_cursor(panel):
     ids, probs = panel.result.top_k(5)
     table = panel.predictions_table
     for row in range(5):
-        assert table.item(row, 0).text() == {" ": "␣ space", "\n": "↵ newline"}.get(VOCAB.chars[ids[i, row]],
-                                                                                   VOCAB.chars[ids[i, row]])
+        assert table.item(row, 0).text() == shown_char(VOCAB.chars[ids[i, row]])
         assert table.item(row, 1).text() == f"{probs[i, row]:.1%}"
     assert table.item(0, 0).text() == "a"  # a few hundred steps are enough to learn "sat"
     assert table.item(0, 0).font().bold()  # the character that came next is in bold
