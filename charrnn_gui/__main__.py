@@ -1,0 +1,7 @@
+"""`python -m charrnn_gui [PATH]`."""
+
+import sys
+
+from .app import main
+
+sys.exit(main())

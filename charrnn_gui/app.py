@@ -1,0 +1,41 @@
+"""The `charrnn-gui [PATH]` entry point: a text file (or a .npz checkpoint) to open, or nothing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="charrnn-gui",
+                                description="Watch a character-level RNN (min-char-rnn) learn to write.")
+    p.add_argument("path", nargs="?", help="a text file to train on, or a .npz checkpoint to continue")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1] + list(sys.argv[1:] if argv is None else argv))
+        argv = app.arguments()[1:]  # Qt has removed its own options (-platform, -style, ...)
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    app.setApplicationName("charrnn-gui")
+    app.setOrganizationName("charrnn")
+    app.setApplicationDisplayName("charrnn")
+
+    from .main_window import MainWindow
+
+    window = MainWindow(restore_last_corpus=args.path is None)
+    window.show()
+    if args.path:
+        if args.path.lower().endswith(".npz"):
+            window.open_checkpoint(path=args.path)
+        else:
+            window.open_corpus_path(args.path)
+    return app.exec()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

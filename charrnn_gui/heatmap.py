@@ -1,0 +1,212 @@
+"""The hidden-state heatmap: units (rows) by the characters of a sample (columns), tanh values in [-1, 1]."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from .fmt import display_char
+from .samples import monospace_font
+
+MIN_PX_PER_LABEL = 11  # horizontal pixels a character label needs
+DEFAULT_PX_PER_CHAR = 9  # initial zoom: characters shown at this width (or the whole sample if it fits)
+
+
+def diverging_colormap() -> pg.ColorMap:
+    """Blue (-1) through white (0) to red (+1)."""
+    try:
+        return pg.colormap.get("CET-D1A")
+    except Exception:  # pragma: no cover - bundled with pyqtgraph, but never fatal
+        return pg.ColorMap([0.0, 0.5, 1.0], [(40, 70, 200), (245, 245, 245), (200, 30, 30)])
+
+
+class HiddenHeatmap(QWidget):
+    """Heatmap of a sample's hidden states; hover shows unit, character and value; click selects a unit."""
+
+    unitClicked = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("hiddenHeatmap")
+        self.text = ""
+        self.hidden = np.zeros((0, 0), dtype=np.float32)  # (len(text), H)
+        self.selected_unit: int | None = None
+        self._ticks: list[tuple[float, str]] = []
+
+        self.caption = QLabel("The hidden state appears here with the first sample: one row per hidden unit, "
+                              "one column per character the network wrote.", objectName="heatmapCaption")
+        self.caption.setWordWrap(True)
+        self.readout = QLabel(" ", objectName="heatmapReadout")
+        self.readout.setTextFormat(Qt.TextFormat.PlainText)
+        self.readout.setStyleSheet("color: #444;")
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.plot = self.graphics.addPlot()
+        pi = self.plot
+        pi.setMenuEnabled(False)
+        pi.hideButtons()
+        pi.setLabel("left", "hidden unit")
+        vb = pi.getViewBox()
+        vb.invertY(True)
+        vb.disableAutoRange()
+        vb.setMouseEnabled(x=True, y=False)
+        for name in ("left", "bottom"):
+            pi.getAxis(name).setPen(pg.mkPen(80, 80, 80))
+            pi.getAxis(name).setTextPen(pg.mkPen(30, 30, 30))
+        tick_font = QFont(monospace_font())
+        tick_font.setPointSizeF(max(7.0, tick_font.pointSizeF()))
+        pi.getAxis("bottom").setStyle(tickFont=tick_font, tickTextOffset=3, autoExpandTextSpace=True)
+
+        self.cmap = diverging_colormap()
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(self.cmap)
+        self.image.setLevels((-1.0, 1.0))
+        pi.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), colorMap=self.cmap, interactive=False, width=14,
+                                        label="activation (tanh)", colorMapMenu=False)
+        self.colorbar.setImageItem(self.image, insert_in=pi)
+        self.colorbar.getAxis("right").setPen(pg.mkPen(80, 80, 80))
+        self.colorbar.getAxis("right").setTextPen(pg.mkPen(30, 30, 30))
+
+        self.selection = QGraphicsRectItem()
+        self.selection.setPen(pg.mkPen((20, 20, 20), width=2, cosmetic=True))
+        self.selection.setBrush(pg.mkBrush(0, 0, 0, 0))
+        self.selection.setVisible(False)
+        pi.addItem(self.selection, ignoreBounds=True)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.caption, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 2)
+        layout.setSpacing(4)
+        layout.addLayout(top)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.readout)
+
+        vb.sigXRangeChanged.connect(self._on_range_changed)
+        vb.sigResized.connect(self._on_range_changed)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.graphics.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def set_sample(self, text: str, hidden: np.ndarray, caption: str = "") -> None:
+        """Show hidden (len(text), H): one column per character, one row per unit."""
+        hidden = np.asarray(hidden)
+        if hidden.ndim != 2 or hidden.shape[0] != len(text) or not len(text):
+            return
+        same_shape = hidden.shape == self.hidden.shape
+        self.text = text
+        self.hidden = hidden
+        n, H = hidden.shape
+        self.image.setImage(np.ascontiguousarray(hidden.T, dtype=np.float32), autoLevels=False, levels=(-1.0, 1.0))
+        self.image.setRect(QRectF(0, 0, n, H))
+        vb = self.plot.getViewBox()
+        vb.setLimits(xMin=0, xMax=n, yMin=0, yMax=H, minXRange=min(n, 4))
+        vb.setYRange(0, H, padding=0)
+        if not same_shape:
+            self.reset_view()
+        if self.selected_unit is not None and self.selected_unit >= H:
+            self.select_unit(None)
+        self.caption.setText(caption or f"{H} hidden units × {n} characters. Hover for values; click a row to select "
+                                        f"a unit; drag or scroll to move along the text.")
+        self._update_ticks()
+
+    def clear(self) -> None:
+        self.text = ""
+        self.hidden = np.zeros((0, 0), dtype=np.float32)
+        self.image.clear()
+        self._ticks = []
+        self.plot.getAxis("bottom").setTicks([[]])
+        self.select_unit(None)
+        self.readout.setText(" ")
+
+    def reset_view(self) -> None:
+        """Show the start of the sample at a readable width (all of it if it fits)."""
+        n = len(self.text)
+        if not n:
+            return
+        vb = self.plot.getViewBox()
+        width_px = max(200.0, vb.width() or 800.0)
+        fit = max(8, int(width_px / DEFAULT_PX_PER_CHAR))
+        vb.setXRange(0, min(n, fit), padding=0)
+
+    def select_unit(self, unit: int | None) -> None:
+        self.selected_unit = unit
+        if unit is None or not len(self.text):
+            self.selection.setVisible(False)
+            return
+        self.selection.setRect(QRectF(0, unit, len(self.text), 1))
+        self.selection.setVisible(True)
+
+    # -- axis labels ---------------------------------------------------------------------------
+
+    def tick_labels(self) -> list[tuple[float, str]]:
+        """The character labels currently on the x axis."""
+        return list(self._ticks)
+
+    def _on_range_changed(self, *_):
+        self._update_ticks()
+
+    def _update_ticks(self) -> None:
+        n = len(self.text)
+        axis = self.plot.getAxis("bottom")
+        if not n:
+            self._ticks = []
+            axis.setTicks([[]])
+            return
+        vb = self.plot.getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        px_per_char = (vb.width() or 800.0) / max(1e-9, x1 - x0)
+        step = max(1, math.ceil(MIN_PX_PER_LABEL / max(px_per_char, 1e-9)))
+        first = max(0, int(math.floor(x0)))
+        first -= first % step
+        last = min(n, int(math.ceil(x1)) + 1)
+        self._ticks = [(i + 0.5, display_char(self.text[i])) for i in range(first, last, step)]
+        axis.setTicks([self._ticks, []])
+        axis.setLabel("characters of the sample" + ("" if step == 1 else f" (every {step} shown; zoom in for all)"))
+
+    # -- mouse ---------------------------------------------------------------------------------
+
+    def cell_at(self, scene_pos) -> tuple[int, int] | None:
+        """(unit, character index) under a scene position, or None outside the image."""
+        if not len(self.text):
+            return None
+        vb = self.plot.getViewBox()
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = vb.mapSceneToView(scene_pos)
+        col, row = int(math.floor(p.x())), int(math.floor(p.y()))
+        n, H = self.hidden.shape
+        if 0 <= col < n and 0 <= row < H:
+            return row, col
+        return None
+
+    def describe_cell(self, unit: int, index: int) -> str:
+        ch = self.text[index]
+        return (f"unit {unit}   character {index + 1} of {len(self.text)}: {display_char(ch)} ({ch!r})   "
+                f"value {float(self.hidden[index, unit]):+.3f}")
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        cell = self.cell_at(scene_pos)
+        if cell is None:
+            self.readout.setText(" ")
+            return
+        self.readout.setText(self.describe_cell(*cell))
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        cell = self.cell_at(event.scenePos())
+        if cell is None:
+            return
+        unit = cell[0]
+        self.select_unit(unit)
+        self.unitClicked.emit(unit)

@@ -1,0 +1,229 @@
+"""Loss history kept in growing NumPy arrays, the debiased moving average, and CSV export.
+
+No Qt here: the worker thread records into a LossHistory and the plot keeps its own copy.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+LN2 = math.log(2.0)
+
+
+class GrowingArray:
+    """A 1-D array that grows by amortised doubling; `view` is the filled part (no copy)."""
+
+    def __init__(self, dtype=np.float64, capacity: int = 1024):
+        self._buf = np.empty(max(1, int(capacity)), dtype=dtype)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def capacity(self) -> int:
+        return len(self._buf)
+
+    @property
+    def view(self) -> np.ndarray:
+        return self._buf[:self._n]
+
+    def _reserve(self, n: int) -> None:
+        if n > len(self._buf):
+            cap = len(self._buf)
+            while cap < n:
+                cap *= 2
+            grown = np.empty(cap, dtype=self._buf.dtype)
+            grown[:self._n] = self._buf[:self._n]
+            self._buf = grown
+
+    def append(self, value) -> None:
+        if self._n == len(self._buf):
+            self._reserve(self._n + 1)
+        self._buf[self._n] = value
+        self._n += 1
+
+    def extend(self, values) -> None:
+        values = np.asarray(values)
+        k = len(values)
+        if k:
+            self._reserve(self._n + k)
+            self._buf[self._n:self._n + k] = values
+            self._n += k
+
+    def clear(self) -> None:
+        self._n = 0
+
+    def last(self, default=None):
+        return self._buf[self._n - 1] if self._n else default
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the worker hands the GUI at most 20 times a second: fresh arrays plus the latest scalars."""
+
+    iterations: np.ndarray  # (n,) int64, completed iterations
+    loss_per_char: np.ndarray  # (n,) float64, nats per character of each window
+    smooth_loss: np.ndarray  # (n,) float64, the lesson's smooth loss (summed over T)
+    val_iterations: np.ndarray  # (m,) int64
+    val_bpc: np.ndarray  # (m,) float64, validation bits per character
+    iteration: int  # completed iterations now
+    epoch: float  # passes over the training text
+    chars_seen: int
+    learning_rate: float
+    its_per_sec: float  # iterations per second over the last batch (0 when unknown)
+    elapsed: float  # seconds spent training, in total
+
+
+class LossHistory:
+    """Per-iteration losses and validation points of one model, in append-only growing arrays."""
+
+    def __init__(self, seq_length: int = 25):
+        self.seq_length = int(seq_length)
+        self.iterations = GrowingArray(np.int64)
+        self.loss = GrowingArray(np.float64)  # nats per character
+        self.smooth = GrowingArray(np.float64)  # the lesson's smooth loss, summed over T
+        self.val_iterations = GrowingArray(np.int64, 64)
+        self.val_bpc = GrowingArray(np.float64, 64)
+
+    def __len__(self) -> int:
+        return len(self.iterations)
+
+    def clear(self, seq_length: int | None = None) -> None:
+        if seq_length is not None:
+            self.seq_length = int(seq_length)
+        for arr in (self.iterations, self.loss, self.smooth, self.val_iterations, self.val_bpc):
+            arr.clear()
+
+    def append_snapshot(self, snap) -> None:
+        """Record one engine Snapshot (a diverged one is not a completed iteration and is skipped)."""
+        if snap.diverged:
+            return
+        self.iterations.append(snap.iteration)
+        self.loss.append(snap.loss_per_char)
+        self.smooth.append(snap.smooth_loss)
+        if snap.val_bpc is not None:
+            self.val_iterations.append(snap.iteration)
+            self.val_bpc.append(snap.val_bpc)
+
+    def extend(self, progress: Progress) -> None:
+        self.iterations.extend(progress.iterations)
+        self.loss.extend(progress.loss_per_char)
+        self.smooth.extend(progress.smooth_loss)
+        self.val_iterations.extend(progress.val_iterations)
+        self.val_bpc.extend(progress.val_bpc)
+
+    def copy(self) -> "LossHistory":
+        other = LossHistory(self.seq_length)
+        other.iterations.extend(self.iterations.view)
+        other.loss.extend(self.loss.view)
+        other.smooth.extend(self.smooth.view)
+        other.val_iterations.extend(self.val_iterations.view)
+        other.val_bpc.extend(self.val_bpc.view)
+        return other
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def to_extras(self) -> dict[str, np.ndarray]:
+        """Fresh arrays for core.save_checkpoint(extras=...)."""
+        return {
+            "loss_iter": self.iterations.view.copy(),
+            "loss_nats": self.loss.view.copy(),
+            "loss_smooth": self.smooth.view.copy(),
+            "val_iter": self.val_iterations.view.copy(),
+            "val_bpc": self.val_bpc.view.copy(),
+        }
+
+    @classmethod
+    def from_extras(cls, extras: dict, seq_length: int, up_to: int | None = None) -> "LossHistory":
+        """The history stored in a checkpoint (missing or malformed arrays give an empty history)."""
+        h = cls(seq_length)
+        try:
+            it = np.asarray(extras["loss_iter"], dtype=np.int64).ravel()
+            loss = np.asarray(extras["loss_nats"], dtype=np.float64).ravel()
+            smooth = np.asarray(extras["loss_smooth"], dtype=np.float64).ravel()
+        except (KeyError, TypeError, ValueError):
+            return h
+        n = min(len(it), len(loss), len(smooth))
+        keep = slice(0, n) if up_to is None else slice(0, int(np.searchsorted(it[:n], up_to, side="right")))
+        h.iterations.extend(it[keep])
+        h.loss.extend(loss[keep])
+        h.smooth.extend(smooth[keep])
+        try:
+            vi = np.asarray(extras["val_iter"], dtype=np.int64).ravel()
+            vb = np.asarray(extras["val_bpc"], dtype=np.float64).ravel()
+            m = min(len(vi), len(vb))
+            h.val_iterations.extend(vi[:m])
+            h.val_bpc.extend(vb[:m])
+        except (KeyError, TypeError, ValueError):
+            pass
+        return h
+
+    # -- export --------------------------------------------------------------------------------
+
+    def write_csv(self, path) -> int:
+        """Write one row per iteration; returns the number of rows. Validation bpc where evaluated."""
+        T = self.seq_length
+        val = dict(zip(self.val_iterations.view.tolist(), self.val_bpc.view.tolist()))
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["iteration", "loss", "loss_nats_per_char", "bits_per_char", "smooth_loss", "val_bits_per_char"])
+            its = self.iterations.view.tolist()
+            nats = self.loss.view.tolist()
+            smooth = self.smooth.view.tolist()
+            for i, l, s in zip(its, nats, smooth):
+                v = val.get(i)
+                w.writerow([i, f"{l * T:.6g}", f"{l:.6g}", f"{l / LN2:.6g}", f"{s:.6g}", "" if v is None else f"{v:.6g}"])
+        return len(its)
+
+
+# -- smoothing ---------------------------------------------------------------------------------
+
+
+def ema_scan(x, weight: float, start: float = 0.0) -> np.ndarray:
+    """y[t] = weight*y[t-1] + (1-weight)*x[t] with y[-1] = start, vectorised (a log-depth prefix scan)."""
+    y = (1.0 - weight) * np.asarray(x, dtype=np.float64)  # fresh array
+    n = len(y)
+    a, d = float(weight), 1
+    while d < n and a > 0.0:
+        y[d:] += a * y[:-d]  # the right side is evaluated into a temporary first
+        a *= a
+        d *= 2
+    if start and n:
+        y += start * np.power(float(weight), np.arange(1, n + 1, dtype=np.float64))
+    return y
+
+
+def debias(y: np.ndarray, weight: float, first_index: int = 0) -> np.ndarray:
+    """TensorBoard's debiasing of an EMA started from zero: y[t] / (1 - weight**(t+1))."""
+    if weight <= 0.0:
+        return y
+    t = np.arange(first_index + 1, first_index + 1 + len(y), dtype=np.float64)
+    return y / -np.expm1(t * math.log(weight))
+
+
+class DebiasedEMA:
+    """TensorBoard-style smoothing of a growing series, extended incrementally."""
+
+    def __init__(self, weight: float = 0.9):
+        self.weight = float(weight)
+        self.values = GrowingArray(np.float64)
+        self._raw_last = 0.0
+
+    def reset(self, weight: float | None = None) -> None:
+        if weight is not None:
+            self.weight = float(weight)
+        self.values.clear()
+        self._raw_last = 0.0
+
+    def extend(self, x) -> None:
+        x = np.asarray(x, dtype=np.float64)
+        if not len(x):
+            return
+        raw = ema_scan(x, self.weight, self._raw_last)
+        self._raw_last = float(raw[-1])
+        self.values.extend(debias(raw, self.weight, len(self.values)))

@@ -1,0 +1,264 @@
+"""The loss plot: raw per-iteration loss, the lesson's smooth loss, a debiased EMA and validation points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from .history import LN2, DebiasedEMA, GrowingArray, LossHistory, Progress
+
+UNITS = ("lesson", "nats", "bits")
+REFRESH_MS = 100  # setData at most 10 times a second, never per iteration
+
+RAW_PEN = pg.mkPen((90, 120, 190, 70), width=1)
+EMA_PEN = pg.mkPen((230, 115, 20), width=2)
+SMOOTH_PEN = pg.mkPen((25, 40, 120), width=3)
+VAL_BRUSH = pg.mkBrush(200, 30, 45)
+
+
+class LossPlotPanel(QWidget):
+    """Controls (units, log y, smoothing) above a pyqtgraph PlotWidget named lossPlot."""
+
+    unitsChanged = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.history = LossHistory()
+        self._units = "lesson"
+        self._shown = 0  # history rows already converted for display
+        self._val_shown = -1
+        self._raw = GrowingArray(np.float64)  # display units
+        self._smooth = GrowingArray(np.float64)  # display units
+        self._ema = DebiasedEMA(0.9)  # of the display-unit raw loss
+        self._dirty = False
+
+        self.units_combo = QComboBox(objectName="lossUnits")
+        self.units_combo.addItem("Loss per window (lesson)", "lesson")
+        self.units_combo.addItem("Nats per character", "nats")
+        self.units_combo.addItem("Bits per character", "bits")
+        self.units_combo.setToolTip(
+            "The lesson's loss is the cross-entropy summed over one window of T characters;\n"
+            "nats or bits per character divide it by T (and by ln 2 for bits).")
+        self.log_check = QCheckBox("Log y", objectName="lossLogY")
+        self.smoothing_slider = QSlider(Qt.Orientation.Horizontal, objectName="lossSmoothing")
+        self.smoothing_slider.setRange(0, 999)
+        self.smoothing_slider.setValue(900)
+        self.smoothing_slider.setFixedWidth(140)
+        self.smoothing_slider.setToolTip("Smoothing of the orange moving average (TensorBoard-style, debiased): 0 to 0.999")
+        self.smoothing_value = QLabel("0.900")
+        self.smoothing_value.setMinimumWidth(self.smoothing_value.fontMetrics().horizontalAdvance("0.000") + 4)
+
+        controls = QHBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("<b>Loss</b>")
+        controls.addWidget(title)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("Units"))
+        controls.addWidget(self.units_combo)
+        controls.addSpacing(8)
+        controls.addWidget(self.log_check)
+        controls.addSpacing(8)
+        controls.addWidget(QLabel("Smoothing"))
+        controls.addWidget(self.smoothing_slider)
+        controls.addWidget(self.smoothing_value)
+        controls.addStretch(1)
+
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setObjectName("lossPlot")
+        pi = self.plot.getPlotItem()
+        pi.showGrid(x=True, y=True, alpha=0.15)
+        pi.setLabel("bottom", "iteration")
+        pi.setMenuEnabled(True)
+        for name in ("left", "bottom"):
+            pi.getAxis(name).setPen(pg.mkPen(80, 80, 80))
+            pi.getAxis(name).setTextPen(pg.mkPen(40, 40, 40))
+        self.legend = pi.addLegend(offset=(10, -10), labelTextColor=(40, 40, 40), brush=pg.mkBrush(255, 255, 255, 210),
+                                   pen=pg.mkPen(200, 200, 200))
+        self.raw_curve = pi.plot(pen=RAW_PEN, name="loss, each iteration")
+        self.ema_curve = pi.plot(pen=EMA_PEN, name="moving average")
+        self.smooth_curve = pi.plot(pen=SMOOTH_PEN, name="smooth loss (lesson)")
+        self.val_curve = pi.plot(pen=None, symbol="o", symbolSize=8, symbolBrush=VAL_BRUSH, symbolPen=pg.mkPen("w"),
+                                 name="validation")
+        for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+            curve.setSkipFiniteCheck(True)
+        self.cursor_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine))
+        self.cursor_line.setVisible(False)
+        pi.addItem(self.cursor_line, ignoreBounds=True)
+
+        self.readout = QLabel(" ", objectName="lossReadout")
+        self.readout.setTextFormat(Qt.TextFormat.PlainText)
+        self.readout.setStyleSheet("color: #444;")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 2)
+        layout.setSpacing(4)
+        layout.addLayout(controls)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.readout)
+
+        self.units_combo.currentIndexChanged.connect(self._on_units_changed)
+        self.log_check.toggled.connect(self.set_log_y)
+        self.smoothing_slider.valueChanged.connect(self._on_smoothing_changed)
+        self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._timer.start()
+        self._update_axis_label()
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def append(self, progress: Progress) -> None:
+        """Add a worker batch; drawn on the next refresh."""
+        self.history.extend(progress)
+        self._dirty = True
+
+    def set_history(self, history: LossHistory) -> None:
+        """Replace the whole history (a reset, or a checkpoint's curves)."""
+        self.history = history
+        self._rebuild()
+        self.plot.getPlotItem().enableAutoRange()
+
+    def clear(self, seq_length: int | None = None) -> None:
+        self.set_history(LossHistory(seq_length if seq_length is not None else self.history.seq_length))
+
+    @property
+    def units(self) -> str:
+        return self._units
+
+    def set_units(self, units: str) -> None:
+        i = self.units_combo.findData(units)
+        if i >= 0:
+            self.units_combo.setCurrentIndex(i)
+
+    @property
+    def smoothing(self) -> float:
+        return self.smoothing_slider.value() / 1000.0
+
+    def set_smoothing(self, weight: float) -> None:
+        self.smoothing_slider.setValue(int(round(min(0.999, max(0.0, weight)) * 1000)))
+
+    @property
+    def log_y(self) -> bool:
+        return self.log_check.isChecked()
+
+    def set_log_y(self, on: bool) -> None:
+        if self.log_check.isChecked() != bool(on):
+            self.log_check.setChecked(bool(on))
+            return
+        self.plot.getPlotItem().setLogMode(y=bool(on))
+
+    def _factor(self) -> float:
+        """Display units per nat/char."""
+        if self._units == "lesson":
+            return float(self.history.seq_length)
+        if self._units == "bits":
+            return 1.0 / LN2
+        return 1.0
+
+    def unit_label(self) -> str:
+        return {"lesson": f"loss (sum over {self.history.seq_length} chars)", "nats": "nats / char",
+                "bits": "bits / char"}[self._units]
+
+    def _update_axis_label(self) -> None:
+        self.plot.getPlotItem().setLabel("left", self.unit_label())
+        self.units_combo.setItemText(0, f"Loss per window of {self.history.seq_length} (lesson)")
+
+    def _rebuild(self) -> None:
+        self._shown = 0
+        self._val_shown = -1
+        self._raw.clear()
+        self._smooth.clear()
+        self._ema.reset(self.smoothing)
+        self._update_axis_label()
+        self._dirty = True
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Convert new rows for display and hand the arrays to the curves (called by the timer)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        h = self.history
+        n = len(h)
+        f = self._factor()
+        if n > self._shown:
+            new = slice(self._shown, n)
+            raw = h.loss.view[new] * f
+            self._raw.extend(raw)
+            self._smooth.extend(h.smooth.view[new] * (f / max(1, h.seq_length)))
+            self._ema.extend(raw)
+            self._shown = n
+        x = h.iterations.view[:n]
+        self.raw_curve.setData(x, self._raw.view)
+        self.smooth_curve.setData(x, self._smooth.view)
+        self.ema_curve.setData(x, self._ema.values.view)
+        m = len(h.val_iterations)
+        if m != self._val_shown:
+            self._val_shown = m
+            self.val_curve.setData(h.val_iterations.view.copy(), h.val_bpc.view * (LN2 * f))
+
+    # -- controls ------------------------------------------------------------------------------
+
+    def _on_units_changed(self, index: int) -> None:
+        self._units = self.units_combo.itemData(index) or "lesson"
+        self._rebuild()
+        self.plot.getPlotItem().enableAutoRange()
+        self.unitsChanged.emit(self._units)
+
+    def _on_smoothing_changed(self, value: int) -> None:
+        weight = value / 1000.0
+        self.smoothing_value.setText(f"{weight:.3f}")
+        self._ema.reset(weight)
+        self._ema.extend(self._raw.view)
+        self.ema_curve.setData(self.history.iterations.view[:len(self._raw)], self._ema.values.view)
+
+    # -- hover ---------------------------------------------------------------------------------
+
+    def _on_mouse_moved(self, pos) -> None:
+        pi = self.plot.getPlotItem()
+        n = len(self._raw)
+        if n == 0 or not pi.vb.sceneBoundingRect().contains(pos):
+            self.cursor_line.setVisible(False)
+            self.readout.setText(" ")
+            return
+        x = pi.vb.mapSceneToView(pos).x()
+        self.show_readout_at(x)
+
+    def show_readout_at(self, x: float) -> str:
+        """Show the values of the iteration nearest x (in iterations); returns the readout text."""
+        n = len(self._raw)
+        if n == 0:
+            return ""
+        its = self.history.iterations.view[:n]
+        i = int(np.clip(np.searchsorted(its, x), 0, n - 1))
+        if i > 0 and abs(its[i - 1] - x) < abs(its[i] - x):
+            i -= 1
+        it = int(its[i])
+        self.cursor_line.setPos(it)
+        self.cursor_line.setVisible(True)
+        text = (f"iteration {it:,}   loss {self._raw.view[i]:.4g}   smooth {self._smooth.view[i]:.4g}   "
+                f"average {self._ema.values.view[i]:.4g}")
+        vi = self.history.val_iterations.view
+        if len(vi):
+            j = int(np.clip(np.searchsorted(vi, it), 0, len(vi) - 1))
+            if vi[j] == it or (j > 0 and vi[j - 1] <= it):
+                j = j if vi[j] == it else j - 1
+                text += f"   validation {self.history.val_bpc.view[j] * LN2 * self._factor():.4g} (iter {int(vi[j]):,})"
+        text += f"   [{self.unit_label()}]"
+        self.readout.setText(text)
+        return text
+
+    # -- export --------------------------------------------------------------------------------
+
+    def export_png(self, path: str) -> None:
+        import pyqtgraph.exporters as exporters
+
+        self.refresh()
+        exporter = exporters.ImageExporter(self.plot.getPlotItem())
+        exporter.export(path)

@@ -1,0 +1,973 @@
+"""The main window: corpus and settings on the left, the loss plot and samples, the hidden-state heatmap."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter, QStyle,
+                               QTabWidget, QVBoxLayout, QWidget)
+
+import core
+from core.builtins import BUILTINS, describe_builtin, load_builtin
+
+from .corpus_panel import CorpusPanel
+from .fmt import duration
+from .heatmap import HiddenHeatmap
+from .history import LN2, LossHistory
+from .lossplot import LossPlotPanel
+from .samples import SampleRecord, SamplesPanel
+from .settings_panel import SettingsPanel
+from .worker import CorpusLoader, TrainingWorker
+
+BUILTIN_PREFIX = "builtin:"
+DEFAULT_BUILTIN = "shakespeare"
+FALLBACK_BUILTIN = "python-docs"
+MAX_RECENT = 8
+REFRESH_MS = 100  # status bar, samples and heatmap refresh
+SAMPLES_IN_CHECKPOINT = 200
+CORPUS_FILTER = "Text files (*.txt);;All files (*)"
+CHECKPOINT_FILTER = "charrnn checkpoints (*.npz);;All files (*)"
+
+
+def make_settings() -> QSettings:
+    """The app's settings (INI format, so tests can redirect them with QSettings.setPath)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "charrnn", "charrnn-gui")
+
+
+def _gui_meta(ckpt) -> dict:
+    raw = ckpt.extras.get("gui")
+    if raw is None:
+        return {}
+    try:
+        meta = json.loads(np.asarray(raw, dtype=np.uint8).tobytes().decode("utf-8"))
+        return meta if isinstance(meta, dict) else {}
+    except (ValueError, UnicodeDecodeError):
+        return {}
+
+
+class MainWindow(QMainWindow):
+    """charrnn's window. Construct with no arguments; the built-in corpus is loaded so Start works at once."""
+
+    def __init__(self, parent=None, *, restore_last_corpus: bool = True, settings: QSettings | None = None):
+        super().__init__(parent)
+        self.settings = settings if settings is not None else make_settings()
+        self.corpus = None
+        self.corpus_spec: str | None = None  # "builtin:NAME" or a file path
+        self.corpus_notes: tuple[str, ...] = ()
+        self.trainer = None
+        self.worker: TrainingWorker | None = None
+        self.state = "idle"  # idle (no model) | running | paused
+        self.saved_iteration: int | None = None
+        self.checkpoint_path: str | None = None
+        self._loader: CorpusLoader | None = None
+        self._load_spec: str | None = None
+        self._after_load = None  # ("checkpoint", ckpt, path) to restore once the corpus is loaded
+        self._old_loaders: list[CorpusLoader] = []
+        self._latest_sample = None  # (text, hidden, caption) waiting for the heatmap
+        self._last_progress = None
+        self._rate = 0.0
+        self._elapsed = 0.0
+        self._shut_down = False
+
+        self.setWindowTitle("charrnn")
+        self.setAcceptDrops(True)
+        self._build_actions()
+        self._build_ui()
+        self._build_menus()
+        self._restore_settings()
+
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setInterval(REFRESH_MS)
+        self._refresh_timer.timeout.connect(self.refresh_now)
+        self._refresh_timer.start()
+
+        self._load_startup_corpus(restore_last_corpus)
+        self._update_ui()
+
+    # == construction ==========================================================================
+
+    def _action(self, text, name, slot, shortcut=None, icon=None, tip="") -> QAction:
+        a = QAction(text, self)
+        a.setObjectName(name)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        if icon is not None:
+            a.setIcon(self.style().standardIcon(icon))
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+        a.triggered.connect(slot)
+        self.addAction(a)
+        return a
+
+    def _build_actions(self) -> None:
+        SP = QStyle.StandardPixmap
+        self.open_corpus_action = self._action("&Open Text…", "openCorpusAction", self.open_corpus_dialog,
+                                               QKeySequence.StandardKey.Open, SP.SP_DialogOpenButton,
+                                               "Open a text file to train on (Ctrl+O), or drop one on the window")
+        self.open_checkpoint_action = self._action("Open &Checkpoint…", "openCheckpointAction", self.open_checkpoint,
+                                                   "Ctrl+Shift+O", None, "Continue a saved model")
+        self.save_checkpoint_action = self._action("&Save Checkpoint", "saveCheckpointAction", self.save_checkpoint,
+                                                   QKeySequence.StandardKey.Save, SP.SP_DialogSaveButton,
+                                                   "Save the model, its optimiser state and its curves (Ctrl+S)")
+        self.save_as_action = self._action("Save Checkpoint &As…", "saveCheckpointAsAction", self.save_checkpoint_as,
+                                           "Ctrl+Shift+S")
+        self.export_csv_action = self._action("Export Loss History (CSV)…", "exportLossCsvAction", self.export_loss_csv)
+        self.export_png_action = self._action("Export Loss Plot (PNG)…", "exportLossPngAction", self.export_loss_png)
+        self.export_samples_action = self._action("Export Samples (TXT)…", "exportSamplesAction", self.export_samples)
+        self.quit_action = self._action("&Quit", "quitAction", self.close, QKeySequence.StandardKey.Quit)
+        self.start_pause_action = self._action("Start", "startPauseAction", self.toggle_training, Qt.Key.Key_Space,
+                                               SP.SP_MediaPlay, "Start, pause or resume training (Space)")
+        self.step_action = self._action("Step", "stepAction", self.step_once, Qt.Key.Key_F10, SP.SP_MediaSkipForward,
+                                        "Train exactly one iteration while paused (F10)")
+        self.reset_action = self._action("Reset", "resetAction", self.reset_model, "Ctrl+R", SP.SP_BrowserReload,
+                                         "Throw the weights away and start from new random ones (Ctrl+R)")
+        self.sample_now_action = self._action("Sample Now", "sampleNowAction", self.sample_now, "Ctrl+G", None,
+                                              "Generate text from the current weights (while paused)")
+
+    def _build_ui(self) -> None:
+        self.corpus_panel = CorpusPanel()
+        self.corpus_panel.open_button.setDefaultAction(self.open_corpus_action)
+        self.corpus_panel.open_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.corpus_panel.builtin_button.setText("Built-in")
+        self.settings_panel = SettingsPanel()
+        self.settings_panel.liveChanged.connect(self._on_live_changed)
+
+        left = QWidget(objectName="controlsPanel")
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(6, 6, 6, 6)
+        left_layout.addWidget(self.corpus_panel)
+        left_layout.addWidget(self.settings_panel)
+        left_layout.addStretch(1)
+        self.left_scroll = QScrollArea()
+        self.left_scroll.setWidget(left)
+        self.left_scroll.setWidgetResizable(True)
+        self.left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.left_scroll.setMinimumWidth(300)
+        self.left_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+
+        self.loss_panel = LossPlotPanel()
+        self.samples_panel = SamplesPanel()
+        self.samples_panel.sampleNowRequested.connect(self.sample_now)
+        self.samples_panel.exportRequested.connect(self.export_samples)
+        self.heatmap = HiddenHeatmap()
+        self.tabs = QTabWidget(objectName="panelTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.heatmap, "Hidden state")
+
+        self.top_splitter = QSplitter(Qt.Orientation.Horizontal, objectName="topSplitter")
+        self.top_splitter.addWidget(self.loss_panel)
+        self.top_splitter.addWidget(self.samples_panel)
+        self.top_splitter.setStretchFactor(0, 3)
+        self.top_splitter.setStretchFactor(1, 2)
+        self.right_splitter = QSplitter(Qt.Orientation.Vertical, objectName="rightSplitter")
+        self.right_splitter.addWidget(self.top_splitter)
+        self.right_splitter.addWidget(self.tabs)
+        self.right_splitter.setStretchFactor(0, 3)
+        self.right_splitter.setStretchFactor(1, 2)
+        self.main_splitter = QSplitter(Qt.Orientation.Horizontal, objectName="mainSplitter")
+        self.main_splitter.addWidget(self.left_scroll)
+        self.main_splitter.addWidget(self.right_splitter)
+        self.main_splitter.setStretchFactor(0, 0)
+        self.main_splitter.setStretchFactor(1, 1)
+        self.main_splitter.setCollapsible(1, False)
+        self.setCentralWidget(self.main_splitter)
+        self.resize(1400, 900)
+        self.main_splitter.setSizes([330, 1070])
+        self.top_splitter.setSizes([620, 450])
+        self.right_splitter.setSizes([520, 330])
+
+        toolbar = self.addToolBar("Training")
+        toolbar.setObjectName("trainingToolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for a in (self.open_corpus_action, None, self.start_pause_action, self.step_action, self.reset_action, None,
+                  self.save_checkpoint_action):
+            toolbar.addSeparator() if a is None else toolbar.addAction(a)
+
+        bar = self.statusBar()
+        self.state_label = QLabel("Ready", objectName="stateLabel")
+        self.iteration_label = QLabel("Iteration 0", objectName="iterationLabel")
+        self.epoch_label = QLabel("Epoch 1 · 0.0%", objectName="epochLabel")
+        self.speed_label = QLabel("— it/s", objectName="speedLabel")
+        self.loss_label = QLabel("Loss —", objectName="lossLabel")
+        self.elapsed_label = QLabel("Elapsed 0:00:00", objectName="elapsedLabel")
+        self.iteration_label.setToolTip("Completed training iterations (one window of T characters per stream each)")
+        self.epoch_label.setToolTip("Which pass over the training text, and how far into it")
+        self.loss_label.setToolTip("The lesson's smooth loss, and the same in bits per character")
+        for w in (self.state_label, self.iteration_label, self.epoch_label, self.speed_label, self.loss_label,
+                  self.elapsed_label):
+            w.setContentsMargins(8, 0, 8, 0)
+            bar.addPermanentWidget(w)
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        file_menu.addAction(self.open_corpus_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.setObjectName("recentMenu")
+        self.builtin_menu = file_menu.addMenu("&Built-in Corpora")
+        self.builtin_menu.setObjectName("builtinMenu")
+        for name in BUILTINS:
+            a = self.builtin_menu.addAction(name)
+            a.setObjectName(f"builtin-{name}")
+            a.setData(name)
+            a.setStatusTip(describe_builtin(name))
+            a.setToolTip(describe_builtin(name))
+        self.builtin_menu.triggered.connect(self._on_builtin_triggered)
+        self.builtin_menu.setToolTipsVisible(True)
+        self.corpus_panel.builtin_button.setMenu(self.builtin_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(self.open_checkpoint_action)
+        file_menu.addAction(self.save_checkpoint_action)
+        file_menu.addAction(self.save_as_action)
+        file_menu.addSeparator()
+        export = file_menu.addMenu("&Export")
+        export.addAction(self.export_csv_action)
+        export.addAction(self.export_png_action)
+        export.addAction(self.export_samples_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        train = mb.addMenu("&Training")
+        for a in (self.start_pause_action, self.step_action, self.reset_action, None, self.sample_now_action):
+            train.addSeparator() if a is None else train.addAction(a)
+        self.view_menu = mb.addMenu("&View")
+        self.view_menu.addAction(self.loss_panel.log_check.text(), self.loss_panel.log_check.toggle)
+        self.recent_menu.triggered.connect(self._on_recent_triggered)
+        self._rebuild_recent_menu()
+
+    # == panels ================================================================================
+
+    def add_panel(self, title: str, widget: QWidget) -> int:
+        """Add a panel (e.g. the inspector) as a tab next to the hidden-state heatmap; returns its index."""
+        index = self.tabs.addTab(widget, title)
+        return index
+
+    # == corpus ================================================================================
+
+    def _load_startup_corpus(self, restore_last: bool) -> None:
+        last = str(self.settings.value("corpus/last", "") or "")
+        name = DEFAULT_BUILTIN
+        if last.startswith(BUILTIN_PREFIX) and last[len(BUILTIN_PREFIX):] in BUILTINS:
+            name = last[len(BUILTIN_PREFIX):]
+        try:
+            corpus, notes = load_builtin(name), ()
+        except core.CorpusError as e:
+            fallback = FALLBACK_BUILTIN if name != FALLBACK_BUILTIN else DEFAULT_BUILTIN
+            corpus = load_builtin(fallback)
+            name = fallback
+            notes = (f"{e}; using the built-in {fallback} text instead",)
+            self.statusBar().showMessage(notes[0], 15000)
+        self._set_corpus(corpus, BUILTIN_PREFIX + name, notes, remember=False)
+        if restore_last and last and not last.startswith(BUILTIN_PREFIX) and os.path.isfile(last):
+            self.open_corpus_path(last)
+
+    def open_corpus_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a text to train on", self._dialog_dir(), CORPUS_FILTER)
+        if path:
+            self.open_corpus_path(path)
+
+    def open_corpus_path(self, path: str) -> bool:
+        """Load a text file off the GUI thread; a refused file shows a message and changes nothing."""
+        path = os.fspath(path)
+        return self._start_load(path, lambda: core.load_corpus(path), os.path.basename(path) or path)
+
+    def open_builtin(self, name: str) -> bool:
+        return self._start_load(BUILTIN_PREFIX + name, lambda: load_builtin(name), f"built-in {name}")
+
+    def _start_load(self, spec: str, load, label: str, after=None) -> bool:
+        if self._loader is not None:
+            self.statusBar().showMessage(f"Still loading {self._loader.label}; try again when it is done", 5000)
+            return False
+        loader = CorpusLoader(load, label)
+        loader.loaded.connect(self._on_corpus_loaded)
+        loader.failed.connect(self._on_corpus_failed)
+        loader.finished.connect(self._on_loader_finished)
+        self._loader, self._load_spec, self._after_load = loader, spec, after
+        self.corpus_panel.set_busy(f"Loading {label}…")
+        self.statusBar().showMessage(f"Loading {label}…")
+        self._update_ui()
+        loader.start()
+        return True
+
+    @property
+    def is_loading(self) -> bool:
+        return self._loader is not None
+
+    @Slot(object)
+    def _on_corpus_loaded(self, corpus) -> None:
+        if self.sender() is not self._loader:
+            return
+        spec, after = self._load_spec, self._after_load
+        if after is not None and after[0] == "checkpoint":
+            self._restore_checkpoint(after[1], after[2], corpus, spec)
+            return
+        if not self._confirm_discard(f"Open {corpus.name}?",
+                                     f"Training on {corpus.name} needs a new model."):
+            self.statusBar().showMessage(f"Kept {self.corpus.name}; {corpus.name} was not opened", 8000)
+            return
+        self._discard_model()
+        self._set_corpus(corpus, spec)
+        self.statusBar().showMessage(f"Opened {corpus.name}: {len(corpus):,} characters, "
+                                     f"{len(corpus.vocab)} distinct", 8000)
+
+    @Slot(str)
+    def _on_corpus_failed(self, message: str) -> None:
+        if self.sender() is not self._loader:
+            return
+        after = self._after_load
+        self._finish_loading()
+        if after is not None and after[0] == "checkpoint":
+            self._warn("Cannot open checkpoint",
+                       f"The checkpoint was trained on a text that cannot be opened now: {message}")
+        else:
+            self._warn("Cannot open this file", message)
+        self.statusBar().showMessage(message, 10000)
+
+    @Slot()
+    def _on_loader_finished(self) -> None:
+        if self.sender() is self._loader:
+            self._finish_loading()
+
+    def _finish_loading(self) -> None:
+        loader = self._loader
+        if loader is None:
+            return
+        loader.join(5.0)
+        self._loader = None
+        self._after_load = None
+        self.corpus_panel.set_busy(None)
+        if self.statusBar().currentMessage().startswith("Loading"):
+            self.statusBar().clearMessage()
+        self._update_ui()
+
+    def _set_corpus(self, corpus, spec: str, notes=(), remember: bool = True) -> None:
+        self.corpus = corpus
+        self.corpus_spec = spec
+        notes = tuple(notes)
+        try:
+            cfg = self.settings_panel.config()
+            core.check_fits(corpus, cfg.seq_length, cfg.batch_size, cfg.val_fraction)
+        except (core.CorpusError, ValueError) as e:
+            notes += (str(e),)
+        self.corpus_notes = notes
+        self.corpus_panel.show_corpus(corpus, notes)
+        self.settings_panel.set_vocab_size(len(corpus.vocab))
+        if self.trainer is None:
+            self.loss_panel.clear(self.settings_panel.config().seq_length)
+        if remember:
+            self.settings.setValue("corpus/last", spec)
+            if not spec.startswith(BUILTIN_PREFIX):
+                self._add_recent(spec)
+                self.settings.setValue("dialogs/lastDir", os.path.dirname(os.path.abspath(spec)))
+        self._update_ui()
+
+    # recent files ------------------------------------------------------------------------------
+
+    def recent_files(self) -> list[str]:
+        try:
+            items = json.loads(str(self.settings.value("corpus/recent", "[]") or "[]"))
+        except ValueError:
+            items = []
+        return [p for p in items if isinstance(p, str)]
+
+    def _add_recent(self, path: str) -> None:
+        path = os.path.abspath(path)
+        items = [path] + [p for p in self.recent_files() if p != path]
+        self.settings.setValue("corpus/recent", json.dumps(items[:MAX_RECENT]))
+        self._rebuild_recent_menu()
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        items = self.recent_files()
+        for path in items:
+            a = self.recent_menu.addAction(os.path.basename(path))
+            a.setData(path)
+            a.setStatusTip(path)
+        if not items:
+            a = self.recent_menu.addAction("(none yet)")
+            a.setEnabled(False)
+        self.recent_menu.setEnabled(True)
+
+    @Slot(QAction)
+    def _on_recent_triggered(self, action) -> None:
+        path = action.data()
+        if path:
+            self.open_corpus_path(path)
+
+    @Slot(QAction)
+    def _on_builtin_triggered(self, action) -> None:
+        name = action.data()
+        if name:
+            self.open_builtin(name)
+
+    def _dialog_dir(self) -> str:
+        d = str(self.settings.value("dialogs/lastDir", "") or "")
+        return d if d and os.path.isdir(d) else os.path.expanduser("~")
+
+    # drag and drop -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _dropped_path(mime) -> str | None:
+        if mime is None or not mime.hasUrls():
+            return None
+        for url in mime.urls():
+            if url.isLocalFile():
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event) -> None:
+        if self._dropped_path(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        path = self._dropped_path(event.mimeData())
+        if not path:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        if path.lower().endswith(".npz"):
+            self.open_checkpoint(path)
+        else:
+            self.open_corpus_path(path)
+
+    # == training ==============================================================================
+
+    def _create_model(self) -> bool:
+        if self.corpus is None:
+            return False
+        try:
+            cfg = self.settings_panel.config()
+            trainer = core.Trainer.from_corpus(self.corpus, cfg)
+        except (core.CorpusError, ValueError) as e:
+            self._warn("Cannot start training", str(e))
+            return False
+        self._install_model(trainer, LossHistory(cfg.seq_length), 0.0)
+        self.saved_iteration = None
+        self.checkpoint_path = None
+        return True
+
+    def _install_model(self, trainer, history: LossHistory, elapsed: float) -> None:
+        self._stop_worker()
+        self.trainer = trainer
+        self._elapsed = elapsed
+        self._last_progress = None
+        self._rate = 0.0
+        self.loss_panel.set_history(history.copy())
+        self._start_worker(history)
+        self.state = "paused"
+        self._update_ui()
+
+    def _start_worker(self, history: LossHistory) -> None:
+        w = TrainingWorker(self.trainer, history, self._elapsed)
+        w.progressed.connect(self._on_progressed)
+        w.sampled.connect(self._on_sampled)
+        w.diverged.connect(self._on_diverged)
+        w.failed.connect(self._on_failed)
+        w.paused.connect(self._on_paused)
+        w.finished.connect(self._on_worker_finished)
+        self.worker = w
+        w.start()
+
+    def _ensure_worker(self) -> None:
+        """A live worker for the current trainer (a new one after a failure ended the last)."""
+        if self.worker is not None and self.worker.thread_running:
+            return
+        history = self.worker.history if self.worker is not None else LossHistory(self.trainer.config.seq_length)
+        if self.worker is not None:
+            self._elapsed = self.worker.elapsed
+            self.worker.stop()
+        self._start_worker(history)
+
+    def _stop_worker(self) -> None:
+        w, self.worker = self.worker, None
+        if w is not None:
+            w.pause()
+            if not w.stop(30.0):  # pragma: no cover - a step never takes this long
+                raise RuntimeError("the training thread did not stop")
+            self._elapsed = w.elapsed
+
+    def toggle_training(self) -> None:
+        """Start, pause or resume (the Start/Pause/Resume action)."""
+        if self.state == "running":
+            self.pause()
+        else:
+            self.start()
+
+    def start(self) -> None:
+        if self.corpus is None or self.is_loading:
+            return
+        if self.trainer is None and not self._create_model():
+            return
+        self._ensure_worker()
+        self._clear_divergence()
+        self.worker.resume()
+        self.state = "running"
+        self._update_ui()
+
+    def pause(self) -> None:
+        if self.worker is not None:
+            self.worker.pause()
+        if self.trainer is not None:
+            self.state = "paused"
+        self._update_ui()
+
+    def step_once(self) -> None:
+        """Train one iteration (while paused)."""
+        if self.state == "running" or self.corpus is None or self.is_loading:
+            return
+        if self.trainer is None and not self._create_model():
+            return
+        self._ensure_worker()
+        self._clear_divergence()
+        self.worker.step(1)
+
+    def _clear_divergence(self) -> None:
+        # After a divergence the engine keeps the last finite weights; resuming (usually with a lower
+        # learning rate) continues from them.
+        if self.trainer is not None and self.trainer.diverged:
+            with self.worker.hold() as t:
+                t.diverged = None
+
+    def reset_model(self) -> None:
+        """New random weights (asks first if progress would be lost)."""
+        if self.trainer is None:
+            return
+        if not self._confirm_discard("Reset the model?", "Reset draws new random weights."):
+            return
+        self._discard_model()
+        self.statusBar().showMessage("Model reset: Start trains new weights from scratch", 5000)
+
+    def _discard_model(self) -> None:
+        self._stop_worker()
+        self.trainer = None
+        self.state = "idle"
+        self.saved_iteration = None
+        self.checkpoint_path = None
+        self._elapsed = 0.0
+        self._last_progress = None
+        self._rate = 0.0
+        self._latest_sample = None
+        self.loss_panel.clear(self.settings_panel.config().seq_length)
+        self.samples_panel.clear()
+        self.heatmap.clear()
+        self._update_ui()
+
+    @property
+    def has_unsaved_progress(self) -> bool:
+        t = self.trainer
+        return t is not None and t.iteration > 0 and t.iteration != self.saved_iteration
+
+    def _confirm_discard(self, title: str, why: str) -> bool:
+        if not self.has_unsaved_progress:
+            return True
+        n = self.trainer.iteration
+        answer = QMessageBox.question(
+            self, title, f"{why}\n\nThe current model's {n:,} iterations of training have not been saved and "
+                         f"will be lost.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
+    @Slot(dict)
+    def _on_live_changed(self, settings: dict) -> None:
+        if self.worker is not None:
+            self.worker.set_live(**settings)
+
+    # worker signals (queued to this thread) -----------------------------------------------------
+
+    @Slot(object)
+    def _on_progressed(self, progress) -> None:
+        if self.sender() is not self.worker:
+            return
+        self.loss_panel.append(progress)
+        self._last_progress = progress
+        self._elapsed = progress.elapsed
+        if progress.its_per_sec > 0:
+            self._rate = progress.its_per_sec if self._rate == 0 else 0.7 * self._rate + 0.3 * progress.its_per_sec
+
+    @Slot(object)
+    def _on_sampled(self, sample) -> None:
+        if self.sender() is not self.worker:
+            return
+        self.samples_panel.add(SampleRecord(sample.iteration, sample.text, sample.smooth_loss, sample.temperature))
+        self._latest_sample = (sample.text, sample.hidden,
+                               f"Hidden state while writing the sample at iteration {sample.iteration:,}: "
+                               f"{sample.hidden.shape[1]} units × {len(sample.text)} characters. Hover for values, "
+                               f"click a row to select a unit, drag or scroll along the text.")
+
+    @Slot(str)
+    def _on_diverged(self, reason: str) -> None:
+        if self.sender() is not self.worker:
+            return
+        self.state = "paused" if self.trainer is not None else "idle"
+        self._update_ui()
+        self.refresh_now()
+        self._warn("Training diverged",
+                   f"{reason[:1].upper()}{reason[1:]}.\n\nTraining is paused. Lower the learning rate and press "
+                   f"Resume to continue from the last good weights, or Reset to start again.")
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        if self.sender() is not self.worker:
+            return
+        self.state = "paused" if self.trainer is not None else "idle"
+        self._update_ui()
+        self._warn("Training stopped", f"{message}\n\nThe model is kept; you can save it, reset, or try again.")
+
+    @Slot(int)
+    def _on_paused(self, iteration: int) -> None:
+        if self.sender() is not self.worker:
+            return
+        if self.state == "running" and not self.worker.is_running:  # the worker parked itself
+            self.state = "paused"
+        self._update_ui()
+
+    @Slot()
+    def _on_worker_finished(self) -> None:
+        w = self.sender()
+        if w is self.worker and w is not None and not w.thread_running:
+            self._elapsed = w.elapsed
+
+    # sample now ---------------------------------------------------------------------------------
+
+    def sample_now(self) -> None:
+        """Generate from the current weights and hidden state, without touching training."""
+        if self.trainer is None or self.state == "running":
+            return
+        opts = self.samples_panel.sample_now_options()
+        try:
+            with self._held_trainer() as t:
+                result = t.sample_now(length=opts["length"], prime=opts["prime"], temperature=opts["temperature"],
+                                      argmax=opts["argmax"])
+                iteration = t.iteration
+        except core.UnknownCharactersError as e:
+            self.samples_panel.show_error(f"Cannot sample: the prime has {e}. Use only characters of the corpus.")
+            return
+        self.samples_panel.show_error("")
+        self.samples_panel.add(SampleRecord(iteration, result.text, None, opts["temperature"], "sample now",
+                                            opts["prime"], opts["argmax"]))
+        self.samples_panel.flush()
+        self._latest_sample = None
+        how = "argmax" if opts["argmax"] else f"temperature {opts['temperature']:g}"
+        self.heatmap.set_sample(result.text, result.hidden,
+                                f"Hidden state of the sample-now text at iteration {iteration:,} ({how}): "
+                                f"{result.hidden.shape[1]} units × {len(result.text)} characters. Hover for "
+                                f"values, click a row to select a unit.")
+
+    def _held_trainer(self):
+        """A context giving the trainer while no step runs (via the worker when there is one)."""
+        if self.worker is not None and self.worker.thread_running:
+            return self.worker.hold()
+        from contextlib import nullcontext
+
+        return nullcontext(self.trainer)
+
+    # == checkpoints ===========================================================================
+
+    def save_checkpoint(self, checked: bool = False, path: str | None = None) -> bool:
+        """Save (to the last checkpoint path, or ask); a consistent snapshot even while training."""
+        if self.trainer is None:
+            self.statusBar().showMessage("Nothing to save yet: start training first", 5000)
+            return False
+        path = path or self.checkpoint_path
+        if not path:
+            return self.save_checkpoint_as()
+        return self._write_checkpoint(path)
+
+    def save_checkpoint_as(self) -> bool:
+        if self.trainer is None:
+            return False
+        suggestion = os.path.join(self._dialog_dir(), f"{os.path.splitext(self.corpus.name)[0]}-"
+                                                      f"{self.trainer.iteration}.npz")
+        path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", suggestion, CHECKPOINT_FILTER)
+        if not path:
+            return False
+        if not os.path.splitext(path)[1]:
+            path += ".npz"
+        return self._write_checkpoint(path)
+
+    def _write_checkpoint(self, path: str) -> bool:
+        try:
+            with self._held_trainer() as t:  # the worker is idle in here: params, history and counters agree
+                history = self.worker.history if self.worker is not None else self.loss_panel.history
+                extras = history.to_extras()
+                meta = {"corpus": self.corpus_spec, "corpus_name": self.corpus.name,
+                        "elapsed": self.worker.elapsed if self.worker is not None else self._elapsed,
+                        "preset": self.settings_panel.preset_name,
+                        "samples": [r.__dict__ for r in self.samples_panel.records[-SAMPLES_IN_CHECKPOINT:]]}
+                extras["gui"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+                core.save_checkpoint(t, path, extras=extras)
+                iteration = t.iteration
+        except OSError as e:
+            self._warn("Cannot save checkpoint", f"Cannot write {path}: {e.strerror or e}")
+            return False
+        self.saved_iteration = iteration
+        self.checkpoint_path = path
+        self.settings.setValue("dialogs/lastDir", os.path.dirname(os.path.abspath(path)))
+        self.statusBar().showMessage(f"Saved iteration {iteration:,} to {path}", 8000)
+        self._update_ui()
+        return True
+
+    def open_checkpoint(self, checked: bool = False, path: str | None = None) -> None:
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", self._dialog_dir(), CHECKPOINT_FILTER)
+            if not path:
+                return
+        if self.is_loading:
+            self.statusBar().showMessage("Still loading a corpus; try again when it is done", 5000)
+            return
+        try:
+            ckpt = core.load_checkpoint(path)
+        except core.CheckpointError as e:
+            self._warn("Cannot open checkpoint", str(e))
+            return
+        if not self._confirm_discard("Open checkpoint?", "Opening a checkpoint replaces the current model."):
+            return
+        meta = _gui_meta(ckpt)
+        if self.corpus is not None and self.corpus.vocab == ckpt.vocab and \
+                len(self.corpus) == int(ckpt.meta.get("n_data", len(self.corpus))):
+            self._restore_checkpoint(ckpt, path, self.corpus, self.corpus_spec)
+            return
+        spec = meta.get("corpus")
+        if isinstance(spec, str) and spec.startswith(BUILTIN_PREFIX) and spec[len(BUILTIN_PREFIX):] in BUILTINS:
+            name = spec[len(BUILTIN_PREFIX):]
+            self._start_load(spec, lambda: load_builtin(name), f"built-in {name}", ("checkpoint", ckpt, path))
+        elif isinstance(spec, str) and os.path.isfile(spec):
+            self._start_load(spec, lambda: core.load_corpus(spec), os.path.basename(spec), ("checkpoint", ckpt, path))
+        else:
+            self._warn("Cannot open checkpoint",
+                       f"{os.path.basename(path)} was trained on {meta.get('corpus_name', 'another text')}, which "
+                       f"is not open. Open that text first, then the checkpoint.")
+
+    def _restore_checkpoint(self, ckpt, path: str, corpus, spec: str) -> None:
+        try:
+            trainer = core.restore_trainer(ckpt, corpus.data, corpus.vocab)
+        except (core.CheckpointError, core.CorpusError, ValueError) as e:
+            self._warn("Cannot open checkpoint", str(e))
+            return
+        meta = _gui_meta(ckpt)
+        self._discard_model()
+        if corpus is not self.corpus:
+            self._set_corpus(corpus, spec)
+        cfg = trainer.config.replace(learning_rate=trainer.learning_rate, temperature=trainer.temperature,
+                                     sample_every=trainer.sample_every, sample_length=trainer.sample_length)
+        preset = meta.get("preset") if meta.get("preset") in core.PRESETS else None
+        self.settings_panel.show_config(cfg, preset)
+        history = LossHistory.from_extras(ckpt.extras, trainer.config.seq_length, up_to=trainer.iteration)
+        self._install_model(trainer, history, float(meta.get("elapsed", 0.0) or 0.0))
+        for rec in meta.get("samples", []) or []:
+            try:
+                self.samples_panel.add(SampleRecord(**rec))
+            except TypeError:
+                pass
+        self.saved_iteration = trainer.iteration
+        self.checkpoint_path = path
+        self._last_progress = None
+        self.statusBar().showMessage(f"Opened {os.path.basename(path)} at iteration {trainer.iteration:,}", 8000)
+        self._update_ui()
+        self.refresh_now()
+
+    # == export ================================================================================
+
+    def _history_snapshot(self) -> LossHistory:
+        if self.worker is not None and self.worker.thread_running:
+            with self.worker.hold():
+                return self.worker.history.copy()
+        return self.loss_panel.history
+
+    def export_loss_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export loss history", os.path.join(self._dialog_dir(), "loss.csv"),
+                                              "CSV files (*.csv);;All files (*)")
+        if path:
+            try:
+                n = self._history_snapshot().write_csv(path)
+            except OSError as e:
+                self._warn("Cannot export", f"Cannot write {path}: {e.strerror or e}")
+                return
+            self.statusBar().showMessage(f"Wrote {n:,} iterations to {path}", 8000)
+
+    def export_loss_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export loss plot", os.path.join(self._dialog_dir(), "loss.png"),
+                                              "PNG images (*.png)")
+        if path:
+            try:
+                self.loss_panel.export_png(path)
+            except OSError as e:  # pragma: no cover
+                self._warn("Cannot export", f"Cannot write {path}: {e.strerror or e}")
+                return
+            self.statusBar().showMessage(f"Saved the plot to {path}", 8000)
+
+    def export_samples(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export samples", os.path.join(self._dialog_dir(), "samples.txt"),
+                                              "Text files (*.txt);;All files (*)")
+        if path:
+            try:
+                n = self.samples_panel.export_txt(path)
+            except OSError as e:
+                self._warn("Cannot export", f"Cannot write {path}: {e.strerror or e}")
+                return
+            self.statusBar().showMessage(f"Wrote {n:,} samples to {path}", 8000)
+
+    # == display ===============================================================================
+
+    def refresh_now(self) -> None:
+        """Flush samples, the heatmap and the status bar (the 10 Hz timer calls this)."""
+        self.samples_panel.flush()
+        if self._latest_sample is not None:
+            text, hidden, caption = self._latest_sample
+            self._latest_sample = None
+            self.heatmap.set_sample(text, hidden, caption)
+        self.loss_panel.refresh()
+        self._update_status()
+
+    def _update_status(self) -> None:
+        t = self.trainer
+        p = self._last_progress
+        if t is None:
+            it, epoch, smooth, T = 0, 0.0, None, self.settings_panel.config().seq_length
+        elif p is not None and self.state == "running":
+            it, epoch, smooth, T = p.iteration, p.epoch, (p.smooth_loss[-1] if len(p.smooth_loss) else
+                                                         t.smooth_loss), t.config.seq_length
+        else:
+            it, epoch, smooth, T = t.iteration, t.epoch, t.smooth_loss, t.config.seq_length
+        self.iteration_label.setText(f"Iteration {it}")
+        self.epoch_label.setText(f"Epoch {int(epoch) + 1} · {100.0 * (epoch - int(epoch)):.1f}%")
+        if self.state == "running" and self._rate > 0:
+            chars = self._rate * t.config.seq_length * t.config.batch_size
+            self.speed_label.setText(f"{self._rate:,.0f} it/s · {chars:,.0f} chars/s")
+        else:
+            self.speed_label.setText("— it/s")
+        if smooth is None:
+            self.loss_label.setText("Loss —")
+        else:
+            self.loss_label.setText(f"Loss {smooth:.2f} · {smooth / T / LN2:.3f} bits/char")
+        self.elapsed_label.setText(f"Elapsed {duration(self._elapsed)}")
+        self.setWindowModified(self.has_unsaved_progress)
+
+    def _update_ui(self) -> None:
+        has_model = self.trainer is not None
+        running = self.state == "running"
+        loading = self.is_loading
+        SP = QStyle.StandardPixmap
+        a = self.start_pause_action
+        if running:
+            a.setText("Pause")
+            a.setIcon(self.style().standardIcon(SP.SP_MediaPause))
+        else:
+            a.setText("Resume" if has_model and self.trainer.iteration > 0 else "Start")
+            a.setIcon(self.style().standardIcon(SP.SP_MediaPlay))
+        a.setEnabled(self.corpus is not None and (running or not loading))
+        self.step_action.setEnabled(self.corpus is not None and not running and not loading)
+        self.reset_action.setEnabled(has_model)
+        self.save_checkpoint_action.setEnabled(has_model)
+        self.save_as_action.setEnabled(has_model)
+        self.sample_now_action.setEnabled(has_model and not running)
+        self.open_corpus_action.setEnabled(not loading)
+        self.open_checkpoint_action.setEnabled(not loading)
+        self.builtin_menu.setEnabled(not loading)
+        self.settings_panel.set_model_exists(has_model)
+        if not has_model:
+            why = "Start or step training first: there is no model yet"
+        elif running:
+            why = "Pause training to sample from the current weights"
+        else:
+            why = ""
+        self.samples_panel.set_sample_now_enabled(has_model and not running, why)
+        self.state_label.setText("Loading…" if loading else {"idle": "Ready", "running": "Training",
+                                                             "paused": "Paused"}[self.state])
+        name = self.corpus.name if self.corpus is not None else "no corpus"
+        self.setWindowTitle(f"{name}[*] — charrnn")
+        self._update_status()
+
+    def _warn(self, title: str, text: str) -> None:
+        QMessageBox.warning(self, title, text)
+
+    # == settings and closing ==================================================================
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        for key, splitter in (("main", self.main_splitter), ("right", self.right_splitter), ("top", self.top_splitter)):
+            state = s.value(f"window/splitter/{key}")
+            if isinstance(state, QByteArray) and not state.isEmpty():
+                splitter.restoreState(state)
+        try:
+            saved = json.loads(str(s.value("training/config", "") or "{}"))
+            if isinstance(saved, dict) and saved.get("config"):
+                cfg = core.TrainConfig.from_dict(saved["config"]).validate()
+                self.settings_panel.show_config(cfg, saved.get("preset"))
+        except (ValueError, TypeError):
+            pass
+        self.loss_panel.set_units(str(s.value("plot/units", "lesson")))
+        self.loss_panel.set_log_y(str(s.value("plot/logY", "false")).lower() == "true")
+        try:
+            self.loss_panel.set_smoothing(float(s.value("plot/smoothing", 0.9)))
+            self.samples_panel.temperature_spin.setValue(float(s.value("sampleNow/temperature", 0.8)))
+            self.samples_panel.length_spin.setValue(int(s.value("sampleNow/length", 300)))
+        except (TypeError, ValueError):
+            pass
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/splitter/main", self.main_splitter.saveState())
+        s.setValue("window/splitter/right", self.right_splitter.saveState())
+        s.setValue("window/splitter/top", self.top_splitter.saveState())
+        try:
+            cfg = self.settings_panel.config()
+            s.setValue("training/config", json.dumps({"config": cfg.to_dict(), "preset": self.settings_panel.preset_name}))
+        except ValueError:
+            pass
+        s.setValue("plot/units", self.loss_panel.units)
+        s.setValue("plot/logY", "true" if self.loss_panel.log_y else "false")
+        s.setValue("plot/smoothing", self.loss_panel.smoothing)
+        s.setValue("sampleNow/temperature", self.samples_panel.temperature_spin.value())
+        s.setValue("sampleNow/length", self.samples_panel.length_spin.value())
+        if self.corpus_spec:
+            s.setValue("corpus/last", self.corpus_spec)
+        s.sync()
+
+    def shutdown(self) -> None:
+        """Stop and join every thread this window started (idempotent)."""
+        self._refresh_timer.stop()
+        self._stop_worker()
+        if self._loader is not None:
+            self._loader.join(600.0)
+            self._loader = None
+        self._shut_down = True
+
+    def closeEvent(self, event) -> None:
+        if self._shut_down:
+            event.accept()
+            return
+        was_running = self.state == "running"
+        if was_running:
+            self.pause()
+        if self.has_unsaved_progress:
+            B = QMessageBox.StandardButton
+            answer = QMessageBox.question(
+                self, "Save the trained model?",
+                f"The model has trained for {self.trainer.iteration:,} iterations since it was last saved.\n\n"
+                f"Save a checkpoint before closing?", B.Save | B.Discard | B.Cancel, B.Save)
+            if answer == B.Save:
+                if not self.save_checkpoint():
+                    answer = B.Cancel
+            if answer not in (B.Save, B.Discard):
+                event.ignore()
+                if was_running:
+                    self.start()
+                return
+        self.save_settings()
+        self.shutdown()
+        event.accept()

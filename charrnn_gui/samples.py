@@ -1,0 +1,205 @@
+"""The samples timeline (every sample with its iteration and loss) and the "Sample now" panel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (QApplication, QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+MAX_BLOCKS = 20_000  # lines kept in the view; every sample stays in `records` for export
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    iteration: int  # completed iterations when drawn
+    text: str
+    smooth_loss: float | None = None  # the lesson's smooth loss then (training samples)
+    temperature: float = 1.0
+    kind: str = "training"  # "training" or "sample now"
+    prime: str = ""
+    argmax: bool = False
+
+    def header(self) -> str:
+        if self.kind == "training":
+            loss = "" if self.smooth_loss is None else f"  ·  smooth loss {self.smooth_loss:.2f}"
+            temp = "" if self.temperature == 1.0 else f"  ·  temperature {self.temperature:g}"
+            return f"── iteration {self.iteration:,}{loss}{temp} ──"
+        how = "argmax" if self.argmax else f"temperature {self.temperature:g}"
+        prime = f"  ·  prime {self.prime!r}" if self.prime else ""
+        return f"══ sample now  ·  iteration {self.iteration:,}  ·  {how}{prime} ══"
+
+
+def monospace_font() -> QFont:
+    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+    font.setStyleHint(QFont.StyleHint.Monospace)
+    return font
+
+
+class SamplesPanel(QWidget):
+    """A read-only monospace timeline of samples, with copy/export and the Sample-now controls."""
+
+    sampleNowRequested = Signal()
+    exportRequested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.records: list[SampleRecord] = []
+        self._pending: list[SampleRecord] = []
+
+        title = QLabel("<b>Samples</b>")
+        self.count_label = QLabel("none yet", objectName="samplesCount")
+        self.count_label.setStyleSheet("color: #666;")
+        self.copy_button = QPushButton("Copy", objectName="copySamplesButton")
+        self.copy_button.setToolTip("Copy the selected text, or every sample when nothing is selected")
+        self.export_button = QPushButton("Export…", objectName="exportSamplesButton")
+        self.export_button.setToolTip("Save every sample (with its iteration and loss) as a .txt file")
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(title)
+        header.addWidget(self.count_label)
+        header.addStretch(1)
+        header.addWidget(self.copy_button)
+        header.addWidget(self.export_button)
+
+        self.view = QPlainTextEdit(objectName="samplesView")
+        self.view.setReadOnly(True)
+        self.view.setFont(monospace_font())
+        self.view.setMaximumBlockCount(MAX_BLOCKS)
+        self.view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.view.setPlaceholderText("Samples appear here while the network trains: at first random characters, "
+                                     "then words, then something like the corpus.")
+        self._header_format = QTextCharFormat()
+        self._header_format.setForeground(QColor(110, 110, 140))
+        self._header_format.setFontWeight(QFont.Weight.Bold)
+        self._probe_header_format = QTextCharFormat(self._header_format)
+        self._probe_header_format.setForeground(QColor(170, 90, 20))
+        self._body_format = QTextCharFormat()
+        self._body_format.setForeground(QColor(20, 20, 20))
+
+        # Sample now
+        self.now_box = QGroupBox("Sample now — from the current weights, without disturbing training",
+                                 objectName="sampleNowPanel")
+        self.prime_edit = QLineEdit(objectName="samplePrime")
+        self.prime_edit.setPlaceholderText("optional start text, e.g. ROMEO:")
+        self.temperature_spin = QDoubleSpinBox(objectName="sampleNowTemperature")
+        self.temperature_spin.setRange(0.05, 5.0)
+        self.temperature_spin.setSingleStep(0.05)
+        self.temperature_spin.setValue(0.8)
+        self.temperature_spin.setToolTip("Lower is safer and more repetitive; higher is more adventurous")
+        self.length_spin = QSpinBox(objectName="sampleNowLength")
+        self.length_spin.setRange(1, 10_000)
+        self.length_spin.setValue(300)
+        self.argmax_check = QCheckBox("Argmax", objectName="sampleNowArgmax")
+        self.argmax_check.setToolTip("Always take the most likely next character (no randomness)")
+        self.sample_button = QPushButton("Sample", objectName="sampleNowButton")
+        self.sample_button.setDefault(False)
+        self.error_label = QLabel("", objectName="sampleNowError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #b00020;")
+        self.error_label.setVisible(False)
+        grid = QGridLayout(self.now_box)
+        grid.setContentsMargins(8, 6, 8, 6)
+        grid.addWidget(QLabel("Prime"), 0, 0)
+        grid.addWidget(self.prime_edit, 0, 1, 1, 6)
+        grid.addWidget(QLabel("Temperature"), 1, 0)
+        grid.addWidget(self.temperature_spin, 1, 1)
+        grid.addWidget(QLabel("Length"), 1, 2)
+        grid.addWidget(self.length_spin, 1, 3)
+        grid.addWidget(self.argmax_check, 1, 4)
+        grid.setColumnStretch(5, 1)
+        grid.addWidget(self.sample_button, 1, 6)
+        grid.addWidget(self.error_label, 2, 0, 1, 7)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        layout.addLayout(header)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.now_box)
+
+        self.copy_button.clicked.connect(self.copy_to_clipboard)
+        self.export_button.clicked.connect(self.exportRequested)
+        self.sample_button.clicked.connect(self.sampleNowRequested)
+        self.prime_edit.returnPressed.connect(self.sampleNowRequested)
+        self.prime_edit.textEdited.connect(self._clear_error)
+        self.set_sample_now_enabled(False, "Pause training to sample from the current weights")
+
+    # -- timeline ------------------------------------------------------------------------------
+
+    def add(self, record: SampleRecord) -> None:
+        """Queue a sample; it is written to the view on the next flush()."""
+        self.records.append(record)
+        self._pending.append(record)
+
+    def flush(self) -> None:
+        """Write queued samples; keep the newest visible unless the user scrolled back."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        doc = self.view.document()
+        bar = self.view.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 1
+        old_value, old_blocks = bar.value(), doc.blockCount()
+        cursor = QTextCursor(doc)
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.beginEditBlock()
+        added = 0
+        for rec in pending:
+            if not doc.isEmpty():
+                cursor.insertBlock()
+                cursor.insertBlock()
+                added += 2
+            fmt = self._header_format if rec.kind == "training" else self._probe_header_format
+            cursor.insertText(rec.header(), fmt)
+            cursor.insertBlock()
+            cursor.insertText(rec.text, self._body_format)
+            added += 1 + rec.text.count("\n")
+        cursor.endEditBlock()
+        if at_bottom:
+            bar.setValue(bar.maximum())
+        else:  # stay put: compensate for lines dropped from the top by the block limit
+            dropped = max(0, old_blocks + added - doc.blockCount())
+            bar.setValue(max(0, old_value - dropped))
+        n = len(self.records)
+        self.count_label.setText(f"{n:,} sample{'s' if n != 1 else ''}")
+
+    def clear(self) -> None:
+        self.records.clear()
+        self._pending.clear()
+        self.view.clear()
+        self.count_label.setText("none yet")
+
+    def all_text(self) -> str:
+        return "\n\n".join(f"{r.header()}\n{r.text}" for r in self.records) + ("\n" if self.records else "")
+
+    def export_txt(self, path: str) -> int:
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            f.write(self.all_text())
+        return len(self.records)
+
+    def copy_to_clipboard(self) -> None:
+        selected = self.view.textCursor().selectedText().replace("\u2029", "\n")
+        QApplication.clipboard().setText(selected or self.all_text())
+
+    # -- sample now ----------------------------------------------------------------------------
+
+    def set_sample_now_enabled(self, enabled: bool, why: str = "") -> None:
+        for w in (self.prime_edit, self.temperature_spin, self.length_spin, self.argmax_check, self.sample_button):
+            w.setEnabled(enabled)
+        self.sample_button.setToolTip("Generate text from the model as it is now" if enabled else why)
+        self.now_box.setToolTip("" if enabled else why)
+
+    def show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.setVisible(bool(message))
+
+    def _clear_error(self, *_):
+        if self.error_label.isVisible():
+            self.show_error("")
+
+    def sample_now_options(self) -> dict:
+        return {"prime": self.prime_edit.text(), "temperature": self.temperature_spin.value(),
+                "length": self.length_spin.value(), "argmax": self.argmax_check.isChecked()}
