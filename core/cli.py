@@ -6,7 +6,9 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -102,61 +104,176 @@ def _fmt_duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+LIVE_OPTIONS = ("learning_rate", "temperature", "sample_every", "sample_length")  # may change on --resume
+MODEL_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "optimizer", "clip", "seed", "val_fraction",
+                 "eval_every")  # fixed by a checkpoint
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")  # handled like Ctrl+C: save, then exit 128 + signal number
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived; handled like Ctrl+C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _stop_signals_interrupt:
+    """While active (main thread only), SIGTERM and SIGHUP raise _Stopped so the run saves before exiting."""
+
+    def __enter__(self):
+        self.previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for name in STOP_SIGNALS:
+                signum = getattr(signal, name, None)
+                if signum is not None:
+                    self.previous[signum] = signal.signal(signum, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise _Stopped(signum)
+
+    def __exit__(self, *exc):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        return False
+
+
+def _check_checkpoint_destination(path: str) -> None:
+    """Refuse a --checkpoint path that could never be written, before any training time is spent."""
+    if os.path.isdir(path):
+        raise CLIError(f"--checkpoint {path} is a folder; give a file name, e.g. {os.path.join(path, 'model.npz')}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"cannot save checkpoints to {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CLIError(f"cannot save checkpoints to {path}: the folder {folder} is not writable")
+
+
+def _resumed_trainer(args, corpus):
+    """The trainer of --resume, with the live options given applied; options that need new weights must agree."""
+    ckpt = load_checkpoint(args.resume)
+    for name in MODEL_OPTIONS:
+        given, saved = getattr(args, name), getattr(ckpt.config, name)
+        if given is not None and given != saved:
+            option = "--" + name.replace("_", "-")
+            raise CLIError(f"{option} {given} differs from the checkpoint's {saved}; a resumed run keeps the "
+                           f"checkpoint's model (only --lr, --temperature, --sample-every and --sample-length "
+                           f"can change)")
+    trainer = restore_trainer(ckpt, corpus.data, corpus.vocab)
+    trainer.set_live(**{k: getattr(args, k) for k in LIVE_OPTIONS if getattr(args, k) is not None})
+    return trainer
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
 def train_command(args, out=None, err=None) -> int:
     """Run training as the options say; returns the exit code."""
     out, err = out or sys.stdout, err or sys.stderr
+    ckpt_path = args.checkpoint
+    if ckpt_path:
+        _check_checkpoint_destination(ckpt_path)
     corpus = open_corpus(args.corpus)
     for warning in corpus.warnings:
         print(f"warning: {warning}", file=err)
     if args.resume:
-        trainer = restore_trainer(load_checkpoint(args.resume), corpus.data, corpus.vocab)
+        trainer = _resumed_trainer(args, corpus)
     else:
         trainer = Trainer.from_corpus(corpus, config_from_args(args))
     cfg = trainer.config
     print(f"data has {len(corpus)} characters, {corpus.vocab_size} unique.", file=out)
     metrics = open(args.metrics, "a", encoding="utf-8") if args.metrics else None
-    ckpt_path = args.checkpoint
     start = time.perf_counter()
     last_progress = start
     first_iteration = trainer.iteration
+    saved_at = None  # iteration of the last checkpoint this run wrote to ckpt_path
+
+    def kept() -> str:
+        """Where the newest good state is on disk, for a message about a stopped run."""
+        if ckpt_path and saved_at is not None:
+            return f"last checkpoint: {ckpt_path} (iteration {saved_at})"
+        if args.resume:
+            return f"{args.resume} still holds iteration {first_iteration}"
+        return "no checkpoint was saved"
+
     try:
-        for snap in trainer.run(iterations=args.iterations, seconds=args.seconds):
-            n = snap.iteration - 1  # the lesson's counter: the iteration just done, from 0
-            if snap.sample is not None:
-                print(f"----\n {snap.sample.text} \n----", file=out)
-            if n % args.print_every == 0:
-                print(f"iter {n}, loss: {snap.smooth_loss:f}", file=out)
-            if snap.val_bpc is not None:
-                print(f"iter {n}, validation: {snap.val_bpc:.4f} bits/char", file=out)
-            if metrics and (snap.iteration % args.log_every == 0 or snap.val_bpc is not None or snap.diverged):
-                row = {"iteration": snap.iteration, "loss": snap.loss, "smooth_loss": snap.smooth_loss,
-                       "loss_per_char": snap.loss_per_char, "bits_per_char": snap.bits_per_char,
-                       "chars_seen": snap.chars_seen, "epoch": snap.epoch, "learning_rate": snap.learning_rate,
-                       "elapsed": time.perf_counter() - start}
-                if snap.val_bpc is not None:
-                    row["val_bpc"] = snap.val_bpc
-                metrics.write(json.dumps({k: (v if math.isfinite(v) else None) for k, v in row.items()}) + "\n")
-            if ckpt_path and args.checkpoint_every and snap.iteration % args.checkpoint_every == 0:
-                save_checkpoint(trainer, ckpt_path)
-            if snap.diverged:
-                print(f"charrnn: {snap.diverged}", file=err)
+        with _stop_signals_interrupt():
+            try:
+                for snap in trainer.run(iterations=args.iterations, seconds=args.seconds):
+                    n = snap.iteration - 1  # the lesson's counter: the iteration just done, from 0
+                    if snap.sample is not None:
+                        print(f"----\n {snap.sample.text} \n----", file=out)
+                    if n % args.print_every == 0:
+                        print(f"iter {n}, loss: {snap.smooth_loss:f}", file=out)
+                    if snap.val_bpc is not None:
+                        print(f"iter {n}, validation: {snap.val_bpc:.4f} bits/char", file=out)
+                    if metrics and (snap.iteration % args.log_every == 0 or snap.val_bpc is not None
+                                    or snap.diverged):
+                        row = {"iteration": snap.iteration, "loss": snap.loss, "smooth_loss": snap.smooth_loss,
+                               "loss_per_char": snap.loss_per_char, "bits_per_char": snap.bits_per_char,
+                               "chars_seen": snap.chars_seen, "epoch": snap.epoch,
+                               "learning_rate": snap.learning_rate, "elapsed": time.perf_counter() - start}
+                        if snap.val_bpc is not None:
+                            row["val_bpc"] = snap.val_bpc
+                        metrics.write(json.dumps({k: (v if math.isfinite(v) else None) for k, v in row.items()})
+                                      + "\n")
+                    if snap.diverged:
+                        print(f"charrnn: {snap.diverged}; {kept()}", file=err)
+                        return 1
+                    if ckpt_path and args.checkpoint_every and snap.iteration % args.checkpoint_every == 0:
+                        try:
+                            save_checkpoint(trainer, ckpt_path)
+                            saved_at = trainer.iteration
+                        except OSError as e:  # e.g. a full disk: the previous checkpoint is intact; try again later
+                            print(f"warning: cannot save checkpoint to {ckpt_path} at iteration {trainer.iteration}: "
+                                  f"{_os_message(e)}; training goes on and the previous checkpoint is intact",
+                                  file=err)
+                    now = time.perf_counter()
+                    if args.progress_every and now - last_progress >= args.progress_every:
+                        last_progress = now
+                        print(_progress_line(trainer, args, now - start, first_iteration, cfg), file=err)
+            except KeyboardInterrupt as e:
+                signum = getattr(e, "signum", signal.SIGINT)
+                path = ckpt_path or "charrnn-interrupted.npz"
+                save_checkpoint(trainer, path)
+                what = "interrupted" if signum == signal.SIGINT else "terminated"
+                print(f"\n{what} at iteration {trainer.iteration}; checkpoint saved to {path}", file=err)
+                return 128 + int(signum)
+            except Exception as e:  # a fault inside the engine (or writing metrics): keep the last good state
+                message = f"training stopped at iteration {trainer.iteration}: {type(e).__name__}: {e}"
+                if not ckpt_path:
+                    message += f"; {kept()}"
+                elif not all(np.isfinite(p).all() for p in trainer.params.values()):
+                    message += f"; the weights are not finite, so they were not saved; {kept()}"
+                else:
+                    try:
+                        save_checkpoint(trainer, ckpt_path)
+                        message += f"; checkpoint of the last good state saved to {ckpt_path}"
+                    except Exception as save_error:
+                        message += f"; the checkpoint could not be saved either ({save_error}); {kept()}"
+                print(f"charrnn-train: error: {_one_line(message)}", file=err)
                 return 1
-            now = time.perf_counter()
-            if args.progress_every and now - last_progress >= args.progress_every:
-                last_progress = now
-                print(_progress_line(trainer, args, now - start, first_iteration, cfg), file=err)
-    except KeyboardInterrupt:
-        path = ckpt_path or "charrnn-interrupted.npz"
-        save_checkpoint(trainer, path)
-        print(f"\ninterrupted at iteration {trainer.iteration}; checkpoint saved to {path}", file=err)
-        return 130
     finally:
         if metrics:
             metrics.close()
     if ckpt_path:
-        save_checkpoint(trainer, ckpt_path)
+        try:
+            save_checkpoint(trainer, ckpt_path)
+        except OSError as e:
+            print(f"charrnn-train: error: cannot save checkpoint to {ckpt_path}: {_os_message(e)}; {kept()}",
+                  file=err)
+            return 1
         print(f"checkpoint saved to {ckpt_path}", file=err)
     return 0
+
+
+def _os_message(e: OSError) -> str:
+    """An OSError as 'reason: file' (or just the reason when no file is named)."""
+    reason = e.strerror or str(e)
+    return f"{reason}: {e.filename}" if e.filename else reason
 
 
 def _progress_line(trainer, args, elapsed, first_iteration, cfg) -> str:
@@ -198,8 +315,11 @@ def _run(command, parser, argv) -> int:
                 return command(args)
         return command(args)
     except (CorpusError, CheckpointError, UnknownCharactersError, CLIError, ValueError, OSError) as e:
-        message = str(e) if not isinstance(e, OSError) else f"{e.strerror}: {e.filename}"
-        print(f"{parser.prog}: error: {message}", file=sys.stderr)
+        message = str(e) if not isinstance(e, OSError) else _os_message(e)
+        print(f"{parser.prog}: error: {_one_line(message)}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError as e:  # e.g. a hidden size far too big for this machine
+        print(f"{parser.prog}: error: not enough memory{': ' + _one_line(e) if str(e) else ''}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # pragma: no cover - e.g. piped into head
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
