@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import tempfile
 import zipfile
 
@@ -15,6 +17,9 @@ from .vocab import Vocab
 
 FORMAT = "charrnn-checkpoint"
 VERSION = 1
+TEMP_PREFIX = ".charrnn-"  # temp files are TEMP_PREFIX + target name + .PID.RANDOM + TEMP_SUFFIX
+TEMP_SUFFIX = ".tmp"
+COUNTERS = ("iteration", "pointer", "chars_seen", "optimizer_t")  # non-negative integers in the metadata
 
 
 class CheckpointError(ValueError):
@@ -46,7 +51,10 @@ def save_checkpoint(trainer, path, extras: dict[str, np.ndarray] | None = None) 
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".charrnn-", suffix=".tmp", dir=folder)
+    base = os.path.basename(path)
+    # The temp file names its target and its process, so a later save can remove the ones a killed process
+    # left behind (a kill -9 mid-save) without touching a save still in flight elsewhere.
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{base}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -57,6 +65,35 @@ def save_checkpoint(trainer, path, extras: dict[str, np.ndarray] | None = None) 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _remove_orphans(folder, base)
+
+
+def _remove_orphans(folder: str, base: str) -> None:
+    """Delete temp files of saves to folder/base whose process no longer exists; never raises."""
+    pattern = re.compile(rf"^{re.escape(TEMP_PREFIX + base)}\.(\d+)\.[A-Za-z0-9_]+{re.escape(TEMP_SUFFIX)}$")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        match = pattern.match(name)
+        if match and not _process_exists(int(match.group(1))):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+def _process_exists(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError, ValueError):
+        return True  # exists but is not ours, or cannot tell: leave its file alone
+    return True
 
 
 class Checkpoint:
@@ -109,13 +146,34 @@ def load_checkpoint(path) -> Checkpoint:
     if not isinstance(version, int) or version > VERSION:
         raise CheckpointError(f"{name} was written by a newer charrnn (format {version}); this one reads up to {VERSION}")
     try:
+        _check_meta(meta)
         ckpt = Checkpoint(meta, arrays)
         _check_shapes(ckpt)
-    except CheckpointError:
-        raise
-    except (KeyError, TypeError, ValueError) as e:
+    except CheckpointError as e:
+        raise CheckpointError(f"{name}: {e}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(f"{name} is incomplete or inconsistent ({e})") from None
     return ckpt
+
+
+def _check_meta(meta: dict) -> None:
+    """The training state in the metadata is all there, of the right types and in range."""
+    for key in ("config", "rng"):
+        if not isinstance(meta.get(key), dict):
+            raise CheckpointError(f"its {key} is missing or malformed")
+    if not isinstance(meta.get("vocab"), str):
+        raise CheckpointError("its vocabulary is missing or malformed")
+    for key in COUNTERS:
+        value = meta.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise CheckpointError(f"its {key} is {value!r}, not a count")
+    if "n_data" in meta and (not isinstance(meta["n_data"], int) or meta["n_data"] < 2):
+        raise CheckpointError(f"its n_data is {meta['n_data']!r}, not a corpus length")
+    loss = meta.get("smooth_loss")
+    if not isinstance(loss, (int, float)) or isinstance(loss, bool) or not math.isfinite(loss):
+        raise CheckpointError(f"its smooth_loss is {loss!r}, not a finite number")
+    if not isinstance(meta.get("live", {}), dict):
+        raise CheckpointError("its live settings are malformed")
 
 
 def _check_shapes(ckpt: Checkpoint) -> None:
@@ -130,6 +188,15 @@ def _check_shapes(ckpt: Checkpoint) -> None:
             raise CheckpointError(f"parameter {k} holds non-finite values")
     if ckpt.arrays["hidden"].shape != (B, H):
         raise CheckpointError(f"hidden state has shape {ckpt.arrays['hidden'].shape}, expected {(B, H)}")
+    # A NaN in the hidden or optimizer state would turn the weights into NaN on the first step.
+    for key, array in ckpt.arrays.items():
+        if (key == "hidden" or key.startswith("opt.")) and not _finite(array):
+            raise CheckpointError(f"{'hidden state' if key == 'hidden' else 'optimizer state ' + key[4:]} "
+                                  f"holds non-finite values")
+
+
+def _finite(array: np.ndarray) -> bool:
+    return array.dtype.kind not in "fc" or bool(np.isfinite(array).all())
 
 
 def restore_trainer(ckpt: Checkpoint, data: np.ndarray, vocab: Vocab):
@@ -152,11 +219,14 @@ def restore_trainer(ckpt: Checkpoint, data: np.ndarray, vocab: Vocab):
         trainer.optimizer.load_state(opt, ckpt.meta["optimizer_t"])
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"optimizer state is incomplete ({e})") from None
-    trainer.hidden[...] = ckpt.arrays["hidden"]
-    trainer.pointer = int(ckpt.meta["pointer"])
-    trainer.iteration = int(ckpt.meta["iteration"])
-    trainer.smooth_loss = float(ckpt.meta["smooth_loss"])
-    trainer.chars_seen = int(ckpt.meta["chars_seen"])
-    trainer.rng.bit_generator.state = ckpt.meta["rng"]
-    trainer.set_live(**ckpt.meta.get("live", {}))
+    try:
+        trainer.hidden[...] = ckpt.arrays["hidden"]
+        trainer.pointer = int(ckpt.meta["pointer"])
+        trainer.iteration = int(ckpt.meta["iteration"])
+        trainer.smooth_loss = float(ckpt.meta["smooth_loss"])
+        trainer.chars_seen = int(ckpt.meta["chars_seen"])
+        trainer.rng.bit_generator.state = ckpt.meta["rng"]
+        trainer.set_live(**ckpt.meta.get("live", {}))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"the checkpoint's training state is incomplete or inconsistent ({e})") from None
     return trainer
