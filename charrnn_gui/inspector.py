@@ -100,6 +100,7 @@ class InspectorPanel(QWidget):
         self._vocab = None
         self._default_text = ""
         self._result: ProbeResult | None = None
+        self._result_chars: tuple[str, ...] = ()  # the vocabulary the shown probe was read with
         self._unit = 0
         self._iteration: int | None = None  # latest iteration reported by maybe_auto_run
         self._probed_iteration: int | None = None
@@ -338,6 +339,7 @@ class InspectorPanel(QWidget):
             return self._fail(f"The model cannot read this text: {error}. Remove them or train on a text "
                               f"that has them.")
         self._result = result
+        self._result_chars = self._vocab.chars
         self._probed_iteration = self._iteration
         self.message_label.hide()
         H = result.hidden.shape[1]
@@ -494,6 +496,7 @@ class InspectorPanel(QWidget):
         r = self._result
         i = self.prediction_index()
         table = self.predictions_table
+        self._mark_predicted_char(i)
         if i is None:
             table.clearContents()
             self.actual_label.clear()
@@ -506,7 +509,7 @@ class InspectorPanel(QWidget):
         ids, probs = r.top_k(TOP_K)
         nxt = int(r.ids[i + 1]) if i + 1 < len(r.ids) else None
         for row, (c, p) in enumerate(zip(ids[i], probs[i])):
-            char_item = QTableWidgetItem(shown_char(self._vocab.chars[c]))
+            char_item = QTableWidgetItem(shown_char(self._result_chars[c]))
             prob_item = QTableWidgetItem(f"{p:.1%}")
             prob_item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             shade = QColor(PREDICTION_SHADE)
@@ -528,6 +531,20 @@ class InspectorPanel(QWidget):
             mark = " (in bold above)" if rank <= TOP_K else ""
             self.actual_label.setText(f"Actually next: <b>{_escape(shown_char(r.text[i + 1]))}</b>, given "
                                       f"{r.actual_prob[i]:.1%} — rank {rank} of {r.probs.shape[1]}{mark}")
+
+    def _mark_predicted_char(self, i):
+        """Underline the character whose next-character predictions are shown (its colour stays visible)."""
+        if i is None:
+            self.view.setExtraSelections([])
+            return
+        mark = QTextEdit.ExtraSelection()
+        mark.cursor = QTextCursor(self.view.document())
+        mark.cursor.setPosition(self.doc_position(i))
+        mark.cursor.movePosition(QTextCursor.NextCharacter, QTextCursor.KeepAnchor)
+        mark.format.setUnderlineStyle(QTextCharFormat.SingleUnderline)
+        mark.format.setUnderlineColor(QColor("black"))
+        mark.format.setFontWeight(QFont.Bold)
+        self.view.setExtraSelections([mark])
 
     # -- unit search ------------------------------------------------------------------------------
 
