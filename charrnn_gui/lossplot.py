@@ -38,6 +38,8 @@ class LossPlotPanel(QWidget):
         self.units_combo.addItem("Loss per window (lesson)", "lesson")
         self.units_combo.addItem("Nats per character", "nats")
         self.units_combo.addItem("Bits per character", "bits")
+        self.units_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.units_combo.setMinimumContentsLength(12)
         self.units_combo.setToolTip(
             "The lesson's loss is the cross-entropy summed over one window of T characters;\n"
             "nats or bits per character divide it by T (and by ln 2 for bits).")
@@ -45,7 +47,8 @@ class LossPlotPanel(QWidget):
         self.smoothing_slider = QSlider(Qt.Orientation.Horizontal, objectName="lossSmoothing")
         self.smoothing_slider.setRange(0, 999)
         self.smoothing_slider.setValue(900)
-        self.smoothing_slider.setFixedWidth(140)
+        self.smoothing_slider.setMinimumWidth(60)
+        self.smoothing_slider.setMaximumWidth(160)
         self.smoothing_slider.setToolTip("Smoothing of the orange moving average (TensorBoard-style, debiased): 0 to 0.999")
         self.smoothing_value = QLabel("0.900")
         self.smoothing_value.setMinimumWidth(self.smoothing_value.fontMetrics().horizontalAdvance("0.000") + 4)
@@ -54,16 +57,14 @@ class LossPlotPanel(QWidget):
         controls.setContentsMargins(0, 0, 0, 0)
         title = QLabel("<b>Loss</b>")
         controls.addWidget(title)
-        controls.addSpacing(12)
-        controls.addWidget(QLabel("Units"))
+        controls.addSpacing(6)
         controls.addWidget(self.units_combo)
         controls.addSpacing(8)
         controls.addWidget(self.log_check)
         controls.addSpacing(8)
         controls.addWidget(QLabel("Smoothing"))
-        controls.addWidget(self.smoothing_slider)
+        controls.addWidget(self.smoothing_slider, 1)
         controls.addWidget(self.smoothing_value)
-        controls.addStretch(1)
 
         self.plot = pg.PlotWidget(background="w")
         self.plot.setObjectName("lossPlot")
@@ -90,6 +91,7 @@ class LossPlotPanel(QWidget):
         pi.addItem(self.cursor_line, ignoreBounds=True)
 
         self.readout = QLabel(" ", objectName="lossReadout")
+        self.readout.setMinimumWidth(1)
         self.readout.setTextFormat(Qt.TextFormat.PlainText)
         self.readout.setStyleSheet("color: #444;")
 
@@ -167,7 +169,7 @@ class LossPlotPanel(QWidget):
 
     def _update_axis_label(self) -> None:
         self.plot.getPlotItem().setLabel("left", self.unit_label())
-        self.units_combo.setItemText(0, f"Loss per window of {self.history.seq_length} (lesson)")
+        self.units_combo.setItemText(0, f"Lesson's loss (sum over {self.history.seq_length})")
 
     def _rebuild(self) -> None:
         self._shown = 0

@@ -8,7 +8,7 @@ import os
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter, QStyle,
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter, QStyle,
                                QTabWidget, QVBoxLayout, QWidget)
 
 import core
@@ -85,6 +85,9 @@ class MainWindow(QMainWindow):
         self._refresh_timer.timeout.connect(self.refresh_now)
         self._refresh_timer.start()
 
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)  # threads are joined even if the window never closes
         self._load_startup_corpus(restore_last_corpus)
         self._update_ui()
 
@@ -515,8 +518,12 @@ class MainWindow(QMainWindow):
         self._update_ui()
 
     def pause(self) -> None:
+        """Pause and wait until the worker acknowledges (it finishes at most the step it is in)."""
         if self.worker is not None:
             self.worker.pause()
+            if self.worker.thread_running:
+                with self.worker.hold():
+                    pass
         if self.trainer is not None:
             self.state = "paused"
         self._update_ui()
@@ -613,7 +620,8 @@ class MainWindow(QMainWindow):
         self.refresh_now()
         self._warn("Training diverged",
                    f"{reason[:1].upper()}{reason[1:]}.\n\nTraining is paused. Lower the learning rate and press "
-                   f"Resume to continue from the last good weights, or Reset to start again.")
+                   f"Resume to try again from the last finite weights, or Reset to start again from new "
+                   f"random weights.")
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:

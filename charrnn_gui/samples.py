@@ -35,6 +35,7 @@ class SampleRecord:
 def monospace_font() -> QFont:
     font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
     font.setStyleHint(QFont.StyleHint.Monospace)
+    font.setFixedPitch(True)
     return font
 
 
@@ -80,8 +81,7 @@ class SamplesPanel(QWidget):
         self._body_format.setForeground(QColor(20, 20, 20))
 
         # Sample now
-        self.now_box = QGroupBox("Sample now — from the current weights, without disturbing training",
-                                 objectName="sampleNowPanel")
+        self.now_box = QGroupBox("Sample now", objectName="sampleNowPanel")
         self.prime_edit = QLineEdit(objectName="samplePrime")
         self.prime_edit.setPlaceholderText("optional start text, e.g. ROMEO:")
         self.temperature_spin = QDoubleSpinBox(objectName="sampleNowTemperature")
@@ -98,20 +98,21 @@ class SamplesPanel(QWidget):
         self.sample_button.setDefault(False)
         self.error_label = QLabel("", objectName="sampleNowError")
         self.error_label.setWordWrap(True)
+        self.error_label.setMinimumWidth(1)
         self.error_label.setStyleSheet("color: #b00020;")
         self.error_label.setVisible(False)
         grid = QGridLayout(self.now_box)
         grid.setContentsMargins(8, 6, 8, 6)
         grid.addWidget(QLabel("Prime"), 0, 0)
-        grid.addWidget(self.prime_edit, 0, 1, 1, 6)
+        grid.addWidget(self.prime_edit, 0, 1, 1, 4)
+        grid.addWidget(self.sample_button, 0, 5)
         grid.addWidget(QLabel("Temperature"), 1, 0)
         grid.addWidget(self.temperature_spin, 1, 1)
         grid.addWidget(QLabel("Length"), 1, 2)
         grid.addWidget(self.length_spin, 1, 3)
-        grid.addWidget(self.argmax_check, 1, 4)
-        grid.setColumnStretch(5, 1)
-        grid.addWidget(self.sample_button, 1, 6)
-        grid.addWidget(self.error_label, 2, 0, 1, 7)
+        grid.addWidget(self.argmax_check, 1, 4, 1, 2)
+        grid.setColumnStretch(4, 1)
+        grid.addWidget(self.error_label, 2, 0, 1, 6)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -190,7 +191,8 @@ class SamplesPanel(QWidget):
         for w in (self.prime_edit, self.temperature_spin, self.length_spin, self.argmax_check, self.sample_button):
             w.setEnabled(enabled)
         self.sample_button.setToolTip("Generate text from the model as it is now" if enabled else why)
-        self.now_box.setToolTip("" if enabled else why)
+        self.now_box.setToolTip("Text generated from the current weights and hidden state; training is not disturbed"
+                                if enabled else why)
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)

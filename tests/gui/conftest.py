@@ -107,12 +107,19 @@ def small_corpus_file(tmp_path):
 
 @pytest.fixture
 def make_window(qtbot):
-    """MainWindow factory: registered with qtbot (closed at teardown), shown, small fast settings."""
+    """MainWindow factory: shown, small fast settings, kept alive and closed at teardown.
+
+    pytest-qt holds only weak references to its widgets, so a window nobody references would be
+    destroyed without closeEvent (and without joining its threads); this fixture keeps them.
+    """
     from charrnn_gui import MainWindow
+
+    windows = []
 
     def make(small: bool = True, **kwargs):
         w = MainWindow(**kwargs)
         qtbot.addWidget(w)
+        windows.append(w)
         w.show()
         if small:
             from .helpers import use_small_settings
@@ -120,4 +127,6 @@ def make_window(qtbot):
             use_small_settings(w)
         return w
 
-    return make
+    yield make
+    for w in windows:
+        w.close()

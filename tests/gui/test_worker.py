@@ -1,0 +1,203 @@
+"""The training worker on its own: signals, batching, pause/step/stop flags, errors, no dangling thread."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, Slot
+
+import core
+from charrnn_gui.worker import EMIT_INTERVAL, TrainingWorker, registered_threads, running_threads, stop_all_threads
+
+from .helpers import SMALL_TEXT
+
+
+def make_trainer(**overrides):
+    corpus = core.corpus_from_text(SMALL_TEXT * 30, name="small")
+    cfg = core.PRESETS["min-char-rnn"].replace(hidden_size=16, seq_length=16, sample_every=25, sample_length=30,
+                                               **overrides)
+    return core.Trainer.from_corpus(corpus, cfg)
+
+
+class Recorder(QObject):
+    """Bound slots on a GUI-thread QObject, as the app connects them."""
+
+    def __init__(self):
+        super().__init__()
+        self.progress, self.samples, self.diverged, self.failed, self.paused = [], [], [], [], []
+        self.finished = 0
+        self.times = []
+
+    @Slot(object)
+    def on_progressed(self, p):
+        self.progress.append(p)
+        self.times.append(time.perf_counter())
+
+    @Slot(object)
+    def on_sampled(self, s):
+        self.samples.append(s)
+
+    @Slot(str)
+    def on_diverged(self, reason):
+        self.diverged.append(reason)
+
+    @Slot(str)
+    def on_failed(self, message):
+        self.failed.append(message)
+
+    @Slot(int)
+    def on_paused(self, iteration):
+        self.paused.append(iteration)
+
+    @Slot()
+    def on_finished(self):
+        self.finished += 1
+
+
+@pytest.fixture
+def worker_and_recorder():
+    made = []
+
+    def make(trainer=None):
+        w = TrainingWorker(trainer or make_trainer())
+        r = Recorder()
+        w.progressed.connect(r.on_progressed)
+        w.sampled.connect(r.on_sampled)
+        w.diverged.connect(r.on_diverged)
+        w.failed.connect(r.on_failed)
+        w.paused.connect(r.on_paused)
+        w.finished.connect(r.on_finished)
+        made.append(w)
+        w.start()
+        return w, r
+
+    yield make
+    for w in made:
+        assert w.stop(10.0)
+
+
+def test_progress_arrives_in_batches_of_fresh_arrays_and_samples_one_by_one(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder()
+    w.resume()
+    qtbot.waitUntil(lambda: w.trainer.iteration >= 400 and len(r.samples) >= 5, timeout=15_000)
+    w.pause()
+    qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
+    its = np.concatenate([p.iterations for p in r.progress])
+    assert np.array_equal(its, np.arange(1, len(its) + 1))  # every iteration exactly once, in order
+    assert its[-1] == w.trainer.iteration == r.paused[0]
+    assert len(r.progress) < len(its) / 5  # batched, not one signal per iteration
+    for p in r.progress:
+        assert p.iterations.flags.owndata and p.loss_per_char.flags.owndata and p.smooth_loss.flags.owndata
+        assert len(p.iterations) == len(p.loss_per_char) == len(p.smooth_loss)
+    assert [s.iteration for s in r.samples] == list(range(0, 25 * len(r.samples), 25))
+    assert all(s.hidden.shape == (30, 16) and len(s.text) == 30 for s in r.samples)
+
+
+def test_progress_is_emitted_at_most_twenty_times_a_second(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder()
+    w.resume()
+    qtbot.wait(1000)
+    w.pause()
+    qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
+    gaps = np.diff(r.times[:-1])  # the last one is the flush on pausing
+    assert len(r.progress) <= 1.0 / EMIT_INTERVAL + 3
+    assert len(gaps) == 0 or np.median(gaps) >= EMIT_INTERVAL * 0.8
+
+
+def test_pause_stops_iteration_count(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder()
+    w.resume()
+    qtbot.waitUntil(lambda: w.trainer.iteration >= 50, timeout=10_000)
+    w.pause()
+    qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
+    stopped = w.trainer.iteration
+    qtbot.wait(200)
+    assert w.trainer.iteration == stopped
+    assert w.pause_latencies and max(w.pause_latencies) < 0.5
+    w.resume()
+    qtbot.waitUntil(lambda: w.trainer.iteration > stopped + 20, timeout=10_000)
+
+
+def test_step_trains_exactly_the_requested_iterations_then_parks(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder()
+    w.step(1)
+    qtbot.waitUntil(lambda: r.paused == [1], timeout=5000)
+    w.step(7)
+    qtbot.waitUntil(lambda: r.paused == [1, 8], timeout=5000)
+    qtbot.wait(100)
+    assert w.trainer.iteration == 8 and not w.is_running
+
+
+def test_hold_gives_an_idle_trainer_while_training_runs(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder()
+    w.resume()
+    qtbot.waitUntil(lambda: w.trainer.iteration >= 20, timeout=10_000)
+    with w.hold() as trainer:
+        before = trainer.iteration
+        time.sleep(0.1)
+        assert trainer.iteration == before
+        assert len(w.history) == before  # the history agrees with the weights
+    qtbot.waitUntil(lambda: w.trainer.iteration > before + 10, timeout=10_000)  # and training goes on
+
+
+def test_live_settings_are_applied_between_steps(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder()
+    w.set_live(learning_rate=0.05, temperature=0.7, sample_every=10, sample_length=12)
+    w.step(1)
+    qtbot.waitUntil(lambda: r.paused == [1], timeout=5000)
+    t = w.trainer
+    assert (t.learning_rate, t.temperature, t.sample_every, t.sample_length) == (0.05, 0.7, 10, 12)
+    w.step(10)
+    qtbot.waitUntil(lambda: len(r.samples) == 2, timeout=5000)
+    assert len(r.samples[-1].text) == 12 and r.samples[-1].temperature == 0.7
+
+
+def test_divergence_is_reported_and_training_parks(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder(make_trainer(learning_rate=1e3, optimizer="rmsprop"))
+    w.resume()
+    qtbot.waitUntil(lambda: bool(r.diverged and r.paused), timeout=15_000)
+    assert "diverged" in r.diverged[0] and "learning rate" in r.diverged[0]
+    assert not w.is_running and w.thread_running  # parked, not dead: the model can still be saved
+
+
+class ExplodingTrainer:
+    """A stand-in trainer whose step raises, as a bug in the engine would."""
+
+    def __init__(self):
+        real = make_trainer()
+        self.config, self.iteration, self.epoch, self.chars_seen, self.learning_rate = real.config, 0, 0.0, 0, 0.1
+
+    def set_live(self, **kw):
+        pass
+
+    def step(self):
+        raise ZeroDivisionError("boom")
+
+
+def test_an_engine_error_comes_back_as_a_failed_signal_and_ends_the_thread(worker_and_recorder, qtbot, capsys):
+    w, r = worker_and_recorder(ExplodingTrainer())
+    w.resume()
+    qtbot.waitUntil(lambda: bool(r.failed) and r.finished == 1, timeout=5000)
+    assert "ZeroDivisionError: boom" in r.failed[0]
+    qtbot.waitUntil(lambda: not w.thread_running, timeout=5000)
+    assert "boom" in capsys.readouterr().err  # the traceback is printed for bug reports
+
+
+def test_stop_joins_the_thread_and_unregisters_it(qtbot):
+    w = TrainingWorker(make_trainer())
+    w.start()
+    w.resume()
+    qtbot.waitUntil(lambda: w.trainer.iteration > 5, timeout=10_000)
+    assert w._thread in running_threads()
+    assert w.stop(10.0)
+    assert not w.thread_running
+    assert w._thread not in registered_threads()
+
+
+def test_stop_all_threads_names_threads_that_were_left_running(qtbot):
+    w = TrainingWorker(make_trainer())
+    w.start()
+    assert stop_all_threads(10.0) == ["charrnn-training"]
+    assert not w.thread_running and not running_threads()
