@@ -221,6 +221,21 @@ def test_predictions_follow_the_character_before_the_cursor(panel):
     assert "the cat s</b>" in panel.context_label.text()
 
 
+def test_clicking_just_after_a_character_shows_its_predictions_and_underlines_it(panel, qtbot):
+    panel.run()
+    i = POEM.index("dog")
+    cursor = QTextCursor(panel.view.document())
+    cursor.setPosition(panel.doc_position(i) + 1)
+    rect = panel.view.cursorRect(cursor)
+    qtbot.mouseClick(panel.view.viewport(), Qt.LeftButton, pos=QPoint(rect.left() + 1, rect.center().y()))
+    assert panel.prediction_index() == i
+    assert "the d</b>" in panel.context_label.text()
+    (mark,) = panel.view.extraSelections()
+    assert (mark.cursor.selectionStart(), mark.cursor.selectionEnd()) == (panel.doc_position(i),
+                                                                          panel.doc_position(i) + 1)
+    assert mark.format.fontUnderline()
+
+
 def test_the_predictions_toggle_hides_and_shows_them(panel):
     panel.run()
     assert panel.predictions_table.isVisible()
@@ -282,6 +297,13 @@ def test_finding_units_without_a_selection_asks_for_one(planted):
     assert not planted.find_button.isEnabled()
     assert not planted.find_units_for_selection()
     assert "Select a passage" in planted.message()
+
+
+def test_a_selection_of_the_whole_text_cannot_be_contrasted_and_says_so(planted):
+    planted.run()
+    planted.select_span(0, len(planted.result.text))
+    assert not planted.find_units_for_selection()
+    assert "select a part of it" in planted.message()
 
 
 def test_a_selection_over_a_newline_maps_back_to_the_text(planted):
