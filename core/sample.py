@@ -28,38 +28,91 @@ def sample_streams(params, h, n, rng, temperature=1.0, argmax=False):
 
     temperature: scalar or (S,) array, one per stream. Returns (ids (S, n), hidden (S, n, H)),
     hidden[s, t] being the state after reading the t-th generated character.
+    Draws are inverse-CDF with one uniform per character, rng.random((n, S)) drawn at once.
     """
     Wxh, Whh, Why, bh, by = (params[k] for k in ("Wxh", "Whh", "Why", "bh", "by"))
-    S, H = h.shape
+    S, H = np.shape(h)
     V = Why.shape[0]
     dtype = Whh.dtype
-    inv_temp = (1.0 / np.broadcast_to(np.asarray(temperature, dtype=np.float64), (S,)))[:, None].astype(dtype)  # (S, 1)
+    inv_temp = 1.0 / np.broadcast_to(np.asarray(temperature, dtype=np.float64), (S,))  # (S,)
     ids = np.empty((n, S), dtype=np.int64)  # (n, S)
-    hidden = np.empty((n, S, H), dtype=dtype)  # (n, S, H)
     u = rng.random((n, S))  # (n, S) uniforms for the inverse-CDF draws, drawn at once
-    WxhT, WhhT, WhyT = Wxh.T, Whh.T, Why.T
-    h = np.array(h, dtype=dtype)  # (S, H), own copy
-    scores = np.empty((S, V), dtype=dtype)  # (S, V)
-    for t in range(n):
-        np.dot(h, WhyT, out=scores)
-        scores += by
-        if argmax:
-            x = scores.argmax(axis=1)
-        else:
-            scores *= inv_temp
-            scores -= scores.max(axis=1, keepdims=True)
-            np.exp(scores, out=scores)
-            cdf = np.cumsum(scores, axis=1)  # (S, V) unnormalised
-            x = (cdf < u[t][:, None] * cdf[:, -1:]).sum(axis=1)
-            np.minimum(x, V - 1, out=x)
-        ids[t] = x
-        hn = hidden[t]
-        np.dot(h, WhhT, out=hn)
-        hn += WxhT[x]
-        hn += bh
-        np.tanh(hn, out=hn)
-        h = hn
-    return ids.T.copy(), hidden.transpose(1, 0, 2).copy()
+    # One matmul per character: the state with a constant 1 appended, times [[Whh.T, Why.T], [bh, by]],
+    # gives both the next state's recurrent term (bias included) and this state's scores.
+    W = np.empty((H + 1, H + V), dtype=dtype)  # (H+1, H+V)
+    W[:H, :H], W[:H, H:] = Whh.T, Why.T
+    W[H, :H], W[H, H:] = bh, by
+    uniform_temp = argmax or bool(np.all(inv_temp == inv_temp[0]))
+    if uniform_temp and not argmax and inv_temp[0] != 1.0:
+        W[:, H:] *= dtype.type(inv_temp[0])  # scores / temperature, folded into the weights once
+    WxhT = np.ascontiguousarray(Wxh.T)  # (V, H) a character's input term is one row
+    states = np.empty((n + 1, S, H + 1), dtype=dtype)  # (n+1, S, H+1) states with the constant 1
+    states[:, :, H] = 1.0
+    states[0, :, :H] = h
+    buf = np.empty((S, H + V), dtype=dtype)  # (S, H+V) recurrent terms then scores
+    dot, add, tanh = np.dot, np.add, np.tanh
+    if S == 1 and not argmax:
+        # Shift every score by one constant instead of each step's maximum when the scores are provably
+        # within a range whose exponentials neither overflow nor underflow: |h| is at most max(1, |h0|).
+        hmax = max(1.0, float(np.abs(states[0, 0, :H]).max()))
+        reach = float((np.abs(W[:H, H:]).sum(axis=0) * hmax + np.abs(W[H, H:])).max())  # |score| <= reach
+        bounded = np.isfinite(reach) and 2.0 * reach < (600.0 if dtype == np.float64 else 60.0)
+        if bounded:
+            W[H, H:] -= dtype.type(reach)
+        _draw_one_stream(states, W, buf[0], WxhT, u[:, 0].tolist(), ids[:, 0], H, V, bounded)
+    else:
+        rec, scores = buf[:, :H], buf[:, H:]
+        per_stream = None if uniform_temp else inv_temp[:, None].astype(dtype)  # (S, 1)
+        rowmax = np.empty((S, 1), dtype=dtype)
+        cdf = np.empty((S, V), dtype=dtype)
+        for t in range(n):
+            dot(states[t], W, out=buf)
+            if argmax:
+                x = scores.argmax(axis=1)
+            else:
+                if per_stream is not None:
+                    scores *= per_stream
+                np.maximum.reduce(scores, axis=1, out=rowmax[:, 0])
+                np.subtract(scores, rowmax, out=scores)
+                np.exp(scores, out=scores)
+                np.add.accumulate(scores, axis=1, out=cdf)  # (S, V) unnormalised CDF
+                x = (cdf < u[t][:, None] * cdf[:, -1:]).sum(axis=1)
+                np.minimum(x, V - 1, out=x)
+            ids[t] = x
+            hn = states[t + 1, :, :H]
+            add(rec, WxhT[x], out=hn)
+            tanh(hn, out=hn)
+    return ids.T.copy(), states[1:, :, :H].transpose(1, 0, 2).copy()
+
+
+def _draw_one_stream(states, W, buf, WxhT, u, out_ids, H, V, bounded):
+    """The S=1 loop of sample_streams on 1-D views: the fewest NumPy calls per character.
+
+    bounded: the scores' bias row already subtracts a bound, so no per-step maximum is needed.
+    """
+    add, tanh, exp, subtract = np.add, np.tanh, np.exp, np.subtract
+    accumulate, vmax = np.add.accumulate, np.maximum.reduce
+    rec, scores = buf[:H], buf[H:]
+    cdf = np.empty(V, dtype=buf.dtype)
+    rows = [s[0] for s in states]  # (H+1,) state rows, the constant 1 included
+    hids = [r[:H] for r in rows[1:]]  # (H,) where each new state is written
+    dots = [r.dot for r in rows[:-1]]  # bound methods: a method call costs less than np.dot's dispatch
+    last = V - 1
+    picked = [0] * len(u)
+    for t, ut in enumerate(u):
+        dots[t](W, out=buf)
+        if not bounded:
+            subtract(scores, vmax(scores), out=scores)
+        exp(scores, out=scores)
+        accumulate(scores, out=cdf)
+        k = int(cdf.searchsorted(ut * cdf[last]))
+        if k > last:
+            k = last
+        picked[t] = k
+        hn = hids[t]
+        add(rec, WxhT[k], out=hn)
+        tanh(hn, out=hn)
+    out_ids[:] = picked
 
 
 def sample_from_char(params, h, seed_ix, n, rng, temperature=1.0, argmax=False):

@@ -10,7 +10,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .optim import clip_grads, make_optimizer
-from .rnn import init_params, loss_and_grads, rnn_forward, temporal_affine_forward, temporal_softmax_loss
+from .rnn import Workspace, init_params, loss_and_grads, rnn_forward, temporal_affine_forward, temporal_softmax_loss
 from .sample import SampleResult, generate, sample_from_char
 from .vocab import Vocab
 
@@ -74,6 +74,8 @@ class Trainer:
         # the optimizer update are one vectorised pass instead of five.
         self._flat, self.params = flatten(init_params(len(vocab), H, config.seed, config.init_scale, config.dtype))
         self._gflat, self._grads = flatten({k: np.zeros_like(v) for k, v in self.params.items()})
+        # Work buffers for one window, reused every iteration; gradients land straight in _gflat.
+        self._ws = Workspace(T, B, H, len(vocab), config.dtype, grads=self._grads)
         self.optimizer = make_optimizer(config.optimizer, {"all": self._flat}, config.learning_rate)
         self.hidden = np.zeros((B, H), dtype=config.dtype)  # (B, H) carried across windows
         self.pointer = 0  # offset of the next window within every stream
@@ -137,18 +139,24 @@ class Trainer:
             ids, hidden = sample_from_char(self.params, self.hidden[0], x[0, 0], self.sample_length,
                                            self.rng, self.temperature)
             sample = Sample(self.iteration, self.vocab.decode(ids), hidden, self.smooth_loss, self.temperature)
-        loss, grads, h_last = loss_and_grads(self.params, x, y, self.hidden)
+        loss, grads, h_last = loss_and_grads(self.params, x, y, self.hidden, self._ws)
         for k, g in grads.items():
-            np.copyto(self._grads[k], g)
+            if g is not self._grads[k]:
+                np.copyto(self._grads[k], g)
         lr = self.optimizer.learning_rate
-        if not math.isfinite(loss) or not np.isfinite(self._gflat).all():
+        gflat = self._gflat
+        # The gradient's extremes (NaN propagates through both) decide finiteness and whether clipping
+        # would change anything: two quick reductions instead of an element-wise check and a clip.
+        hi, lo = float(np.maximum.reduce(gflat)), float(np.minimum.reduce(gflat))
+        if not math.isfinite(loss) or not (math.isfinite(hi) and math.isfinite(lo)):
             what = "loss" if not math.isfinite(loss) else "gradient"
             self.diverged = (f"training diverged at iteration {self.iteration + 1}: the {what} is not finite "
                              f"(learning rate {lr:g}); the last finite weights are kept — lower the learning "
                              f"rate or reset")
             return Snapshot(self.iteration, loss, loss / cfg.seq_length, self.smooth_loss, self.chars_seen,
                             self.epoch, lr, sample, None, self.diverged)
-        clip_grads({"all": self._gflat}, cfg.clip)
+        if cfg.clip > 0 and (hi > cfg.clip or lo < -cfg.clip):  # otherwise clipping would change nothing
+            clip_grads({"all": gflat}, cfg.clip)
         self.smooth_loss = self.smooth_loss * 0.999 + loss * 0.001
         self.optimizer.step({"all": self._flat}, {"all": self._gflat})
         self.hidden[...] = h_last
