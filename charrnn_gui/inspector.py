@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTextEdit,
                                QToolTip, QVBoxLayout, QWidget)
 
-from core.inspect import ProbeResult, probe, rank_span, rank_units
+from core.probe import ProbeResult, probe, rank_span, rank_units
 from core.vocab import UnknownCharactersError
 
 MAX_PROBE_CHARS = 10_000  # longer texts are refused: colouring them would stall the GUI thread
@@ -25,7 +25,7 @@ LINE_HEIGHT = 125  # percent: a little white between lines keeps each line's col
 NEWLINE_MARK = "↵"  # drawn before each line break so the newline's own activation has a cell to colour
 SELECTION = "rgba(255, 196, 0, 150)"  # selected characters: translucent amber over their colours
 PREDICTION_SHADE = QColor(46, 139, 87)  # probability bars: green, apart from the red/blue activation scale
-RANKINGS = {  # combo label -> (core.inspect ranking, what the score is)
+RANKINGS = {  # combo label -> (core.probe ranking, what the score is)
     "most active": ("most_active", "mean |h|"),
     "most variable": ("most_variable", "std of h"),
     "most saturated": ("most_saturated", "share |h| > 0.95"),

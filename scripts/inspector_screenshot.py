@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from charrnn_gui.inspector import InspectorPanel  # noqa: E402
 from core import CorpusError, Trainer, corpus_from_text, load_checkpoint, preset, restore_trainer  # noqa: E402
-from core.inspect import default_probe_text  # noqa: E402
+from core.probe import default_probe_text  # noqa: E402
 
 SPEAKER = re.compile(r"(?m)^([A-Z][A-Z .'-]+):$")  # "SAMPSON:" alone on its line
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.config import TrainConfig
-from core.inspect import SATURATED, default_probe_text, probe, rank_span, rank_units
+from core.probe import SATURATED, default_probe_text, probe, rank_span, rank_units
 from core.rnn import init_params, rnn_forward, temporal_affine_forward, temporal_softmax_loss
 from core.trainer import Trainer
 from core.vocab import UnknownCharactersError, Vocab

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QToolTip  # noqa: E402
 
 from charrnn_gui.inspector import NEWLINE_MARK, InspectorPanel, activation_color, shown_char  # noqa: E402
 from core.config import TrainConfig  # noqa: E402
-from core.inspect import probe  # noqa: E402
+from core.probe import probe  # noqa: E402
 from core.rnn import init_params  # noqa: E402
 from core.trainer import Trainer  # noqa: E402
 from core.vocab import Vocab  # noqa: E402
