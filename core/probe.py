@@ -1,4 +1,4 @@
-"""Probing a model: hidden states and next-char predictions over a text, and unit rankings (LSTMVis-style)."""
+"""Probing a model: hidden states and next-char predictions over a text, and unit rankings (LSTMVis-style).
 
 Letters: L probe length, H hidden units, V vocabulary size, k ranked entries.
 Everything here is a pure function of its arguments: no training state is read or changed.
