@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from dataclasses import dataclass, field
@@ -53,21 +54,76 @@ def decode_bytes(raw: bytes, name: str = "text") -> tuple[str, str, tuple[str, .
     Byte-order marks decide UTF-8 and UTF-16; otherwise strict UTF-8, falling back to cp1252 and
     then latin-1 with a warning. Bytes that look binary raise CorpusError.
     """
+    parts, encoding, warnings = _decode_parts(raw, name)
+    return "".join(parts), encoding, warnings
+
+
+def _decode_parts(raw: bytes, name: str) -> tuple[list[str], str, tuple[str, ...]]:
+    """decode_bytes as a list of pieces of at most CHUNK_CHARS characters, decoded piece by piece.
+
+    A thread holds the GIL for the whole of one call into a codec; decoding a 200 MB file in one call
+    froze the GUI thread (and its timers) for most of a second, piece by piece it never waits long.
+    """
     warnings: tuple[str, ...] = ()
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            text = raw.decode("utf-16")
+            parts = _decode_pieces(raw, "utf-16")
         except UnicodeDecodeError:
             raise CorpusError(f"{name} starts like UTF-16 text but cannot be decoded as UTF-16") from None
-        if "\x00" in text:
+        if any("\x00" in part for part in parts):
             raise CorpusError(f"{name} looks like a binary file, not text")
         encoding = "utf-16"
     else:
         _refuse_binary(raw, name)
-        text, encoding, warnings = _decode_8bit(raw)
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text, encoding, warnings
+        parts, encoding, warnings = _decode_8bit(raw)
+    return _normalise_newlines(parts), encoding, warnings
+
+
+def _decode_pieces(raw: bytes, codec: str, start: int = 0) -> list[str]:
+    """raw[start:] decoded strictly with codec, CHUNK_CHARS bytes per call; a UnicodeDecodeError's start
+    is made an offset into raw."""
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    view = memoryview(raw)
+    parts = []
+    offset = start
+    try:
+        for offset in range(start, len(raw), CHUNK_CHARS):
+            pending = len(decoder.getstate()[0])  # bytes of a character cut by the previous piece
+            try:
+                part = decoder.decode(view[offset:offset + CHUNK_CHARS])
+            except UnicodeDecodeError as e:
+                e.start += offset - pending
+                raise
+            if part:
+                parts.append(part)
+        pending = len(decoder.getstate()[0])
+        try:
+            part = decoder.decode(b"", final=True)
+        except UnicodeDecodeError as e:
+            e.start += len(raw) - pending
+            raise
+    finally:
+        view.release()
+    if part:
+        parts.append(part)
+    return parts
+
+
+def _normalise_newlines(parts: list[str]) -> list[str]:
+    """\\r\\n and \\r become \\n, in place, including a \\r\\n split across two pieces."""
+    if not any("\r" in part for part in parts):
+        return parts
+    carry = ""
+    for i, part in enumerate(parts):
+        if carry:
+            part = carry + part
+            carry = ""
+        if part.endswith("\r"):
+            part, carry = part[:-1], "\r"
+        parts[i] = part.replace("\r\n", "\n").replace("\r", "\n")
+    if carry:
+        parts.append("\n")
+    return [part for part in parts if part]
 
 
 def _refuse_binary(raw: bytes, name: str) -> None:
@@ -84,20 +140,20 @@ def _refuse_binary(raw: bytes, name: str) -> None:
         raise CorpusError(f"{name} looks like a binary file, not text")
 
 
-def _decode_8bit(raw: bytes) -> tuple[str, str, tuple[str, ...]]:
+def _decode_8bit(raw: bytes) -> tuple[list[str], str, tuple[str, ...]]:
     """Decode bytes without a UTF-16 BOM: UTF-8 (with or without BOM), else cp1252, else latin-1."""
     has_bom = raw.startswith(b"\xef\xbb\xbf")
+    body = 3 if has_bom else 0
     try:
-        return raw.decode("utf-8-sig" if has_bom else "utf-8"), "utf-8-sig" if has_bom else "utf-8", ()
+        return _decode_pieces(raw, "utf-8", body), "utf-8-sig" if has_bom else "utf-8", ()
     except UnicodeDecodeError as e:
-        bad_offset = e.start
-    body = raw[3:] if has_bom else raw
+        bad_offset = e.start - body
     try:
-        text, encoding, label = body.decode("cp1252"), "cp1252", "cp1252 (Windows-1252)"
+        parts, encoding, label = _decode_pieces(raw, "cp1252", body), "cp1252", "cp1252 (Windows-1252)"
     except UnicodeDecodeError:
-        text, encoding, label = body.decode("latin-1"), "latin-1", "latin-1 (ISO-8859-1)"
+        parts, encoding, label = _decode_pieces(raw, "latin-1", body), "latin-1", "latin-1 (ISO-8859-1)"
     warning = f"not valid UTF-8 (first bad byte at offset {bad_offset}); decoded as {label} — check accented characters"
-    return text, encoding, (warning,)
+    return parts, encoding, (warning,)
 
 
 def corpus_from_text(
@@ -109,17 +165,24 @@ def corpus_from_text(
     warnings: tuple[str, ...] = (),
 ) -> Corpus:
     """Check a text and encode it into a Corpus; raise CorpusError if it cannot be trained on."""
-    if not text:
+    if size_bytes is None and text:
+        size_bytes = _utf8_size(text)
+    return _corpus_from_pieces(lambda: (chunk for _, chunk in _chunks(text)), len(text), name, path, encoding,
+                               size_bytes, warnings)
+
+
+def _corpus_from_pieces(pieces, n: int, name: str, path: str | None, encoding: str, size_bytes: int | None,
+                        warnings) -> Corpus:
+    """A Corpus of the n characters that pieces() yields in order (called twice: vocabulary, then ids)."""
+    if not n:
         raise CorpusError(f"{name} is empty")
-    vocab = _vocab_of(text)
+    vocab = _vocab_of(pieces())
     if len(vocab) < 2:
         raise CorpusError(
             f"{name} has only one distinct character ({vocab.chars[0]!r}); a model needs at least 2"
         )
-    data = _encode(text, vocab)
+    data = _encode(pieces(), vocab, n)
     data.flags.writeable = False
-    if size_bytes is None:
-        size_bytes = _utf8_size(text)
     return Corpus(
         name=name, path=path, data=data, vocab=vocab, encoding=encoding,
         size_bytes=size_bytes, warnings=tuple(warnings),
@@ -142,23 +205,25 @@ def _codepoints(chunk: str) -> np.ndarray:
         return np.frombuffer(chunk.encode("utf-32-le", "surrogatepass"), "<u4")
 
 
-def _vocab_of(text: str) -> Vocab:
-    """The vocabulary of text, found chunk by chunk without per-character Python work."""
+def _vocab_of(pieces) -> Vocab:
+    """The vocabulary of the text made of pieces (strings), found without per-character Python work."""
     seen = np.zeros(MAX_CODEPOINT + 1, dtype=bool)
-    for _, chunk in _chunks(text):
-        seen[_codepoints(chunk)] = True
+    for piece in pieces:
+        seen[_codepoints(piece)] = True
     # Code point order is Python's string order, so this equals sorted(set(text)).
     return Vocab("".join(map(chr, np.flatnonzero(seen).tolist())))
 
 
-def _encode(text: str, vocab: Vocab) -> np.ndarray:
-    """The ids of text's characters, shape (len(text),), written chunk by chunk into one array."""
+def _encode(pieces, vocab: Vocab, n: int) -> np.ndarray:
+    """The ids of the n characters of pieces, shape (n,), written piece by piece into one array."""
     codes = np.array([ord(c) for c in vocab.chars], dtype=np.int64)
     table = np.zeros(int(codes[-1]) + 1, dtype=vocab.dtype)  # code point -> id
     table[codes] = np.arange(len(codes), dtype=vocab.dtype)
-    out = np.empty(len(text), dtype=vocab.dtype)
-    for start, chunk in _chunks(text):
-        np.take(table, _codepoints(chunk), out=out[start:start + len(chunk)], mode="clip")
+    out = np.empty(n, dtype=vocab.dtype)
+    start = 0
+    for piece in pieces:
+        np.take(table, _codepoints(piece), out=out[start:start + len(piece)], mode="clip")
+        start += len(piece)
     return out
 
 
@@ -197,13 +262,13 @@ def load_corpus(path) -> Corpus:
             raise CorpusError(f"cannot read {path}: {e.strerror or e}") from None
         if not raw:
             raise CorpusError(f"{name} is empty")
-        text, encoding, warnings = decode_bytes(raw, name)
+        parts, encoding, warnings = _decode_parts(raw, name)
         size_bytes = len(raw)
         del raw  # the decoded text replaces the bytes; do not hold both while encoding
-        return corpus_from_text(text, name=name, path=path, encoding=encoding, size_bytes=size_bytes,
-                                warnings=warnings)
+        return _corpus_from_pieces(lambda: iter(parts), sum(map(len, parts)), name, path, encoding, size_bytes,
+                                   warnings)
     except MemoryError:
-        raw = text = None  # drop whatever was read before describing the failure
+        raw = parts = None  # drop whatever was read before describing the failure
         raise CorpusError(f"{name} is too large to load into memory{_size_note(path)}") from None
 
 

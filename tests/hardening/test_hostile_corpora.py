@@ -123,7 +123,7 @@ def test_a_file_too_big_for_memory_is_refused_by_the_cli(text_file):
 import core.corpus
 def _no_memory(*args, **kwargs):
     raise MemoryError
-core.corpus.decode_bytes = _no_memory
+core.corpus._decode_parts = _no_memory
 """
     result = run_cli("train", text_file, "--iterations", "5", patch=patch)
     assert_one_line_error(result, 2, "input.txt is too large to load into memory")
