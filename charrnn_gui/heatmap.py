@@ -37,6 +37,7 @@ class HiddenHeatmap(QWidget):
         self.hidden = np.zeros((0, 0), dtype=np.float32)  # (len(text), H)
         self.selected_unit: int | None = None
         self._ticks: list[tuple[float, str]] = []
+        self._axis_label = ""
 
         self.caption = QLabel("The hidden state appears here with the first sample: one row per hidden unit, "
                               "one column per character the network wrote.", objectName="heatmapCaption")
@@ -171,7 +172,10 @@ class HiddenHeatmap(QWidget):
         last = min(n, int(math.ceil(x1)) + 1)
         self._ticks = [(i + 0.5, display_char(self.text[i])) for i in range(first, last, step)]
         axis.setTicks([self._ticks, []])
-        axis.setLabel("characters of the sample" + ("" if step == 1 else f" (every {step} shown; zoom in for all)"))
+        label = "characters of the sample" + ("" if step == 1 else f" (every {step} shown; zoom in for all)")
+        if label != self._axis_label:
+            self._axis_label = label
+            axis.setLabel(label)
 
     # -- mouse ---------------------------------------------------------------------------------
 

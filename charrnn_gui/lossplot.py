@@ -10,11 +10,12 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider
 from .history import LN2, DebiasedEMA, GrowingArray, LossHistory, Progress
 
 UNITS = ("lesson", "nats", "bits")
-REFRESH_MS = 100  # setData at most 10 times a second, never per iteration
+REFRESH_MS = 200  # setData at most 5 times a second, never per iteration
 
-RAW_PEN = pg.mkPen((90, 120, 190, 70), width=1)
-EMA_PEN = pg.mkPen((230, 115, 20), width=2)
-SMOOTH_PEN = pg.mkPen((25, 40, 120), width=3)
+# Pens wider than one pixel are slow in Qt's software rasteriser; only the lesson's curve gets one.
+RAW_PEN = pg.mkPen((90, 120, 190, 80), width=1)
+EMA_PEN = pg.mkPen((230, 115, 20), width=1)
+SMOOTH_PEN = pg.mkPen((25, 40, 120), width=2)
 VAL_BRUSH = pg.mkBrush(200, 30, 45)
 
 
@@ -69,19 +70,23 @@ class LossPlotPanel(QWidget):
         self.plot = pg.PlotWidget(background="w")
         self.plot.setObjectName("lossPlot")
         pi = self.plot.getPlotItem()
-        pi.showGrid(x=True, y=True, alpha=0.15)
         pi.setLabel("bottom", "iteration")
         pi.setMenuEnabled(True)
         for name in ("left", "bottom"):
             pi.getAxis(name).setPen(pg.mkPen(80, 80, 80))
             pi.getAxis(name).setTextPen(pg.mkPen(40, 40, 40))
-        self.legend = pi.addLegend(offset=(10, -10), labelTextColor=(40, 40, 40), brush=pg.mkBrush(255, 255, 255, 210),
-                                   pen=pg.mkPen(200, 200, 200))
-        self.raw_curve = pi.plot(pen=RAW_PEN, name="loss, each iteration")
-        self.ema_curve = pi.plot(pen=EMA_PEN, name="moving average")
-        self.smooth_curve = pi.plot(pen=SMOOTH_PEN, name="smooth loss (lesson)")
-        self.val_curve = pi.plot(pen=None, symbol="o", symbolSize=8, symbolBrush=VAL_BRUSH, symbolPen=pg.mkPen("w"),
-                                 name="validation")
+        self.raw_curve = pi.plot(pen=RAW_PEN)
+        self.ema_curve = pi.plot(pen=EMA_PEN)
+        self.smooth_curve = pi.plot(pen=SMOOTH_PEN)
+        self.val_curve = pi.plot(pen=None, symbol="o", symbolSize=8, symbolBrush=VAL_BRUSH, symbolPen=pg.mkPen("w"))
+        # The legend is a label under the plot: it never covers a curve and costs no repaint of the plot.
+        self.legend = QLabel(
+            '<span style="color:#5a78be">&#9472;&#9472;</span> loss, each iteration &nbsp; '
+            '<span style="color:#e67314"><b>&#9472;&#9472;</b></span> moving average &nbsp; '
+            '<span style="color:#192878"><b>&#9473;&#9473;</b></span> smooth loss (the lesson\'s) &nbsp; '
+            '<span style="color:#c81e2d">&#9679;</span> validation', objectName="lossLegend")
+        self.legend.setWordWrap(True)
+        self.legend.setMinimumWidth(1)
         for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve):
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
@@ -100,6 +105,7 @@ class LossPlotPanel(QWidget):
         layout.setSpacing(4)
         layout.addLayout(controls)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.legend)
         layout.addWidget(self.readout)
 
         self.units_combo.currentIndexChanged.connect(self._on_units_changed)
@@ -204,6 +210,8 @@ class LossPlotPanel(QWidget):
         if m != self._val_shown:
             self._val_shown = m
             self.val_curve.setData(h.val_iterations.view.copy(), h.val_bpc.view * (LN2 * f))
+        # Settle the auto-range now rather than inside the paint, which would schedule a second paint.
+        self.plot.getPlotItem().getViewBox().prepareForPaint()
 
     # -- controls ------------------------------------------------------------------------------
 

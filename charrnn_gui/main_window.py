@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
@@ -27,7 +28,8 @@ BUILTIN_PREFIX = "builtin:"
 DEFAULT_BUILTIN = "shakespeare"
 FALLBACK_BUILTIN = "python-docs"
 MAX_RECENT = 8
-REFRESH_MS = 100  # status bar, samples and heatmap refresh
+REFRESH_MS = 100  # status bar and samples refresh
+HEATMAP_MIN_INTERVAL = 0.5  # seconds between two heatmap redraws while samples pour in
 SAMPLES_IN_CHECKPOINT = 200
 CORPUS_FILTER = "Text files (*.txt);;All files (*)"
 CHECKPOINT_FILTER = "charrnn checkpoints (*.npz);;All files (*)"
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
         self._rate = 0.0
         self._elapsed = 0.0
         self._shut_down = False
+        self._heatmap_shown_at = 0.0
 
         self.setWindowTitle("charrnn")
         self.setAcceptDrops(True)
@@ -82,7 +85,7 @@ class MainWindow(QMainWindow):
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setInterval(REFRESH_MS)
-        self._refresh_timer.timeout.connect(self.refresh_now)
+        self._refresh_timer.timeout.connect(self._on_refresh_timer)
         self._refresh_timer.start()
 
         app = QApplication.instance()
@@ -827,14 +830,22 @@ class MainWindow(QMainWindow):
 
     # == display ===============================================================================
 
-    def refresh_now(self) -> None:
-        """Flush samples, the heatmap and the status bar (the 10 Hz timer calls this)."""
+    @Slot()
+    def _on_refresh_timer(self) -> None:
+        self.refresh_now(plot=False)  # the plot has its own, slower timer
+
+    def refresh_now(self, plot: bool = True) -> None:
+        """Flush samples, the heatmap, the status bar and (unless plot=False) the loss plot."""
         self.samples_panel.flush()
-        if self._latest_sample is not None:
+        now = time.perf_counter()
+        if self._latest_sample is not None and (now - self._heatmap_shown_at >= HEATMAP_MIN_INTERVAL
+                                                or self.state != "running"):
             text, hidden, caption = self._latest_sample
             self._latest_sample = None
+            self._heatmap_shown_at = now
             self.heatmap.set_sample(text, hidden, caption)
-        self.loss_panel.refresh()
+        if plot:
+            self.loss_panel.refresh()
         self._update_status()
 
     def _update_status(self) -> None:
