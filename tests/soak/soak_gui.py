@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     p.add_argument("--hidden-size", type=int, default=16)
     args = p.parse_args(argv)
 
-    from PySide6.QtCore import QObject, QSettings, QTimer
+    from PySide6.QtCore import QObject, QSettings
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     import core
@@ -90,19 +90,20 @@ def main(argv=None) -> int:
         t = w.trainer
         i = t.iteration if t is not None else 0
         now = time.perf_counter() - start
+        if now - state.get("last", -1.0) < 0.2:
+            return
+        state["last"] = now
         if state["reference"] is None and (i >= REFERENCE_ITERATION or (budget is not None and now >= 0.1 * budget)):
             state["reference"] = (i, rss_bytes(), objects())
         if i >= args.iterations or (budget is not None and now >= budget) or warnings:
             state["done"] = True
-            app.quit()
 
-    timer = QTimer()
-    timer.setInterval(200)
-    timer.timeout.connect(poll)
-    timer.start()
+    # Drive the event loop by hand (app.exec() + quit() would emit aboutToQuit, which shuts the window down).
     w.start()
-    app.exec()
-    timer.stop()
+    while not state["done"]:
+        app.processEvents()
+        poll()
+        time.sleep(0.01)
     elapsed = time.perf_counter() - start
     w.pause()
     deadline = time.perf_counter() + 10
