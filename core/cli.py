@@ -126,7 +126,8 @@ class _stop_signals_interrupt:
         if threading.current_thread() is threading.main_thread():
             for name in STOP_SIGNALS:
                 signum = getattr(signal, name, None)
-                if signum is not None:
+                # An ignored signal stays ignored: `nohup charrnn-train ...` must survive the terminal closing.
+                if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
                     self.previous[signum] = signal.signal(signum, self._raise)
         return self
 

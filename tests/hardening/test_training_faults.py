@@ -198,3 +198,19 @@ def test_termination_signal_saves_a_checkpoint_like_ctrl_c(text_file, tmp_path, 
     assert proc.returncode == 128 + signum, err
     assert f"checkpoint saved to {ckpt}" in err and "Traceback" not in err
     assert load_checkpoint(ckpt).iteration > 100
+
+
+def test_under_nohup_a_hangup_is_still_ignored(text_file, tmp_path):
+    # nohup sets SIGHUP to "ignore"; the run must keep going when the terminal closes.
+    ckpt = tmp_path / "c.npz"
+    proc = popen_cli("train", text_file, "--iterations", "400", "--checkpoint", ckpt, "--print-every", "50", *TINY,
+                     patch="import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN)")
+    try:
+        while "iter 100," not in proc.stdout.readline():
+            assert proc.poll() is None
+        proc.send_signal(signal.SIGHUP)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert load_checkpoint(ckpt).iteration == 400
