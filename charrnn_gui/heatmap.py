@@ -14,7 +14,7 @@ from .fmt import display_char
 from .samples import monospace_font
 
 MIN_PX_PER_LABEL = 11  # horizontal pixels a character label needs
-DEFAULT_PX_PER_CHAR = 9  # initial zoom: characters shown at this width (or the whole sample if it fits)
+DEFAULT_PX_PER_CHAR = 12  # initial zoom: every character gets its label (or the whole sample if it fits)
 
 
 def diverging_colormap() -> pg.ColorMap:

@@ -40,7 +40,7 @@ class LossPlotPanel(QWidget):
         self.units_combo.addItem("Nats per character", "nats")
         self.units_combo.addItem("Bits per character", "bits")
         self.units_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.units_combo.setMinimumContentsLength(12)
+        self.units_combo.setMinimumContentsLength(22)
         self.units_combo.setToolTip(
             "The lesson's loss is the cross-entropy summed over one window of T characters;\n"
             "nats or bits per character divide it by T (and by ln 2 for bits).")
