@@ -34,7 +34,26 @@ def main(argv=None) -> int:
             window.open_checkpoint(path=args.path)
         else:
             window.open_corpus_path(args.path)
-    return app.exec()
+    code = app.exec()
+    return finish_threads(code)
+
+
+def finish_threads(code: int, timeout: float = 5.0) -> int:
+    """Join the app's threads before Python tears Qt down (a destroyed running QThread aborts).
+
+    Only a corpus load stuck in a read can still be running after the timeout; then the process
+    ends at once, without running destructors, rather than aborting or hanging.
+    """
+    import os
+
+    from .worker import running_threads, stop_all_threads
+
+    stop_all_threads(timeout)
+    if running_threads():  # pragma: no cover - needs a read that never returns
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

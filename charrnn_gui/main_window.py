@@ -958,12 +958,17 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def shutdown(self) -> None:
-        """Stop and join every thread this window started (idempotent)."""
+        """Stop and join the training thread; let go of a corpus load (idempotent, never hangs).
+
+        A load blocked in a read (a stalled network share, a pipe) cannot be interrupted: the window
+        does not wait for it. Its thread stays in the worker registry, so it is never destroyed while
+        running; its late result is ignored; app.main() deals with it at exit.
+        """
         self._refresh_timer.stop()
         self._stop_worker()
-        if self._loader is not None:
-            self._loader.join(600.0)
-            self._loader = None
+        loader, self._loader = self._loader, None
+        if loader is not None and not loader.join(0.2):
+            self._old_loaders.append(loader)
         self._shut_down = True
 
     def closeEvent(self, event) -> None:

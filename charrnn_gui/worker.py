@@ -165,11 +165,15 @@ class TrainingWorker(QObject):
         self._run_flag.clear()
 
     def step(self, n: int = 1) -> None:
-        """Train n iterations, then park (and emit paused)."""
+        """Train n more iterations, then park (and emit paused); presses while stepping add up."""
+        n = max(1, int(n))
         with self.hold():
-            self._budget = max(1, int(n))
-        self._pause_requested_at = None
-        self._run_flag.set()
+            if self._run_flag.is_set() and self._budget is not None:
+                self._budget += n  # still stepping: queue these too
+            else:
+                self._budget = n
+            self._pause_requested_at = None
+            self._run_flag.set()
 
     def request_stop(self) -> None:
         self._stop_flag.set()

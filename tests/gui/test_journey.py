@@ -177,3 +177,27 @@ def test_small_settings_train_quickly(make_window, qtbot, small_corpus_file):
     wait_iterations(window, qtbot, 300)
     window.pause()
     assert window.trainer.config.batch_size == 2
+
+
+def test_closing_while_a_corpus_load_is_stalled_does_not_hang(make_window, qtbot, monkeypatch, small_corpus_file):
+    import threading
+    import time
+
+    release = threading.Event()
+    real_load = core.load_corpus
+
+    def stalled(path):  # a stalled network share
+        release.wait(20)
+        return real_load(path)
+
+    monkeypatch.setattr(core, "load_corpus", stalled)
+    window = make_window()
+    window.open_corpus_path(str(small_corpus_file))
+    assert window.is_loading
+    start = time.perf_counter()
+    try:
+        window.close()
+        took = time.perf_counter() - start
+    finally:
+        release.set()  # the abandoned load then ends on its own; the thread fixture joins it
+    assert took < 2.0 and not window.isVisible()

@@ -201,3 +201,12 @@ def test_stop_all_threads_names_threads_that_were_left_running(qtbot):
     w.start()
     assert stop_all_threads(10.0) == ["charrnn-training"]
     assert not w.thread_running and not running_threads()
+
+
+def test_step_presses_that_arrive_while_stepping_add_up(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder()
+    for _ in range(30):  # faster than it trains, like key auto-repeat
+        w.step(1)
+    qtbot.waitUntil(lambda: w.trainer.iteration == 30 and not w.is_running, timeout=10_000)
+    qtbot.wait(100)
+    assert w.trainer.iteration == 30
