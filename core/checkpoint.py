@@ -54,6 +54,7 @@ def save_checkpoint(trainer, path, extras: dict[str, np.ndarray] | None = None) 
     base = os.path.basename(path)
     # The temp file names its target and its process, so a later save can remove the ones a killed process
     # left behind (a kill -9 mid-save) without touching a save still in flight elsewhere.
+    _remove_orphans(folder, base)
     fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{base}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -65,7 +66,6 @@ def save_checkpoint(trainer, path, extras: dict[str, np.ndarray] | None = None) 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    _remove_orphans(folder, base)
 
 
 def _remove_orphans(folder: str, base: str) -> None:
