@@ -145,9 +145,7 @@ def test_closing_the_window_mid_training_fifty_times(qtbot, dialogs, small_built
     assert len(dialogs.questions) == 50  # each asked about the unsaved model (and was told Discard)
 
 
-@pytest.mark.xfail(strict=True, reason="defect: closing the window while a corpus load is stalled waits for the "
-                                       "loader thread (MainWindow.shutdown joins it with a 600 s timeout), so the "
-                                       "window hangs on close (charrnn_gui/main_window.py, MainWindow.shutdown)")
+# Was a defect (fixed in 613f103): MainWindow.shutdown joined a stalled loader for up to 600 s.
 def test_closing_the_window_while_a_corpus_load_is_stalled_does_not_hang(window, qtbot, dialogs, small_corpus_file,
                                                                          monkeypatch):
     import threading
@@ -216,9 +214,7 @@ def test_pressing_step_faster_than_it_trains_never_hangs(window, qtbot):
     assert 1 < w.trainer.iteration <= 501 and w.state == "paused"
 
 
-@pytest.mark.xfail(strict=True, reason="defect: TrainingWorker.step(n) replaces a pending step budget instead of "
-                                       "adding to it, so presses of Step that arrive before the previous one ran "
-                                       "are lost (charrnn_gui/worker.py, TrainingWorker.step)")
+# Was a defect (fixed in 613f103): step(n) replaced a pending budget, so quick presses were lost.
 def test_every_press_of_step_trains_one_iteration_even_when_pressed_quickly(window, qtbot):
     w = window
     w.step_once()
