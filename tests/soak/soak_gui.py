@@ -9,7 +9,7 @@ Checks, printed on one result line (exit code 0 when all hold, 1 otherwise):
 * the loss plot's redraw at the end: its timer slot (LossPlotPanel.refresh with new data) plus a synchronous
   full paint of the plot
   (plot.grab()), < 30 ms (median of 20);
-* QObjects under the window (findChildren) at the reference point vs the end: no growth;
+* QObjects under the window (findChildren) at the reference point vs the end: no growth in number;
 * no warning dialog, no worker thread left running after close.
 This is a script, not a test: it takes minutes.
 """
@@ -83,8 +83,12 @@ def main(argv=None) -> int:
     state = {"reference": None, "done": False}
     start = time.perf_counter()
 
-    def objects() -> int:
-        return len(w.findChildren(QObject))
+    def objects():
+        """QObjects under the window, as a count per class (len() is the total)."""
+        from collections import Counter
+
+        return Counter(type(o).__name__ + (f"#{o.objectName()}" if o.objectName() else "")
+                       for o in w.findChildren(QObject))
 
     def poll():
         t = w.trainer
@@ -138,8 +142,9 @@ def main(argv=None) -> int:
         problems.append(f"RSS grew {growth:+.1%} (limit {MAX_GROWTH:.0%})")
     if redraw_median > MAX_REDRAW_MS:
         problems.append(f"redraw {redraw_median:.1f} ms (limit {MAX_REDRAW_MS:.0f} ms)")
-    if objects_end > reference[2]:
-        problems.append(f"QObjects grew {reference[2]} -> {objects_end}")
+    n_ref, n_end = sum(reference[2].values()), sum(objects_end.values())
+    if n_end > n_ref:
+        problems.append(f"QObjects grew {n_ref} -> {n_end} (+{dict(objects_end - reference[2])})")
     problems += warnings
     history_rows = len(panel.history)
     w.close()
@@ -150,8 +155,9 @@ def main(argv=None) -> int:
     print(f"soak_gui: {'OK' if not problems else 'FAIL'} iterations={done:,} elapsed={elapsed:.0f}s "
           f"it/s={done / elapsed:,.0f} history_rows={history_rows:,} "
           f"rss@{reference[0]:,}={reference[1] * mb:.1f}MB rss@{done:,}={rss_end * mb:.1f}MB growth={growth:+.2%} "
+          f"({(rss_end - reference[1]) / max(1, done - reference[0]):.0f} B/iteration) "
           f"redraw_ms(median)={redraw_median:.1f} [slot {slot_ms[10]:.1f} + paint {paint_ms[10]:.1f}] "
-          f"qobjects@{reference[0]:,}={reference[2]} qobjects@{done:,}={objects_end}"
+          f"qobjects@{reference[0]:,}={sum(reference[2].values())} qobjects@{done:,}={sum(objects_end.values())}"
           + (f" problems: {'; '.join(problems)}" if problems else ""), flush=True)
     return 0 if not problems else 1
 
