@@ -38,8 +38,8 @@ from PySide6.QtCore import QObject, QThread, Signal
 from .history import LossHistory, Progress
 
 EMIT_INTERVAL = 0.05  # seconds between progressed signals: at most 20 per second
-YIELD_EVERY = 0.004  # seconds of work between two GIL yields
-YIELD_SLEEP = 0.0005  # how long a yield sleeps; long enough for the GUI thread to take the GIL
+YIELD_EVERY = 0.010  # seconds of work between two GIL yields (measured: scripts/measure_gui.py)
+YIELD_SLEEP = 0.0003  # how long a yield sleeps; long enough for the GUI thread to take the GIL
 PARK_POLL = 0.05  # seconds between checks of the stop flag while parked
 
 _registry_lock = threading.Lock()
