@@ -46,12 +46,10 @@ def sample_streams(params, h, n, rng, temperature=1.0, argmax=False):
     if uniform_temp and not argmax and inv_temp[0] != 1.0:
         W[:, H:] *= dtype.type(inv_temp[0])  # scores / temperature, folded into the weights once
     WxhT = np.ascontiguousarray(Wxh.T)  # (V, H) a character's input term is one row
-    states = np.empty((n + 1, S, H + 1), dtype=dtype)  # (n+1, S, H+1) states with the constant 1
-    states[:, :, H] = 1.0
-    states[0, :, :H] = h
-    buf = np.empty((S, H + V), dtype=dtype)  # (S, H+V) recurrent terms then scores
-    dot, add, tanh = np.dot, np.add, np.tanh
     if S == 1 and not argmax:
+        states = np.empty((n + 1, 1, H + 1), dtype=dtype)  # (n+1, 1, H+1) states with the constant 1
+        states[:, :, H] = 1.0
+        states[0, :, :H] = h
         # Shift every score by one constant instead of each step's maximum when the scores are provably
         # within a range whose exponentials neither overflow nor underflow: |h| is at most max(1, |h0|).
         hmax = max(1.0, float(np.abs(states[0, 0, :H]).max()))
@@ -59,30 +57,48 @@ def sample_streams(params, h, n, rng, temperature=1.0, argmax=False):
         bounded = np.isfinite(reach) and 2.0 * reach < (600.0 if dtype == np.float64 else 60.0)
         if bounded:
             W[H, H:] -= dtype.type(reach)
-        _draw_one_stream(states, W, buf[0], WxhT, u[:, 0].tolist(), ids[:, 0], H, V, bounded)
-    else:
-        rec, scores = buf[:, :H], buf[:, H:]
-        per_stream = None if uniform_temp else inv_temp[:, None].astype(dtype)  # (S, 1)
-        rowmax = np.empty((S, 1), dtype=dtype)
-        cdf = np.empty((S, V), dtype=dtype)
-        for t in range(n):
-            dot(states[t], W, out=buf)
-            if argmax:
-                x = scores.argmax(axis=1)
-            else:
-                if per_stream is not None:
-                    scores *= per_stream
-                np.maximum.reduce(scores, axis=1, out=rowmax[:, 0])
-                np.subtract(scores, rowmax, out=scores)
-                np.exp(scores, out=scores)
-                np.add.accumulate(scores, axis=1, out=cdf)  # (S, V) unnormalised CDF
-                x = (cdf < u[t][:, None] * cdf[:, -1:]).sum(axis=1)
-                np.minimum(x, V - 1, out=x)
-            ids[t] = x
-            hn = states[t + 1, :, :H]
-            add(rec, WxhT[x], out=hn)
-            tanh(hn, out=hn)
-    return ids.T.copy(), states[1:, :, :H].transpose(1, 0, 2).copy()
+        _draw_one_stream(states, W, np.empty(H + V, dtype=dtype), WxhT, u[:, 0].tolist(), ids[:, 0], H, V,
+                         bounded)
+        return ids.T.copy(), states[1:, :, :H].transpose(1, 0, 2).copy()
+    # S streams: contiguous (S, H) states (ufuncs on strided views cost several times more), so the
+    # biases are added instead: bh folded into the input rows, the scores' bias once per step.
+    WxbT = WxhT + W[H, :H]  # (V, H) input term plus bh
+    score_bias = W[H, H:].copy()  # (V,) by, temperature-scaled when uniform
+    Wm = np.ascontiguousarray(W[:H])  # (H, H+V)
+    states = np.empty((n + 1, S, H), dtype=dtype)  # (n+1, S, H)
+    states[0] = h
+    buf = np.empty((S, H + V), dtype=dtype)  # (S, H+V) recurrent terms then scores
+    rec, scores = buf[:, :H], buf[:, H:]
+    per_stream = None if uniform_temp else inv_temp[:, None].astype(dtype)  # (S, 1)
+    rowmax = np.empty((S, 1), dtype=dtype)
+    cdf = np.empty((S, V), dtype=dtype)
+    total = cdf[:, V - 1]  # (S,) view: each row's unnormalised total
+    thr = np.empty(S, dtype=dtype)
+    below = np.empty((S, V), dtype=bool)
+    x = np.empty(S, dtype=np.intp)
+    dot, add, tanh = np.dot, np.add, np.tanh
+    exp, accumulate, multiply, less, count = np.exp, np.add.accumulate, np.multiply, np.less, np.add.reduce
+    for t in range(n):
+        dot(states[t], Wm, out=buf)
+        add(scores, score_bias, out=scores)
+        if argmax:
+            x = scores.argmax(axis=1)
+        else:
+            if per_stream is not None:
+                multiply(scores, per_stream, out=scores)
+            np.maximum.reduce(scores, axis=1, out=rowmax[:, 0])
+            np.subtract(scores, rowmax, out=scores)
+            exp(scores, out=scores)
+            accumulate(scores, axis=1, out=cdf)  # (S, V) unnormalised CDF
+            multiply(u[t], total, out=thr)
+            # The draw is the number of CDF entries below u * total: at most V-1, since u < 1.
+            less(cdf, thr[:, None], out=below)
+            count(below, axis=1, out=x)
+        ids[t] = x
+        hn = states[t + 1]
+        add(rec, WxbT[x], out=hn)
+        tanh(hn, out=hn)
+    return ids.T.copy(), states[1:].transpose(1, 0, 2).copy()
 
 
 def _draw_one_stream(states, W, buf, WxhT, u, out_ids, H, V, bounded):
@@ -95,22 +111,23 @@ def _draw_one_stream(states, W, buf, WxhT, u, out_ids, H, V, bounded):
     rec, scores = buf[:H], buf[H:]
     cdf = np.empty(V, dtype=buf.dtype)
     rows = [s[0] for s in states]  # (H+1,) state rows, the constant 1 included
-    hids = [r[:H] for r in rows[1:]]  # (H,) where each new state is written
     dots = [r.dot for r in rows[:-1]]  # bound methods: a method call costs less than np.dot's dispatch
+    hids = [r[:H] for r in rows[1:]]  # (H,) where each new state is written
+    inputs = list(WxhT)  # (H,) row views, one per character, made once
     last = V - 1
-    picked = [0] * len(u)
-    for t, ut in enumerate(u):
-        dots[t](W, out=buf)
+    picked = []
+    draw = picked.append
+    for dot_t, hn, ut in zip(dots, hids, u):
+        dot_t(W, out=buf)
         if not bounded:
             subtract(scores, vmax(scores), out=scores)
         exp(scores, out=scores)
         accumulate(scores, out=cdf)
         k = int(cdf.searchsorted(ut * cdf[last]))
-        if k > last:
+        if k > last:  # only for a NaN total
             k = last
-        picked[t] = k
-        hn = hids[t]
-        add(rec, WxhT[k], out=hn)
+        draw(k)
+        add(rec, inputs[k], out=hn)
         tanh(hn, out=hn)
     out_ids[:] = picked
 

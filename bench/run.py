@@ -1,0 +1,174 @@
+"""Run charrnn's benchmarks and print a table of ratios and medians; write bench/results/latest.json.
+
+    python -m bench            # full run (about 12-15 minutes on 2 cores)
+    python -m bench --quick    # smoke run (about 2 minutes)
+    python bench/run.py --only engine,sampling
+
+Everything is measured side by side, alternating in one process (or in one fresh subprocess for the
+corpus load and the GUI), and reported as medians and per-round ratios: other work on the machine
+moves absolute numbers, much less the ratios. The engine runs with one BLAS thread, as the app does
+(core.threads.limit_blas_threads); the thread section measures that choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+if __package__ in (None, ""):  # python bench/run.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.common import ROOT, machine_info  # noqa: E402
+
+SECTIONS = ("engine", "torch", "quality", "sampling", "corpus", "threads", "gui")
+SETTINGS = {  # rounds, seconds per contender per round, ...
+    "quick": {"rounds": 4, "seconds": 0.6, "sample_rounds": 3, "corpus_mb": 20, "gui_seconds": 3.0},
+    "full": {"rounds": 12, "seconds": 1.5, "sample_rounds": 7, "corpus_mb": 100, "gui_seconds": 10.0},
+}
+
+
+def fmt(x, digits=3):
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        if abs(x) >= 1000:
+            return f"{x:,.0f}"
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def table(results: dict) -> list[str]:
+    rows = [("measure", "engine (median)", "baseline (median)", "ratio (median) [min..max]")]
+
+    def ratio_row(label, r, a, b):
+        if not r or "ratio_median" not in r:
+            rows.append((label, (r or {}).get("skipped", "-"), "", ""))
+            return
+        rows.append((label, fmt(r.get(f"{a}_median")), fmt(r.get(f"{b}_median")),
+                     f"{fmt(r['ratio_median'])}x [{fmt(r['ratio_min'])}..{fmt(r['ratio_max'])}]"))
+
+    e = results.get("engine", {})
+    ratio_row("min-char-rnn B=1 f64, it/s vs naive", e.get("b1_float64_its"), "engine", "naive")
+    ratio_row("B=32 f32 H=100, chars/s vs naive", e.get("b32_float32_chars"), "engine", "naive")
+    ratio_row("fast preset, chars/s vs naive", e.get("fast_preset_chars"), "fast", "naive")
+    t = results.get("torch", {})
+    if "skipped" in t:
+        rows.append(("engine vs PyTorch", t["skipped"], "", ""))
+    for k, v in t.items():
+        if isinstance(v, dict):
+            ratio_row(f"{k}: it/s vs PyTorch (1 thread)", v, "engine", "pytorch")
+    s = results.get("sampling", {})
+    ratio_row("sample 10k chars, chars/s vs naive", s.get("single"), "engine", "naive")
+    ratio_row("4 temperatures batched, chars/s vs naive", s.get("batched_4_temperatures"), "engine_4temps", "naive")
+    th = results.get("threads", {})
+    for k, v in th.items():
+        ratio_row(f"{k}: it/s with 2 BLAS threads vs 1", v, "threads2", "threads1")
+    lines = []
+    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
+    for i, r in enumerate(rows):
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+
+    q = results.get("quality", {})
+    if q:
+        lines.append("")
+        lines.append("validation bits/char on the held-out tail after N seconds of training (clock paused to score)")
+        for name, r in q.items():
+            if "val_bpc" in r:
+                pts = "  ".join(f"{k}s {v:.3f}" for k, v in r["val_bpc"].items())
+                extra = f"  ({r.get('steps', '?')} steps" + (f", {r['chars']:,} chars" if 'chars' in r else "") + ")"
+                lines.append(f"  {name:18s} {pts}{extra}" + ("  DIVERGED" if "diverged_at_step" in r else ""))
+            else:
+                lines.append(f"  {name:18s} {r.get('skipped', r)}")
+    c = results.get("corpus")
+    if c:
+        lines.append("")
+        if "error" in c:
+            lines.append(f"corpus load: error: {c['error']}")
+        else:
+            lines.append(f"corpus load ({c['bytes_on_disk'] / 1e6:.0f} MB, {c['chars']:,} chars): {c['seconds']:.2f} s, "
+                         f"peak RSS {c['peak_rss_bytes_per_char']:.2f} B/char, traced peak "
+                         f"{c['traced_peak_bytes_per_char']:.2f} B/char; training shares the corpus: "
+                         f"{c['training_shares_corpus_memory']}, starting it allocated "
+                         f"{c['training_start_bytes_per_corpus_char']:.4f} B per corpus char")
+    g = results.get("gui")
+    if g:
+        lines.append("")
+        if "skipped" in g:
+            lines.append(f"GUI: {g['skipped']}")
+        else:
+            for preset, r in g.items():
+                tm = r.get("timer_ms", {})
+                lines.append(f"GUI {preset}: in-app {fmt(r.get('its'))} it/s vs headless {fmt(r.get('headless_its'))} "
+                             f"(ratio {fmt(r.get('in_app_over_headless'))}); 16 ms timer p95 {fmt(tm.get('p95'))} ms; "
+                             f"pause {r.get('worker_park_ms', r.get('pause_action_ms'))}")
+    return lines
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="short smoke run (about 2 minutes)")
+    p.add_argument("--only", default="", help=f"comma-separated sections out of: {', '.join(SECTIONS)}")
+    p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "latest.json"))
+    args = p.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SECTIONS)
+    unknown = [s for s in only if s not in SECTIONS]
+    if unknown:
+        p.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    mode = "quick" if args.quick else "full"
+    cfg = SETTINGS[mode]
+
+    from core.threads import limit_blas_threads
+
+    limit_blas_threads(1)  # the app's default; the threads section switches it per round itself
+    results: dict = {"mode": mode, "started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info()}
+    timings = {}
+
+    def run(name, fn):
+        if name not in only:
+            return
+        print(f"[bench] {name} ...", flush=True)
+        t = time.perf_counter()
+        try:
+            results[name] = fn()
+        except Exception as e:  # a broken section must not hide the others
+            results[name] = {"error": f"{type(e).__name__}: {e}"}
+            print(f"[bench] {name} failed: {type(e).__name__}: {e}", flush=True)
+        timings[name] = round(time.perf_counter() - t, 1)
+
+    from bench import corpus_load, engine, gui_hook, quality, sampling, torch_ref
+
+    R, S = cfg["rounds"], cfg["seconds"]
+    checkpoints = quality.CHECKPOINTS_QUICK if args.quick else quality.CHECKPOINTS_FULL
+    trainers = {}
+
+    def quality_section():
+        out, tr = quality.quality(checkpoints, include_torch="torch" in only)
+        trainers.update(tr)
+        return out
+
+    run("engine", lambda: engine.engine_vs_naive(R, S))
+    run("torch", lambda: torch_ref.engine_vs_torch(max(3, R // 2), S))
+    run("quality", quality_section)
+    run("sampling", lambda: sampling.sampling(cfg["sample_rounds"], S, trainer=trainers.get("min-char-rnn")))
+    run("corpus", lambda: corpus_load.corpus_load(cfg["corpus_mb"]))
+    run("threads", lambda: engine.blas_threads(max(4, R // 2), S))
+    run("gui", lambda: gui_hook.gui_figures(cfg["gui_seconds"]))
+    results["section_seconds"] = timings
+
+    print()
+    for line in table(results):
+        print(line)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=1, default=float)
+    print(f"\nwrote {args.out} (sections took {timings})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
