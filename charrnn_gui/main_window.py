@@ -161,6 +161,7 @@ class MainWindow(QMainWindow):
         self.samples_panel.sampleNowRequested.connect(self.sample_now)
         self.samples_panel.exportRequested.connect(self.export_samples)
         self.heatmap = HiddenHeatmap()
+        self.heatmap.unitClicked.connect(self._on_unit_clicked)
         self.tabs = QTabWidget(objectName="panelTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.heatmap, "Hidden state")
@@ -242,7 +243,9 @@ class MainWindow(QMainWindow):
         for a in (self.start_pause_action, self.step_action, self.reset_action, None, self.sample_now_action):
             train.addSeparator() if a is None else train.addAction(a)
         self.view_menu = mb.addMenu("&View")
-        self.view_menu.addAction(self.loss_panel.log_check.text(), self.loss_panel.log_check.toggle)
+        self.view_menu.addAction("Log Scale for Loss", self.loss_panel.log_check.toggle)
+        self.view_menu.addAction("Fit Loss Plot", self.loss_panel.plot.getPlotItem().enableAutoRange)
+        self.view_menu.addAction("Fit Hidden-State Heatmap", self.heatmap.reset_view)
         self.recent_menu.triggered.connect(self._on_recent_triggered)
         self._rebuild_recent_menu()
 
@@ -252,6 +255,10 @@ class MainWindow(QMainWindow):
         """Add a panel (e.g. the inspector) as a tab next to the hidden-state heatmap; returns its index."""
         index = self.tabs.addTab(widget, title)
         return index
+
+    @Slot(int)
+    def _on_unit_clicked(self, unit: int) -> None:
+        self.statusBar().showMessage(f"Hidden unit {unit} selected", 5000)
 
     # == corpus ================================================================================
 

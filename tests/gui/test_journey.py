@@ -201,3 +201,31 @@ def test_closing_while_a_corpus_load_is_stalled_does_not_hang(make_window, qtbot
     finally:
         release.set()  # the abandoned load then ends on its own; the thread fixture joins it
     assert took < 2.0 and not window.isVisible()
+
+
+def test_opening_a_checkpoint_reopens_the_text_it_was_trained_on(make_window, qtbot, dialogs, small_corpus_file,
+                                                                 tmp_path):
+    window = make_window()
+    window.open_corpus_path(str(small_corpus_file))
+    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    window.step_once()
+    qtbot.waitUntil(lambda: window.trainer is not None and window.trainer.iteration == 1, timeout=5000)
+    window.worker.step(24)
+    qtbot.waitUntil(lambda: window.trainer.iteration == 25 and not window.worker.is_running, timeout=5000)
+    path = tmp_path / "small-25.npz"
+    assert window.save_checkpoint(path=str(path))
+    window.open_builtin("python-docs")  # the model is saved, so no question
+    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    assert window.corpus.name == "python-docs" and window.trainer is None
+
+    window.open_checkpoint(path=str(path))  # trained on small.txt: that text is opened again first
+    qtbot.waitUntil(lambda: not window.is_loading and window.trainer is not None, timeout=10_000)
+    assert window.corpus.name == "small.txt" and window.trainer.iteration == 25
+    assert len(window.loss_panel.history) == 25 and not dialogs.texts("warning")
+
+
+def test_a_checkpoint_that_is_not_one_is_refused_with_a_message(make_window, qtbot, dialogs, small_corpus_file):
+    window = make_window()
+    window.open_checkpoint(path=str(small_corpus_file))
+    assert dialogs.texts("warning") == ["small.txt is not a charrnn checkpoint (not an .npz file)"]
+    assert window.trainer is None and window.corpus.name == "shakespeare"
