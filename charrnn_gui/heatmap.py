@@ -198,12 +198,18 @@ class HiddenHeatmap(QWidget):
         return (f"unit {unit}   character {index + 1} of {len(self.text)}: {display_char(ch)} ({ch!r})   "
                 f"value {float(self.hidden[index, unit]):+.3f}")
 
+    def show_cell(self, unit: int, index: int) -> str:
+        """Show the readout of one cell, as hovering it does; returns the text."""
+        text = self.describe_cell(unit, index)
+        self.readout.setText(text)
+        return text
+
     def _on_mouse_moved(self, scene_pos) -> None:
         cell = self.cell_at(scene_pos)
         if cell is None:
             self.readout.setText(" ")
             return
-        self.readout.setText(self.describe_cell(*cell))
+        self.show_cell(*cell)
 
     def _on_mouse_clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton:

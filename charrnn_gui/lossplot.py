@@ -99,6 +99,7 @@ class LossPlotPanel(QWidget):
         self.readout.setMinimumWidth(1)
         self.readout.setTextFormat(Qt.TextFormat.PlainText)
         self.readout.setStyleSheet("color: #444;")
+        self.readout.setToolTip("Values at the iteration under the mouse, in the units of the y axis")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 2)
@@ -252,15 +253,12 @@ class LossPlotPanel(QWidget):
         it = int(its[i])
         self.cursor_line.setPos(it)
         self.cursor_line.setVisible(True)
-        text = (f"iteration {it:,}   loss {self._raw.view[i]:.4g}   smooth {self._smooth.view[i]:.4g}   "
+        text = (f"iteration {it:,}    loss {self._raw.view[i]:.4g}    smooth {self._smooth.view[i]:.4g}    "
                 f"average {self._ema.values.view[i]:.4g}")
         vi = self.history.val_iterations.view
-        if len(vi):
-            j = int(np.clip(np.searchsorted(vi, it), 0, len(vi) - 1))
-            if vi[j] == it or (j > 0 and vi[j - 1] <= it):
-                j = j if vi[j] == it else j - 1
-                text += f"   validation {self.history.val_bpc.view[j] * LN2 * self._factor():.4g} (iter {int(vi[j]):,})"
-        text += f"   [{self.unit_label()}]"
+        j = int(np.searchsorted(vi, it, side="right")) - 1  # the latest validation at or before it
+        if j >= 0:
+            text += f"    validation {self.history.val_bpc.view[j] * LN2 * self._factor():.4g} @ {int(vi[j]):,}"
         self.readout.setText(text)
         return text
 

@@ -58,6 +58,8 @@ def main() -> int:
     samples.length_spin.setValue(160)
     samples.sample_button.click()
     window.refresh_now()
+    window.heatmap.show_cell(12, 3)  # as if hovering: unit, character and value
+    window.loss_panel.show_readout_at(window.trainer.iteration * 0.75)
     spin(lambda: False, timeout=0.3)
     paused = os.path.join(args.out, "main-window-sample-now.png")
     window.grab().save(paused)

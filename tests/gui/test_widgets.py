@@ -120,7 +120,7 @@ def test_loss_plot_switches_units_and_log_scale(make_window, qtbot, small_corpus
     _, ema = panel.ema_curve.getOriginalDataset()
     np.testing.assert_allclose(ema, nats)  # no smoothing: the raw loss itself
     text = panel.show_readout_at(10.2)
-    assert text.startswith("iteration 10 ") and "nats / char" in text
+    assert text.startswith("iteration 10 ") and f"loss {nats[9]:.4g}" in text
 
 
 def test_loss_plot_redraws_on_its_timer_not_per_iteration(make_window, qtbot, small_corpus_file, monkeypatch):
