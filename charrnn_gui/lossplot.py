@@ -13,7 +13,7 @@ UNITS = ("lesson", "nats", "bits")
 REFRESH_MS = 200  # setData at most 5 times a second, never per iteration
 
 # Pens wider than one pixel are slow in Qt's software rasteriser; only the lesson's curve gets one.
-RAW_PEN = pg.mkPen((90, 120, 190, 80), width=1)
+RAW_PEN = pg.mkPen((185, 198, 228), width=1)  # opaque: alpha blending is slow in software
 EMA_PEN = pg.mkPen((230, 115, 20), width=1)
 SMOOTH_PEN = pg.mkPen((25, 40, 120), width=2)
 VAL_BRUSH = pg.mkBrush(200, 30, 45)
