@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 LN2 = math.log(2.0)
+LOSS_DTYPE = np.float32  # stored losses (the engine computes in float64 or float32)
 
 
 class GrowingArray:
@@ -84,9 +85,10 @@ class LossHistory:
 
     def __init__(self, seq_length: int = 25):
         self.seq_length = int(seq_length)
+        # float32 losses: plenty for curves and CSV, and half the memory of a long run (millions of rows).
         self.iterations = GrowingArray(np.int64)
-        self.loss = GrowingArray(np.float64)  # nats per character
-        self.smooth = GrowingArray(np.float64)  # the lesson's smooth loss, summed over T
+        self.loss = GrowingArray(LOSS_DTYPE)  # nats per character
+        self.smooth = GrowingArray(LOSS_DTYPE)  # the lesson's smooth loss, summed over T
         self.val_iterations = GrowingArray(np.int64, 64)
         self.val_bpc = GrowingArray(np.float64, 64)
 
@@ -144,8 +146,8 @@ class LossHistory:
         h = cls(seq_length)
         try:
             it = np.asarray(extras["loss_iter"], dtype=np.int64).ravel()
-            loss = np.asarray(extras["loss_nats"], dtype=np.float64).ravel()
-            smooth = np.asarray(extras["loss_smooth"], dtype=np.float64).ravel()
+            loss = np.asarray(extras["loss_nats"], dtype=LOSS_DTYPE).ravel()
+            smooth = np.asarray(extras["loss_smooth"], dtype=LOSS_DTYPE).ravel()
         except (KeyError, TypeError, ValueError):
             return h
         n = min(len(it), len(loss), len(smooth))
@@ -211,7 +213,7 @@ class DebiasedEMA:
 
     def __init__(self, weight: float = 0.9):
         self.weight = float(weight)
-        self.values = GrowingArray(np.float64)
+        self.values = GrowingArray(LOSS_DTYPE)
         self._raw_last = 0.0
 
     def reset(self, weight: float | None = None) -> None:

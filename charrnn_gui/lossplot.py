@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from .history import LN2, DebiasedEMA, GrowingArray, LossHistory, Progress
+from .history import LN2, LOSS_DTYPE, DebiasedEMA, GrowingArray, LossHistory, Progress
 
 UNITS = ("lesson", "nats", "bits")
 REFRESH_MS = 200  # setData at most 5 times a second, never per iteration
@@ -30,8 +30,8 @@ class LossPlotPanel(QWidget):
         self._units = "lesson"
         self._shown = 0  # history rows already converted for display
         self._val_shown = -1
-        self._raw = GrowingArray(np.float64)  # display units
-        self._smooth = GrowingArray(np.float64)  # display units
+        self._raw = GrowingArray(LOSS_DTYPE)  # display units
+        self._smooth = GrowingArray(LOSS_DTYPE)  # display units
         self._ema = DebiasedEMA(0.9)  # of the display-unit raw loss
         self._dirty = False
 

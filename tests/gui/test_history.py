@@ -52,7 +52,7 @@ def test_incremental_ema_equals_a_full_recompute():
     full.extend(x)
     np.testing.assert_allclose(inc.values.view, full.values.view, rtol=1e-10)
     t = np.arange(1, 2001)
-    np.testing.assert_allclose(full.values.view, naive_ema(x, 0.95) / (1 - 0.95 ** t), rtol=1e-9)
+    np.testing.assert_allclose(full.values.view, naive_ema(x, 0.95) / (1 - 0.95 ** t), rtol=1e-6)  # stored as float32
 
 
 def _progress(its, val=()):
