@@ -59,6 +59,12 @@ class GrowingArray:
     def clear(self) -> None:
         self._n = 0
 
+    def keep(self, mask) -> None:
+        """Keep only the filled elements where mask is true, in order (in place)."""
+        kept = self.view[mask]
+        self._buf[:len(kept)] = kept
+        self._n = len(kept)
+
     def last(self, default=None):
         return self._buf[self._n - 1] if self._n else default
 
@@ -78,17 +84,42 @@ class Progress:
     learning_rate: float
     its_per_sec: float  # iterations per second over the last batch (0 when unknown)
     elapsed: float  # seconds spent training, in total
+    stride: int = 1  # the sender's history keeps only multiples of this (see LossHistory)
+
+
+MAX_POINTS = 1 << 17  # loss points kept per history: a night of training holds the same memory as a minute
+
+
+def stride_for(iteration: int, max_points: int = MAX_POINTS) -> int:
+    """The thinning stride after `iteration` iterations: the smallest power of two s with iteration // s < max_points.
+
+    A history keeps exactly the iterations that are multiples of its stride, so what it holds depends only
+    on how far training got, never on how the iterations arrived (one by one, in batches, from a checkpoint).
+    """
+    s = 1
+    while iteration // s >= max_points:
+        s *= 2
+    return s
 
 
 class LossHistory:
-    """Per-iteration losses and validation points of one model, in append-only growing arrays."""
+    """Per-iteration losses and validation points of one model, in growing arrays of bounded size.
 
-    def __init__(self, seq_length: int = 25):
+    Every iteration is kept until MAX_POINTS of them are; then every other one is dropped and only
+    every 2nd iteration is kept from then on, and so on (every 4th, 8th, ...): the curves keep their
+    shape over any run length with at most MAX_POINTS points. Validation points are all kept.
+    """
+
+    def __init__(self, seq_length: int = 25, max_points: int = MAX_POINTS):
         self.seq_length = int(seq_length)
-        # float32 losses: plenty for curves and CSV, and half the memory of a long run (millions of rows).
-        self.iterations = GrowingArray(np.int64)
-        self.loss = GrowingArray(LOSS_DTYPE)  # nats per character
-        self.smooth = GrowingArray(LOSS_DTYPE)  # the lesson's smooth loss, summed over T
+        self.max_points = int(max_points)
+        self.stride = 1  # only iterations that are multiples of this are kept
+        self.generation = 0  # goes up each time older points are thinned out (indices shift)
+        cap = min(1024, self.max_points)
+        # float32 losses: plenty for curves and CSV, half the memory of float64.
+        self.iterations = GrowingArray(np.int64, cap)
+        self.loss = GrowingArray(LOSS_DTYPE, cap)  # nats per character
+        self.smooth = GrowingArray(LOSS_DTYPE, cap)  # the lesson's smooth loss, summed over T
         self.val_iterations = GrowingArray(np.int64, 64)
         self.val_bpc = GrowingArray(np.float64, 64)
 
@@ -100,27 +131,64 @@ class LossHistory:
             self.seq_length = int(seq_length)
         for arr in (self.iterations, self.loss, self.smooth, self.val_iterations, self.val_bpc):
             arr.clear()
+        self.stride = 1
+        self.generation += 1
+
+    def _thin(self) -> None:
+        """Double the stride and drop the points that are not multiples of it."""
+        self.stride *= 2
+        keep = self.iterations.view % self.stride == 0
+        for arr in (self.iterations, self.loss, self.smooth):
+            arr.keep(keep)
+        self.generation += 1
 
     def append_snapshot(self, snap) -> None:
         """Record one engine Snapshot (a diverged one is not a completed iteration and is skipped)."""
         if snap.diverged:
             return
-        self.iterations.append(snap.iteration)
-        self.loss.append(snap.loss_per_char)
-        self.smooth.append(snap.smooth_loss)
         if snap.val_bpc is not None:
             self.val_iterations.append(snap.iteration)
             self.val_bpc.append(snap.val_bpc)
+        if snap.iteration % self.stride:
+            return
+        self.iterations.append(snap.iteration)
+        self.loss.append(snap.loss_per_char)
+        self.smooth.append(snap.smooth_loss)
+        if len(self.iterations) >= self.max_points:
+            self._thin()
 
     def extend(self, progress: Progress) -> None:
-        self.iterations.extend(progress.iterations)
-        self.loss.extend(progress.loss_per_char)
-        self.smooth.extend(progress.smooth_loss)
+        while self.stride < progress.stride:  # follow the sender's thinning, so both hold the same rows
+            self._thin()
+        self._extend(progress.iterations, progress.loss_per_char, progress.smooth_loss)
         self.val_iterations.extend(progress.val_iterations)
         self.val_bpc.extend(progress.val_bpc)
 
+    def _extend(self, its, loss, smooth) -> None:
+        its = np.asarray(its, dtype=np.int64)
+        start = 0
+        while start < len(its):
+            keep = np.flatnonzero(its[start:] % self.stride == 0) + start
+            room = self.max_points - len(self.iterations)
+            take = keep[:room]
+            self.iterations.extend(its[take])
+            self.loss.extend(np.asarray(loss)[take])
+            self.smooth.extend(np.asarray(smooth)[take])
+            if len(self.iterations) < self.max_points:
+                return
+            start = int(take[-1]) + 1 if len(take) else len(its)
+            self._thin()
+
+    def since(self, iteration: int) -> slice:
+        """The rows after a given iteration (rows are in iteration order)."""
+        return slice(int(np.searchsorted(self.iterations.view, iteration, side="right")), len(self.iterations))
+
+    def val_since(self, iteration: int) -> slice:
+        return slice(int(np.searchsorted(self.val_iterations.view, iteration, side="right")), len(self.val_iterations))
+
     def copy(self) -> "LossHistory":
-        other = LossHistory(self.seq_length)
+        other = LossHistory(self.seq_length, self.max_points)
+        other.stride = self.stride
         other.iterations.extend(self.iterations.view)
         other.loss.extend(self.loss.view)
         other.smooth.extend(self.smooth.view)
@@ -141,9 +209,10 @@ class LossHistory:
         }
 
     @classmethod
-    def from_extras(cls, extras: dict, seq_length: int, up_to: int | None = None) -> "LossHistory":
-        """The history stored in a checkpoint (missing or malformed arrays give an empty history)."""
-        h = cls(seq_length)
+    def from_extras(cls, extras: dict, seq_length: int, up_to: int | None = None,
+                    max_points: int = MAX_POINTS) -> "LossHistory":
+        """The history stored in a checkpoint, up to an iteration (missing or malformed arrays: empty)."""
+        h = cls(seq_length, max_points)
         try:
             it = np.asarray(extras["loss_iter"], dtype=np.int64).ravel()
             loss = np.asarray(extras["loss_nats"], dtype=LOSS_DTYPE).ravel()
@@ -151,10 +220,13 @@ class LossHistory:
         except (KeyError, TypeError, ValueError):
             return h
         n = min(len(it), len(loss), len(smooth))
-        keep = slice(0, n) if up_to is None else slice(0, int(np.searchsorted(it[:n], up_to, side="right")))
-        h.iterations.extend(it[keep])
-        h.loss.extend(loss[keep])
-        h.smooth.extend(smooth[keep])
+        it, loss, smooth = it[:n], loss[:n], smooth[:n]
+        if up_to is not None:
+            k = int(np.searchsorted(it, up_to, side="right"))
+            it, loss, smooth = it[:k], loss[:k], smooth[:k]
+        last = int(up_to if up_to is not None else (it[-1] if len(it) else 0))
+        h.stride = stride_for(last, h.max_points)
+        h._extend(it, loss, smooth)  # thins to the stride a run of that length has
         try:
             vi = np.asarray(extras["val_iter"], dtype=np.int64).ravel()
             vb = np.asarray(extras["val_bpc"], dtype=np.float64).ravel()

@@ -34,6 +34,7 @@ class LossPlotPanel(QWidget):
         self._smooth = GrowingArray(LOSS_DTYPE)  # display units
         self._ema = DebiasedEMA(0.9)  # of the display-unit raw loss
         self._dirty = False
+        self._generation = self.history.generation
 
         self.units_combo = QComboBox(objectName="lossUnits")
         self.units_combo.addItem("Loss per window (lesson)", "lesson")
@@ -179,6 +180,7 @@ class LossPlotPanel(QWidget):
         self.units_combo.setItemText(0, f"Lesson's loss (sum over {self.history.seq_length})")
 
     def _rebuild(self) -> None:
+        self._generation = self.history.generation
         self._shown = 0
         self._val_shown = -1
         self._raw.clear()
@@ -191,6 +193,9 @@ class LossPlotPanel(QWidget):
     def refresh(self) -> None:
         """Convert new rows for display and hand the arrays to the curves (called by the timer)."""
         if not self._dirty:
+            return
+        if self.history.generation != self._generation:  # older points were thinned: indices moved
+            self._rebuild()
             return
         self._dirty = False
         h = self.history

@@ -806,12 +806,14 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Export loss history", os.path.join(self._dialog_dir(), "loss.csv"),
                                               "CSV files (*.csv);;All files (*)")
         if path:
+            history = self._history_snapshot()
             try:
-                n = self._history_snapshot().write_csv(path)
+                n = history.write_csv(path)
             except OSError as e:
                 self._warn("Cannot export", f"Cannot write {path}: {e.strerror or e}")
                 return
-            self.statusBar().showMessage(f"Wrote {n:,} iterations to {path}", 8000)
+            every = "" if history.stride == 1 else f" (every {history.stride}th iteration of this long run)"
+            self.statusBar().showMessage(f"Wrote {n:,} iterations to {path}{every}", 8000)
 
     def export_loss_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export loss plot", os.path.join(self._dialog_dir(), "loss.png"),

@@ -126,8 +126,11 @@ class TrainingWorker(QObject):
         super().__init__(parent)
         self.trainer = trainer
         self.history = history if history is not None else LossHistory(trainer.config.seq_length)
-        self._emitted = len(self.history)  # history rows already handed to the GUI
-        self._val_emitted = len(self.history.val_iterations)
+        # The last iteration (and validation) already handed to the GUI; rows are found by iteration,
+        # since thinning a long history shifts their indices.
+        self._emitted = int(self.history.iterations.last(0))
+        self._val_emitted = int(self.history.val_iterations.last(0))
+        self._emitted_iteration = trainer.iteration  # the trainer's count in the last progress
         self._elapsed = float(elapsed)
         self._run_flag = threading.Event()
         self._stop_flag = threading.Event()
@@ -223,24 +226,29 @@ class TrainingWorker(QObject):
     def _flush(self, now: float, window_start: float, its_in_window: int, running_since: float | None) -> None:
         """Emit the iterations recorded since the previous emit (fresh arrays), if any."""
         h = self.history
-        n, m = len(h), len(h.val_iterations)
-        if n == self._emitted and m == self._val_emitted:
-            return
+        rows, vals = h.since(self._emitted), h.val_since(self._val_emitted)
         t = self.trainer
+        if rows.start == rows.stop and vals.start == vals.stop and t.iteration == self._emitted_iteration:
+            return
+        self._emitted_iteration = t.iteration
         span = now - window_start
         elapsed = self._elapsed + (now - running_since if running_since is not None else 0.0)
         progress = Progress(
-            iterations=h.iterations.view[self._emitted:n].copy(),
-            loss_per_char=h.loss.view[self._emitted:n].copy(),
-            smooth_loss=h.smooth.view[self._emitted:n].copy(),
-            val_iterations=h.val_iterations.view[self._val_emitted:m].copy(),
-            val_bpc=h.val_bpc.view[self._val_emitted:m].copy(),
+            iterations=h.iterations.view[rows].copy(),
+            loss_per_char=h.loss.view[rows].copy(),
+            smooth_loss=h.smooth.view[rows].copy(),
+            val_iterations=h.val_iterations.view[vals].copy(),
+            val_bpc=h.val_bpc.view[vals].copy(),
             iteration=int(t.iteration), epoch=float(t.epoch), chars_seen=int(t.chars_seen),
             learning_rate=float(t.learning_rate),
             its_per_sec=its_in_window / span if span > 0.02 else 0.0,
             elapsed=elapsed,
+            stride=h.stride,
         )
-        self._emitted, self._val_emitted = n, m
+        if len(progress.iterations):
+            self._emitted = int(progress.iterations[-1])
+        if len(progress.val_iterations):
+            self._val_emitted = int(progress.val_iterations[-1])
         self.progressed.emit(progress)
 
     def _loop(self) -> None:

@@ -83,3 +83,44 @@ def test_csv_export_has_one_row_per_iteration_with_units_and_validation(tmp_path
     assert float(rows[0]["loss"]) == pytest.approx(10 * 1.01)
     assert float(rows[0]["bits_per_char"]) == pytest.approx(1.01 / math.log(2), rel=1e-5)
     assert [r["val_bits_per_char"] for r in rows] == ["", "1.5", ""]
+
+
+def _feed_one_by_one(h, its):
+    class Snap:
+        diverged = None
+        val_bpc = None
+
+    for i in its:
+        s = Snap()
+        s.iteration, s.loss_per_char, s.smooth_loss = int(i), i * 0.001, i * 0.01
+        h.append_snapshot(s)
+
+
+def test_a_long_history_is_thinned_to_a_bounded_size_whatever_way_it_arrives():
+    from charrnn_gui.history import stride_for
+
+    n = 5000
+    one = LossHistory(25, max_points=64)
+    _feed_one_by_one(one, range(1, n + 1))
+    batched = LossHistory(25, max_points=64)
+    rng = np.random.default_rng(0)
+    start = 0
+    while start < n:
+        k = int(rng.integers(1, 700))
+        batched.extend(_progress(range(start + 1, min(n, start + k) + 1)))
+        start += k
+    for h in (one, batched):
+        assert len(h) < 64 and h.stride == stride_for(n, 64) == 128
+        assert np.array_equal(h.iterations.view, np.arange(128, n + 1, 128))
+        np.testing.assert_allclose(h.loss.view, h.iterations.view * 0.001 if h is one else h.iterations.view * 0.01 + 1.0,
+                                   rtol=1e-6)
+    assert one.generation > 0
+
+
+def test_a_checkpointed_history_comes_back_thinned_like_a_run_of_that_length():
+    full = LossHistory(25, max_points=1 << 30)  # as an older version saved it: every iteration
+    full.extend(_progress(range(1, 3001)))
+    back = LossHistory.from_extras(full.to_extras(), 25, up_to=2500)
+    assert back.stride == 1 and len(back) == 2500  # short runs keep every iteration
+    small = LossHistory.from_extras(full.to_extras(), 25, up_to=2500, max_points=64)
+    assert small.stride == 64 and np.array_equal(small.iterations.view, np.arange(64, 2501, 64))

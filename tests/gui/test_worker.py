@@ -16,8 +16,9 @@ from .helpers import SMALL_TEXT
 
 def make_trainer(**overrides):
     corpus = core.corpus_from_text(SMALL_TEXT * 30, name="small")
-    cfg = core.PRESETS["min-char-rnn"].replace(hidden_size=16, seq_length=16, sample_every=25, sample_length=30,
-                                               **overrides)
+    settings = dict(hidden_size=16, seq_length=16, sample_every=25, sample_length=30)
+    settings.update(overrides)
+    cfg = core.PRESETS["min-char-rnn"].replace(**settings)
     return core.Trainer.from_corpus(corpus, cfg)
 
 
@@ -210,3 +211,26 @@ def test_step_presses_that_arrive_while_stepping_add_up(worker_and_recorder, qtb
     qtbot.waitUntil(lambda: w.trainer.iteration == 30 and not w.is_running, timeout=10_000)
     qtbot.wait(100)
     assert w.trainer.iteration == 30
+
+
+def test_worker_and_window_histories_agree_after_thinning(worker_and_recorder, qtbot):
+    from charrnn_gui.history import LossHistory
+
+    trainer = make_trainer(sample_every=0)
+    w = TrainingWorker(trainer, LossHistory(16, max_points=32))
+    r = Recorder()
+    w.progressed.connect(r.on_progressed)
+    w.start()
+    try:
+        w.step(700)
+        qtbot.waitUntil(lambda: trainer.iteration == 700 and not w.is_running, timeout=15_000)
+        qtbot.wait(200)
+    finally:
+        assert w.stop(10.0)
+    mine = LossHistory(16, max_points=32)
+    for p in r.progress:
+        mine.extend(p)
+    assert w.history.stride == mine.stride == 32 and len(mine) == 700 // 32
+    assert np.array_equal(mine.iterations.view, w.history.iterations.view)
+    assert np.array_equal(mine.loss.view, w.history.loss.view)
+    assert r.progress[-1].iteration == 700  # the count reaches the GUI even when no row is kept
