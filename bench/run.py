@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # python bench/run.py
 
 from bench.common import ROOT, machine_info  # noqa: E402
 
-SECTIONS = ("engine", "torch", "quality", "sampling", "corpus", "threads", "gui")
+SECTIONS = ("engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui")
 SETTINGS = {  # rounds, seconds per contender per round, ...
     "quick": {"rounds": 4, "seconds": 0.6, "sample_rounds": 3, "corpus_mb": 20, "gui_seconds": 3.0},
     "full": {"rounds": 12, "seconds": 1.5, "sample_rounds": 7, "corpus_mb": 100, "gui_seconds": 10.0},
@@ -73,6 +73,12 @@ def table(results: dict) -> list[str]:
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
 
+    pr = results.get("profile", {}).get("parts_us")
+    if pr:
+        lines.append("")
+        lines.append("one iteration at the min-char-rnn preset (B=1 float64), µs (medians)")
+        for k, v in pr.items():
+            lines.append(f"  {k:48s} {v:8.1f}")
     q = results.get("quality", {})
     if q:
         lines.append("")
@@ -140,7 +146,7 @@ def main(argv=None) -> int:
             print(f"[bench] {name} failed: {type(e).__name__}: {e}", flush=True)
         timings[name] = round(time.perf_counter() - t, 1)
 
-    from bench import corpus_load, engine, gui_hook, quality, sampling, torch_ref
+    from bench import corpus_load, engine, gui_hook, profile_b1, quality, sampling, torch_ref
 
     R, S = cfg["rounds"], cfg["seconds"]
     checkpoints = quality.CHECKPOINTS_QUICK if args.quick else quality.CHECKPOINTS_FULL
@@ -152,6 +158,7 @@ def main(argv=None) -> int:
         return out
 
     run("engine", lambda: engine.engine_vs_naive(R, S))
+    run("profile", lambda: profile_b1.profile_b1(3 if args.quick else 7))
     run("torch", lambda: torch_ref.engine_vs_torch(max(3, R // 2), S))
     run("quality", quality_section)
     run("sampling", lambda: sampling.sampling(cfg["sample_rounds"], S, trainer=trainers.get("min-char-rnn")))
