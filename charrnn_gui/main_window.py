@@ -721,7 +721,7 @@ class MainWindow(QMainWindow):
                 meta = {"corpus": self.corpus_spec, "corpus_name": self.corpus.name,
                         "elapsed": self.worker.elapsed if self.worker is not None else self._elapsed,
                         "preset": self.settings_panel.preset_name,
-                        "samples": [r.__dict__ for r in self.samples_panel.records[-SAMPLES_IN_CHECKPOINT:]]}
+                        "samples": [r.__dict__ for r in self.samples_panel.recent(SAMPLES_IN_CHECKPOINT)]}
                 extras["gui"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
                 core.save_checkpoint(t, path, extras=extras)
                 iteration = t.iteration

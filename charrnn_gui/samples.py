@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections import deque
 from dataclasses import dataclass
 
 from PySide6.QtCore import Signal
@@ -9,7 +12,8 @@ from PySide6.QtGui import QColor, QFont, QFontDatabase, QTextCharFormat, QTextCu
 from PySide6.QtWidgets import (QApplication, QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-MAX_BLOCKS = 20_000  # lines kept in the view; every sample stays in `records` for export
+MAX_BLOCKS = 4_000  # lines kept in the view (Qt holds ~3 KB per laid-out line)
+RECENT_IN_MEMORY = 2_000  # samples kept as objects; every sample also goes to a spool file for export
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,11 @@ class SamplesPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.records: list[SampleRecord] = []
+        # The newest samples as objects; all of them, as text, in an anonymous temporary file, so a
+        # night of training (a million samples) costs disk, not memory, and stays exportable.
+        self.records: deque[SampleRecord] = deque(maxlen=RECENT_IN_MEMORY)
+        self.count = 0
+        self._spool = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="\n", prefix="charrnn-samples-")
         self._pending: list[SampleRecord] = []
 
         title = QLabel("<b>Samples</b>")
@@ -132,8 +140,14 @@ class SamplesPanel(QWidget):
 
     def add(self, record: SampleRecord) -> None:
         """Queue a sample; it is written to the view on the next flush()."""
+        self._spool.write(("\n" if self.count else "") + f"{record.header()}\n{record.text}\n")
+        self.count += 1
         self.records.append(record)
         self._pending.append(record)
+
+    def recent(self, n: int) -> list[SampleRecord]:
+        """The newest n samples."""
+        return list(self.records)[-n:] if n > 0 else []
 
     def flush(self) -> None:
         """Write queued samples; keep the newest visible unless the user scrolled back."""
@@ -164,22 +178,36 @@ class SamplesPanel(QWidget):
         else:  # stay put: compensate for lines dropped from the top by the block limit
             dropped = max(0, old_blocks + added - doc.blockCount())
             bar.setValue(max(0, old_value - dropped))
-        n = len(self.records)
+        n = self.count
         self.count_label.setText(f"{n:,} sample{'s' if n != 1 else ''}")
 
     def clear(self) -> None:
         self.records.clear()
         self._pending.clear()
+        self.count = 0
+        self._spool.seek(0)
+        self._spool.truncate()
         self.view.clear()
         self.count_label.setText("none yet")
 
     def all_text(self) -> str:
-        return "\n\n".join(f"{r.header()}\n{r.text}" for r in self.records) + ("\n" if self.records else "")
+        """Every sample, with its header, as one text."""
+        self._spool.flush()
+        self._spool.seek(0)
+        text = self._spool.read()
+        self._spool.seek(0, 2)
+        return text
 
     def export_txt(self, path: str) -> int:
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
-            f.write(self.all_text())
-        return len(self.records)
+        """Write every sample to a .txt file; returns how many."""
+        self._spool.flush()
+        self._spool.seek(0)
+        try:
+            with open(path, "w", encoding="utf-8", newline="\n") as f:
+                shutil.copyfileobj(self._spool, f)
+        finally:
+            self._spool.seek(0, 2)
+        return self.count
 
     def copy_to_clipboard(self) -> None:
         selected = self.view.textCursor().selectedText().replace("\u2029", "\n")

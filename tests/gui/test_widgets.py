@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QPlainTextEdit, QWidget
 
 import core
 from charrnn_gui.heatmap import HiddenHeatmap
-from charrnn_gui.samples import MAX_BLOCKS, SampleRecord, SamplesPanel
+from charrnn_gui.samples import MAX_BLOCKS, RECENT_IN_MEMORY, SampleRecord, SamplesPanel
 
 from .helpers import wait_iterations
 
@@ -190,7 +190,7 @@ def test_samples_view_stays_put_when_the_user_has_scrolled_back(qtbot):
 
 def test_the_view_is_capped_but_every_sample_is_exported(qtbot, tmp_path):
     panel = make_samples_panel(qtbot)
-    n = MAX_BLOCKS // 3 + 200  # more lines than the view keeps
+    n = max(MAX_BLOCKS // 3, RECENT_IN_MEMORY) + 200  # more than the view shows and memory keeps
     for i in range(n):
         panel.add(SampleRecord(i, f"text {i}"))
     panel.flush()
@@ -199,6 +199,9 @@ def test_the_view_is_capped_but_every_sample_is_exported(qtbot, tmp_path):
     assert panel.export_txt(str(path)) == n
     exported = path.read_text(encoding="utf-8")
     assert "text 0\n" in exported and f"text {n - 1}\n" in exported
+    assert exported.count("── iteration ") == n == panel.count
+    assert len(panel.records) == RECENT_IN_MEMORY and panel.records[-1].text == f"text {n - 1}"
+    assert panel.count_label.text() == f"{n:,} samples"
 
 
 def test_copy_puts_all_samples_on_the_clipboard(qtbot):
