@@ -63,13 +63,24 @@ def sample_streams(params, h, n, rng, temperature=1.0, argmax=False):
     # S streams: contiguous (S, H) states (ufuncs on strided views cost several times more), so the
     # biases are added instead: bh folded into the input rows, the scores' bias once per step.
     WxbT = WxhT + W[H, :H]  # (V, H) input term plus bh
-    score_bias = W[H, H:].copy()  # (V,) by, temperature-scaled when uniform
     Wm = np.ascontiguousarray(W[:H])  # (H, H+V)
     states = np.empty((n + 1, S, H), dtype=dtype)  # (n+1, S, H)
     states[0] = h
+    per_stream = None if uniform_temp else inv_temp[:, None].astype(dtype)  # (S, 1)
+    # As for one stream: a constant shift per stream, folded into the scores' bias, replaces each step's
+    # maximum when the (temperature-scaled) scores provably stay within exp's range.
+    score_bias = np.array(np.broadcast_to(W[H, H:], (S, V)), dtype=dtype)  # (S, V) by (scaled when uniform)
+    bounded = False
+    if not argmax:
+        hmax = max(1.0, float(np.abs(states[0]).max()))
+        reach = float((np.abs(W[:H, H:]).sum(axis=0) * hmax + np.abs(W[H, H:])).max())  # unscaled |score| bound
+        scale = inv_temp if per_stream is not None else np.ones(S)  # (S,) what multiplies the scores later
+        limit = 600.0 if dtype == np.float64 else 60.0
+        bounded = bool(np.isfinite(reach) and (2.0 * reach * scale).max() < limit)
+        if bounded:  # (s + by - reach / scale) * scale = s * scale + by * scale - reach
+            score_bias -= (reach / scale)[:, None].astype(dtype)
     buf = np.empty((S, H + V), dtype=dtype)  # (S, H+V) recurrent terms then scores
     rec, scores = buf[:, :H], buf[:, H:]
-    per_stream = None if uniform_temp else inv_temp[:, None].astype(dtype)  # (S, 1)
     rowmax = np.empty((S, 1), dtype=dtype)
     cdf = np.empty((S, V), dtype=dtype)
     total = cdf[:, V - 1]  # (S,) view: each row's unnormalised total
@@ -86,8 +97,9 @@ def sample_streams(params, h, n, rng, temperature=1.0, argmax=False):
         else:
             if per_stream is not None:
                 multiply(scores, per_stream, out=scores)
-            np.maximum.reduce(scores, axis=1, out=rowmax[:, 0])
-            np.subtract(scores, rowmax, out=scores)
+            if not bounded:
+                np.maximum.reduce(scores, axis=1, out=rowmax[:, 0])
+                np.subtract(scores, rowmax, out=scores)
             exp(scores, out=scores)
             accumulate(scores, axis=1, out=cdf)  # (S, V) unnormalised CDF
             multiply(u[t], total, out=thr)
