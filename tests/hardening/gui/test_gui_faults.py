@@ -172,6 +172,10 @@ def test_closing_the_window_while_a_corpus_load_is_stalled_does_not_hang(window,
         release.set()
         releaser.cancel()
     assert took < LIMIT, f"close took {took:.1f} s while a load was stalled"
+    # The released load finishes on its own, shortly after the window has gone.
+    from charrnn_gui.worker import running_threads
+
+    qtbot.waitUntil(lambda: not running_threads(), timeout=10_000)
 
 
 def test_pause_and_resume_a_thousand_times_quickly(window, qtbot):

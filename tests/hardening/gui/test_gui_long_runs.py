@@ -39,12 +39,6 @@ def slot_ms(panel, repeats=7):
     return sorted(times)[len(times) // 2] * 1000
 
 
-@pytest.mark.xfail(strict=True, reason="defect: every iteration is kept at full resolution several times over "
-                                       "(TrainingWorker.history, LossPlotPanel.history, and the panel's _raw/_smooth/"
-                                       "_ema display arrays; growing arrays double), ~76 bytes per iteration here and "
-                                       "~150-200 bytes of RSS per iteration in tests/soak/soak_gui.py: a night at "
-                                       "5,000 it/s is ~140 M iterations, i.e. 20+ GB (charrnn_gui/history.py, "
-                                       "charrnn_gui/lossplot.py)")
 def test_a_million_iterations_of_loss_history_hold_bounded_memory(qtbot):
     panel = LossPlotPanel()
     qtbot.addWidget(panel)
@@ -63,10 +57,6 @@ def test_a_million_iterations_of_loss_history_hold_bounded_memory(qtbot):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="defect: LossPlotPanel.refresh() hands the whole history to setData every "
-                                       "100 ms, so its cost grows linearly (~12 ms per million iterations here: "
-                                       "> 30 ms past ~2 M, > 1 s past ~80 M, i.e. a frozen window overnight) "
-                                       "(charrnn_gui/lossplot.py, LossPlotPanel.refresh)")
 def test_the_loss_plot_refresh_does_not_slow_down_as_the_history_grows(qtbot):
     panel = LossPlotPanel()
     qtbot.addWidget(panel)
