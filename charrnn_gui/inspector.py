@@ -6,9 +6,9 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtGui import (QColor, QFont, QFontDatabase, QLinearGradient, QPainter, QTextBlockFormat,
                            QTextCharFormat, QTextCursor)
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFrame, QGroupBox, QHBoxLayout,
                                QHeaderView, QLabel, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton,
-                               QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTextEdit,
+                               QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTextEdit,
                                QToolTip, QVBoxLayout, QWidget)
 
 from core.probe import ProbeResult, probe, rank_span, rank_units
@@ -205,10 +205,16 @@ class InspectorPanel(QWidget):
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self._build_predictions())
         right_layout.addWidget(self._build_search(), 1)
+        # In a short tab the column scrolls rather than squeezing its boxes over each other.
+        self.side_scroll = QScrollArea()
+        self.side_scroll.setWidget(right)
+        self.side_scroll.setWidgetResizable(True)
+        self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
 
         split = QSplitter(Qt.Horizontal)
         split.addWidget(left)
-        split.addWidget(right)
+        split.addWidget(self.side_scroll)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
@@ -303,6 +309,7 @@ class InspectorPanel(QWidget):
         """
         self._get_params = get_params
         self._vocab = vocab
+        self._last_auto = None  # a new model: the next progress may re-run at once
         if default_text is not None:
             current = self.text_edit.toPlainText()
             if not current or current == self._default_text:
@@ -352,9 +359,13 @@ class InspectorPanel(QWidget):
         self.probed.emit(result)
         return True
 
+    def set_iteration(self, iteration: int) -> None:
+        """The model's iteration count now (shown with the next probe's result)."""
+        self._iteration = int(iteration)
+
     def maybe_auto_run(self, iteration: int) -> bool:
         """Call on training progress: re-runs the probe if auto re-run is on and enough iterations passed."""
-        self._iteration = int(iteration)
+        self.set_iteration(iteration)
         if not self.auto_check.isChecked():
             return False
         if self._last_auto is not None and self._last_auto <= iteration < self._last_auto + self.auto_spin.value():

@@ -14,10 +14,12 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, Q
 
 import core
 from core.builtins import BUILTINS, describe_builtin, load_builtin
+from core.probe import default_probe_text
 
 from .corpus_panel import CorpusPanel
 from .fmt import duration
 from .heatmap import HiddenHeatmap
+from .inspector import InspectorPanel
 from .history import LN2, LossHistory
 from .lossplot import LossPlotPanel
 from .samples import SampleRecord, SamplesPanel
@@ -33,6 +35,7 @@ HEATMAP_MIN_INTERVAL = 0.5  # seconds between two heatmap redraws while samples 
 SAMPLES_IN_CHECKPOINT = 200
 CORPUS_FILTER = "Text files (*.txt);;All files (*)"
 CHECKPOINT_FILTER = "charrnn checkpoints (*.npz);;All files (*)"
+LOOK_INSIDE_HEIGHT = 500  # pixels the Look inside tab gets when opened in a shorter tab area
 
 
 def make_settings() -> QSettings:
@@ -165,6 +168,11 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(objectName="panelTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.heatmap, "Hidden state")
+        self.inspector = InspectorPanel()
+        self.inspector.set_source(self._probe_params, None)
+        self.inspector.unitChanged.connect(self._on_inspector_unit)
+        self.add_panel("Look inside", self.inspector)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.top_splitter = QSplitter(Qt.Orientation.Horizontal, objectName="topSplitter")
         self.top_splitter.addWidget(self.loss_panel)
@@ -258,7 +266,32 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _on_unit_clicked(self, unit: int) -> None:
-        self.statusBar().showMessage(f"Hidden unit {unit} selected", 5000)
+        self.inspector.set_unit(unit)
+        self.statusBar().showMessage(f"Hidden unit {unit} selected: the Look inside tab shows it over its probe "
+                                     f"text", 5000)
+
+    @Slot(int)
+    def _on_tab_changed(self, index: int) -> None:
+        # Look inside needs room for its text: opening it grows a short tab area (the user can drag it back).
+        if self.tabs.widget(index) is not self.inspector:
+            return
+        top, bottom = self.right_splitter.sizes()
+        want = min(LOOK_INSIDE_HEIGHT, int(0.65 * (top + bottom)))
+        if bottom < want:
+            self.right_splitter.setSizes([top + bottom - want, want])
+
+    @Slot(int)
+    def _on_inspector_unit(self, unit: int) -> None:
+        if self.heatmap.selected_unit != unit and len(self.heatmap.text):
+            self.heatmap.select_unit(unit)
+
+    def _probe_params(self) -> dict | None:
+        """A consistent copy of the current weights for the inspector (taken between two steps), or None."""
+        if self.trainer is None:
+            return None
+        with self._held_trainer() as t:
+            self.inspector.set_iteration(t.iteration)  # the weights' own count (progress signals may lag)
+            return {k: v.copy() for k, v in t.params.items()}
 
     # == corpus ================================================================================
 
@@ -476,6 +509,10 @@ class MainWindow(QMainWindow):
         self._last_progress = None
         self._rate = 0.0
         self.loss_panel.set_history(history.copy())
+        self.inspector.set_source(self._probe_params, trainer.vocab, default_probe_text(trainer))
+        self.inspector.set_iteration(trainer.iteration)
+        if self.inspector.result is not None:  # the user has probed before: show the new model's reading
+            self.inspector.run()
         self._start_worker(history)
         self.state = "paused"
         self._update_ui()
@@ -607,6 +644,7 @@ class MainWindow(QMainWindow):
             return
         self.loss_panel.append(progress)
         self._last_progress = progress
+        self.inspector.maybe_auto_run(progress.iteration)
         self._elapsed = progress.elapsed
         if progress.its_per_sec > 0:
             self._rate = progress.its_per_sec if self._rate == 0 else 0.7 * self._rate + 0.3 * progress.its_per_sec

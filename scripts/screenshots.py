@@ -1,4 +1,4 @@
-"""Screenshots of the main window for the README: training on Shakespeare, and paused with Sample now.
+"""Screenshots of the main window for the README: training on Shakespeare, paused with Sample now, Look inside.
 
     QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--iterations 400] [--out assets/screenshots]
 
@@ -63,10 +63,18 @@ def main() -> int:
     spin(lambda: False, timeout=0.3)
     paused = os.path.join(args.out, "main-window-sample-now.png")
     window.grab().save(paused)
+
+    window.tabs.setCurrentWidget(window.inspector)  # Look inside, as a user would open it
+    window.inspector.run_button.click()
+    window.heatmap.unitClicked.emit(12)  # the unit clicked in the heatmap, over the probe text
+    spin(lambda: False, timeout=0.3)
+    inside = os.path.join(args.out, "main-window-look-inside.png")
+    window.grab().save(inside)
     window.shutdown()
     window.close()
     print(training)
     print(paused)
+    print(inside)
     return 0
 
 
