@@ -590,7 +590,7 @@ class MainWindow(QMainWindow):
         # learning rate) continues from them.
         if self.trainer is not None and self.trainer.diverged:
             with self.worker.hold() as t:
-                t.diverged = None
+                t.clear_divergence()
 
     def reset_model(self) -> None:
         """New random weights (asks first if progress would be lost)."""

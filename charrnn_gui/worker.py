@@ -101,12 +101,13 @@ def stop_all_threads(timeout: float = 30.0) -> list[str]:
 
 
 def _blas_limit():
-    """Limit BLAS to one thread while training (faster on small CPUs, leaves a core for the GUI)."""
+    """Limit BLAS while training: one thread unless $CHARRNN_BLAS_THREADS says otherwise (faster on small
+    CPUs, and it leaves a core for the GUI)."""
     try:
-        from threadpoolctl import threadpool_limits
+        from core.threads import blas_threads_setting, limit_blas_threads
 
-        return threadpool_limits(limits=1, user_api="blas")
-    except Exception:  # pragma: no cover - threadpoolctl is a dependency, but never fatal
+        return limit_blas_threads(blas_threads_setting())
+    except Exception:  # pragma: no cover - a bad setting or a missing threadpoolctl is never fatal here
         from contextlib import nullcontext
 
         return nullcontext()

@@ -35,6 +35,13 @@ def _positive_int(text):
     return value
 
 
+def _blas_threads(text):
+    """A --blas-threads value: a positive integer, or 'auto' for the library's own default."""
+    if text.strip().lower() in ("auto", "0", "none"):
+        return "auto"
+    return _positive_int(text)
+
+
 def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="charrnn-train", description="Train a character-level RNN on a text file.")
     p.add_argument("corpus", help="a text file, or builtin:shakespeare / builtin:python-docs")
@@ -66,8 +73,9 @@ def train_parser() -> argparse.ArgumentParser:
     out.add_argument("--resume", metavar="FILE.npz", help="continue from a checkpoint trained on this corpus")
     out.add_argument("--progress-every", type=float, default=5.0,
                      help="seconds between progress lines on stderr (0: none)")
-    out.add_argument("--blas-threads", type=_positive_int, default=1,
-                     help="BLAS threads for the engine (default 1: fastest on small CPUs)")
+    out.add_argument("--blas-threads", type=_blas_threads, default=None,
+                     help="BLAS threads for the engine: a number or 'auto' (default $CHARRNN_BLAS_THREADS, "
+                          "else 1: fastest on small CPUs)")
     return p
 
 
@@ -307,12 +315,12 @@ def sample_command(args, out=None) -> int:
 def _run(command, parser, argv) -> int:
     args = parser.parse_args(argv)
     try:
-        from .threads import limit_blas_threads
+        from .threads import blas_threads_setting, limit_blas_threads
     except ImportError:  # pragma: no cover - thread pinning is optional
         limit_blas_threads = None
     try:
         if limit_blas_threads is not None:
-            with limit_blas_threads(getattr(args, "blas_threads", 1)):
+            with limit_blas_threads(blas_threads_setting(getattr(args, "blas_threads", None))):
                 return command(args)
         return command(args)
     except (CorpusError, CheckpointError, UnknownCharactersError, CLIError, ValueError, OSError) as e:

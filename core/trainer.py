@@ -128,6 +128,13 @@ class Trainer:
         chunk = self.data[idx].astype(np.intp)  # (T+1, B)
         return chunk[:-1], chunk[1:]
 
+    def clear_divergence(self) -> None:
+        """Allow training to go on after a divergence (from the last finite weights; a non-finite hidden
+        state is zeroed). Usually after lowering the learning rate."""
+        self.diverged = None
+        if not np.isfinite(self.hidden).all():
+            self.hidden[...] = 0.0
+
     def step(self) -> Snapshot:
         """Train on one window and return what happened; after a divergence, nothing changes."""
         if self.diverged:

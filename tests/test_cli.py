@@ -124,3 +124,22 @@ def test_ctrl_c_saves_a_checkpoint_before_exiting(corpus_file, tmp_path):
 def test_python_m_core_without_a_command_prints_usage_and_exits_2():
     result = run_cli()
     assert result.returncode == 2 and "usage" in result.stderr
+
+
+def test_a_bad_blas_thread_setting_exits_2_with_one_line(corpus_file):
+    env_bad = run_cli_env({"CHARRNN_BLAS_THREADS": "lots"}, "train", corpus_file, "--iterations", "1")
+    assert env_bad.returncode == 2
+    assert env_bad.stderr.count("\n") == 1 and "CHARRNN_BLAS_THREADS" in env_bad.stderr
+    flag_bad = run_cli("train", corpus_file, "--iterations", "1", "--blas-threads", "-2")
+    assert flag_bad.returncode == 2 and "Traceback" not in flag_bad.stderr
+
+
+def test_blas_threads_auto_trains(corpus_file):
+    done = run_cli("train", corpus_file, "--iterations", "2", "--blas-threads", "auto", "--progress-every", "0")
+    assert done.returncode == 0, done.stderr
+
+
+def run_cli_env(extra_env, *args, timeout=60):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **extra_env)
+    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=ROOT)

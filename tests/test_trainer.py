@@ -140,6 +140,28 @@ def test_nan_gradient_is_caught_before_the_update(corpus, monkeypatch):
     assert trainer.iteration == 1
 
 
+def test_after_clearing_a_divergence_training_goes_on_from_the_kept_weights(corpus, monkeypatch):
+    trainer = Trainer.from_corpus(corpus, small(sample_every=0))
+    trainer.step()
+    real = core.trainer.loss_and_grads
+
+    def poisoned(*args):
+        loss, grads, h = real(*args)
+        grads["Whh"][0, 0] = np.nan
+        return loss, grads, h
+
+    monkeypatch.setattr(core.trainer, "loss_and_grads", poisoned)
+    assert trainer.step().diverged
+    monkeypatch.setattr(core.trainer, "loss_and_grads", real)
+    trainer.hidden[0, 0] = np.nan  # as a blown-up hidden state would be
+    kept = {k: v.copy() for k, v in trainer.params.items()}
+    trainer.clear_divergence()
+    assert trainer.diverged is None and np.isfinite(trainer.hidden).all()
+    snap = trainer.step()
+    assert not snap.diverged and trainer.iteration == 2
+    assert any(not np.array_equal(kept[k], trainer.params[k]) for k in kept)
+
+
 def test_run_stops_at_time_budget(corpus):
     trainer = Trainer.from_corpus(corpus, small(sample_every=0))
     snaps = list(trainer.run(seconds=0.2))
