@@ -234,3 +234,26 @@ def test_worker_and_window_histories_agree_after_thinning(worker_and_recorder, q
     assert np.array_equal(mine.iterations.view, w.history.iterations.view)
     assert np.array_equal(mine.loss.view, w.history.loss.view)
     assert r.progress[-1].iteration == 700  # the count reaches the GUI even when no row is kept
+
+
+def test_training_runs_with_one_blas_thread_unless_told_otherwise(worker_and_recorder, qtbot, monkeypatch):
+    from core.threads import blas_threads_in_use
+
+    if not blas_threads_in_use():
+        pytest.skip("NumPy here reports no BLAS library to limit")
+    for setting, expected in (("", 1), ("2", 2), ("", 1)):  # a second worker after the first still gets its count
+        monkeypatch.setenv("CHARRNN_BLAS_THREADS", setting)
+        trainer = make_trainer()
+        seen = []
+        real_step = trainer.step
+
+        def step(real_step=real_step, seen=seen):
+            seen.append([lib["threads"] for lib in blas_threads_in_use()])
+            return real_step()
+
+        trainer.step = step
+        w, r = worker_and_recorder(trainer)
+        w.step(3)
+        qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
+        assert seen and all(threads == [expected] * len(threads) for threads in seen), (setting, seen)
+        assert w.stop(10.0)
