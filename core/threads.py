@@ -32,11 +32,18 @@ class BlasThreadLimit:
         from threadpoolctl import threadpool_limits
 
         self.threads = n  # the limit asked for; None means the library's own default
-        self._limiter = threadpool_limits(limits=n, user_api="blas")
+        # Entered as threadpoolctl's own context: with a pthreads OpenBLAS, threadpoolctl lets only one
+        # "controlling" thread set the count and forgets it only when such a context exits, so a bare
+        # restore_original_limits() would leave this thread in control and every other thread's limit
+        # (the next training thread's) silently ignored.
+        self._limiter = threadpool_limits(limits=n, user_api="blas").__enter__()
+        self._restored = False
 
     def restore(self) -> None:
-        """Put back the limits that were in force before this one."""
-        self._limiter.restore_original_limits()
+        """Put back the limits that were in force before this one (call it from the thread that set them)."""
+        if not self._restored:
+            self._restored = True
+            self._limiter.__exit__(None, None, None)
 
     def __enter__(self) -> "BlasThreadLimit":
         return self
