@@ -121,10 +121,8 @@ def test_divergence_stops_the_run_and_keeps_the_last_finite_weights(corpus):
         trainer.step()
 
 
-def test_nan_gradient_is_caught_before_the_update(corpus, monkeypatch):
-    trainer = Trainer.from_corpus(corpus, small(sample_every=0))
-    trainer.step()
-    before = {k: v.copy() for k, v in trainer.params.items()}
+def poison_gradients(monkeypatch):
+    """From now on one gradient entry is NaN; returns the real loss_and_grads (to put back)."""
     real = core.trainer.loss_and_grads
 
     def poisoned(*args):
@@ -133,6 +131,14 @@ def test_nan_gradient_is_caught_before_the_update(corpus, monkeypatch):
         return loss, grads, h
 
     monkeypatch.setattr(core.trainer, "loss_and_grads", poisoned)
+    return real
+
+
+def test_nan_gradient_is_caught_before_the_update(corpus, monkeypatch):
+    trainer = Trainer.from_corpus(corpus, small(sample_every=0))
+    trainer.step()
+    before = {k: v.copy() for k, v in trainer.params.items()}
+    poison_gradients(monkeypatch)
     snap = trainer.step()
     assert snap.diverged and "gradient" in snap.diverged
     for k, v in before.items():
@@ -143,14 +149,7 @@ def test_nan_gradient_is_caught_before_the_update(corpus, monkeypatch):
 def test_after_clearing_a_divergence_training_goes_on_from_the_kept_weights(corpus, monkeypatch):
     trainer = Trainer.from_corpus(corpus, small(sample_every=0))
     trainer.step()
-    real = core.trainer.loss_and_grads
-
-    def poisoned(*args):
-        loss, grads, h = real(*args)
-        grads["Whh"][0, 0] = np.nan
-        return loss, grads, h
-
-    monkeypatch.setattr(core.trainer, "loss_and_grads", poisoned)
+    real = poison_gradients(monkeypatch)
     assert trainer.step().diverged
     monkeypatch.setattr(core.trainer, "loss_and_grads", real)
     trainer.hidden[0, 0] = np.nan  # as a blown-up hidden state would be

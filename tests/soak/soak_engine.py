@@ -26,20 +26,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # a tiny model gains nothing
 import numpy as np  # noqa: E402
 
 from core import Trainer, corpus_from_text, load_checkpoint, preset, save_checkpoint  # noqa: E402
+from tests.soak.memory import rss_bytes  # noqa: E402
 
 REFERENCE_ITERATION = 100_000
 MAX_GROWTH = 0.10
-
-
-def rss_bytes() -> int:
-    """Current resident set size (Linux /proc; elsewhere the peak, which can only overstate growth)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def soak_text() -> str:

@@ -27,20 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from soak_engine import soak_text  # noqa: E402  (same text as the engine soak)
+from tests.soak.memory import rss_bytes  # noqa: E402
 
 REFERENCE_ITERATION = 100_000
 MAX_GROWTH = 0.10
 MAX_REDRAW_MS = 30.0
-
-
-def rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def main(argv=None) -> int:

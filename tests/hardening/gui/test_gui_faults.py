@@ -41,6 +41,20 @@ def wait_parked(w, qtbot, timeout=10_000):
 # --- faults -----------------------------------------------------------------------------------
 
 
+
+def fail_step_at(n: int, error: Exception, monkeypatch) -> None:
+    """Make the engine's n-th training step (counted from now) raise error."""
+    real_step = core.trainer.Trainer.step
+    calls = {"n": 0}
+
+    def flaky_step(self):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise error
+        return real_step(self)
+
+    monkeypatch.setattr(core.trainer.Trainer, "step", flaky_step)
+
 def test_a_huge_learning_rate_pauses_with_a_message_and_keeps_finite_weights(make_window, small_builtin, qtbot,
                                                                               dialogs):
     w = make_window(small=False)
@@ -72,16 +86,7 @@ def test_a_huge_learning_rate_pauses_with_a_message_and_keeps_finite_weights(mak
 
 def test_an_engine_exception_mid_run_is_shown_ends_the_thread_and_the_app_recovers(window, qtbot, dialogs,
                                                                                     monkeypatch, capsys):
-    real_step = core.trainer.Trainer.step
-    calls = {"n": 0}
-
-    def flaky_step(self):
-        calls["n"] += 1
-        if calls["n"] == 20:
-            raise RuntimeError("injected engine fault")
-        return real_step(self)
-
-    monkeypatch.setattr(core.trainer.Trainer, "step", flaky_step)
+    fail_step_at(20, RuntimeError("injected engine fault"), monkeypatch)
     w = window
     w.start()
     qtbot.waitUntil(lambda: bool(dialogs.texts("warning")), timeout=10_000)
@@ -102,16 +107,7 @@ def test_an_engine_exception_mid_run_is_shown_ends_the_thread_and_the_app_recove
 
 
 def test_after_an_engine_exception_start_resumes_the_kept_model(window, qtbot, dialogs, monkeypatch, capsys):
-    real_step = core.trainer.Trainer.step
-    calls = {"n": 0}
-
-    def flaky_step(self):
-        calls["n"] += 1
-        if calls["n"] == 10:
-            raise FloatingPointError("overflow in a kernel")
-        return real_step(self)
-
-    monkeypatch.setattr(core.trainer.Trainer, "step", flaky_step)
+    fail_step_at(10, FloatingPointError("overflow in a kernel"), monkeypatch)
     w = window
     w.start()
     qtbot.waitUntil(lambda: bool(dialogs.texts("warning")), timeout=10_000)
