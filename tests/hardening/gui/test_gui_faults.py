@@ -38,10 +38,6 @@ def wait_parked(w, qtbot, timeout=10_000):
                     timeout=timeout)
 
 
-# --- faults -----------------------------------------------------------------------------------
-
-
-
 def fail_step_at(n: int, error: Exception, monkeypatch) -> None:
     """Make the engine's n-th training step (counted from now) raise error."""
     real_step = core.trainer.Trainer.step
@@ -54,6 +50,10 @@ def fail_step_at(n: int, error: Exception, monkeypatch) -> None:
         return real_step(self)
 
     monkeypatch.setattr(core.trainer.Trainer, "step", flaky_step)
+
+
+# --- faults -----------------------------------------------------------------------------------
+
 
 def test_a_huge_learning_rate_pauses_with_a_message_and_keeps_finite_weights(make_window, small_builtin, qtbot,
                                                                               dialogs):
