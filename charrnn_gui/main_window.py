@@ -666,10 +666,33 @@ class MainWindow(QMainWindow):
         self.state = "paused" if self.trainer is not None else "idle"
         self._update_ui()
         self.refresh_now()
-        self._warn("Training diverged",
-                   f"{reason[:1].upper()}{reason[1:]}.\n\nTraining is paused. Lower the learning rate and press "
-                   f"Resume to try again from the last finite weights, or Reset to start again from new "
-                   f"random weights.")
+        why = f"{reason[:1].upper()}{reason[1:]}.\n\nTraining is paused."
+        point = self.trainer.restore_point if self.trainer is not None else None
+        if point is None:
+            self._warn("Training diverged", f"{why} Lower the learning rate and press Resume to try again from the "
+                                            f"last finite weights, or Reset to start again from new random weights.")
+            return
+        answer = QMessageBox.question(
+            self, "Training diverged",
+            f"{why} The learning rate went from {point.learning_rate:g} to {point.new_learning_rate:g} at "
+            f"iteration {point.iteration:,}.\n\nYes: go back to the weights of iteration {point.iteration:,} and "
+            f"the learning rate {point.learning_rate:g} (the iteration count goes on).\nNo: keep the last finite "
+            f"weights; lower the learning rate before you resume, or Reset.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.restore_before_divergence()
+
+    def restore_before_divergence(self) -> bool:
+        """Go back to the weights from before the last learning-rate change (after a divergence)."""
+        if self.trainer is None or self.trainer.restore_point is None:
+            return False
+        with self._held_trainer() as t:
+            point = t.restore()
+        self.settings_panel.show_learning_rate(point.learning_rate)
+        self.statusBar().showMessage(f"Restored the weights from iteration {point.iteration:,} (learning rate "
+                                     f"{point.learning_rate:g}): Resume to go on training", 10000)
+        self._update_ui()
+        return True
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:

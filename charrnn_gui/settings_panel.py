@@ -220,6 +220,14 @@ class SettingsPanel(QWidget):
     def _on_preset_activated(self, index: int) -> None:
         self.apply_preset(self.preset_combo.itemData(index))
 
+    def show_learning_rate(self, rate: float) -> None:
+        """Show a learning rate the model already uses (e.g. after a restore) without sending it back."""
+        self._loading = True
+        try:
+            self.lr_spin.setValue(rate)
+        finally:
+            self._loading = False
+
     def _emit_live(self, key: str, value) -> None:
         if not self._loading:
             self.liveChanged.emit({key: value})

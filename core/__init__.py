@@ -7,11 +7,11 @@ from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, restore_tr
 from .config import PRESETS, TrainConfig, preset
 from .corpus import Corpus, CorpusError, check_fits, corpus_from_text, load_corpus
 from .sample import SampleResult, generate
-from .trainer import DivergedError, Sample, Snapshot, Trainer
+from .trainer import DivergedError, RestorePoint, Sample, Snapshot, Trainer
 from .vocab import UnknownCharactersError, Vocab
 
 __all__ = [
-    "Checkpoint", "CheckpointError", "Corpus", "CorpusError", "DivergedError", "PRESETS", "Sample",
+    "Checkpoint", "CheckpointError", "Corpus", "CorpusError", "DivergedError", "PRESETS", "RestorePoint", "Sample",
     "SampleResult", "Snapshot", "TrainConfig", "Trainer", "UnknownCharactersError", "Vocab", "check_fits",
     "corpus_from_text", "generate", "load_checkpoint", "load_corpus", "preset", "restore_trainer",
     "save_checkpoint",

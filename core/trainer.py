@@ -16,6 +16,8 @@ from .vocab import Vocab
 
 LN2 = math.log(2.0)
 LIVE_SETTINGS = ("learning_rate", "temperature", "sample_every", "sample_length")
+RESTORE_MIN_GAP = 100  # iterations; a burst of learning-rate changes keeps the point from before the first
+RESTORE_MAX_BYTES = 256 << 20  # a model whose weights and optimizer memory exceed this keeps no restore point
 
 
 @dataclass
@@ -47,6 +49,20 @@ class Snapshot:
     @property
     def bits_per_char(self) -> float:
         return self.loss_per_char / LN2
+
+
+@dataclass
+class RestorePoint:
+    """The model just before a live learning-rate change: what to go back to if the new rate diverges."""
+
+    iteration: int  # completed iterations when it was taken
+    learning_rate: float  # the rate in force until the change
+    new_learning_rate: float  # the rate it was changed to
+    smooth_loss: float  # the lesson's smooth loss then
+    weights: np.ndarray  # (P,) copy of every parameter, in the trainer's flat layout
+    optimizer_state: dict[str, np.ndarray]  # copies of the optimizer's memory
+    optimizer_t: int  # the optimizer's update count
+    hidden: np.ndarray  # (B, H) copy of the carried hidden state
 
 
 class DivergedError(RuntimeError):
@@ -87,6 +103,7 @@ class Trainer:
         self.sample_every = config.sample_every
         self.sample_length = config.sample_length
         self.diverged: str | None = None
+        self.restore_point: RestorePoint | None = None  # taken by set_live before a learning-rate change
 
     @classmethod
     def from_corpus(cls, corpus, config: TrainConfig) -> "Trainer":
@@ -106,6 +123,8 @@ class Trainer:
             if key == "learning_rate":
                 if not value > 0:
                     raise ValueError("learning rate must be positive")
+                if float(value) != self.optimizer.learning_rate:
+                    self._keep_restore_point(float(value))
                 self.optimizer.learning_rate = float(value)
             elif key == "temperature":
                 if not value > 0:
@@ -115,6 +134,37 @@ class Trainer:
                 if int(value) < (0 if key == "sample_every" else 1):
                     raise ValueError(f"{key.replace('_', ' ')} is out of range")
                 setattr(self, key, int(value))
+
+    def _keep_restore_point(self, new_rate: float) -> None:
+        """Copy the model before a learning-rate change, unless it is new, diverged, or the previous point is
+        recent (then that one, from before the whole burst of changes, is kept)."""
+        last = self.restore_point
+        if self.iteration == 0 or self.diverged or not math.isfinite(self.smooth_loss):
+            return
+        if last is not None and self.iteration - last.iteration < RESTORE_MIN_GAP:
+            last.new_learning_rate = new_rate
+            return
+        state = self.optimizer.state_arrays()
+        if self._flat.nbytes + sum(v.nbytes for v in state.values()) > RESTORE_MAX_BYTES:
+            return
+        self.restore_point = RestorePoint(
+            self.iteration, self.optimizer.learning_rate, new_rate, self.smooth_loss, self._flat.copy(),
+            {k: v.copy() for k, v in state.items()}, self.optimizer.t, self.hidden.copy())
+
+    def restore(self) -> RestorePoint:
+        """Go back to the restore point's weights, optimizer memory, hidden state and learning rate (after a
+        divergence, say); the iteration count and the data pointer go on. Raises ValueError without one."""
+        point = self.restore_point
+        if point is None:
+            raise ValueError("there is no restore point: the learning rate has not been changed during training")
+        self._flat[...] = point.weights
+        self.optimizer.load_state(point.optimizer_state, point.optimizer_t)
+        self.optimizer.learning_rate = point.learning_rate
+        self.hidden[...] = point.hidden
+        self.smooth_loss = point.smooth_loss
+        self.diverged = None
+        self.restore_point = None
+        return point
 
     # -- training ------------------------------------------------------------------------------
 

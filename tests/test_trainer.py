@@ -161,6 +161,51 @@ def test_after_clearing_a_divergence_training_goes_on_from_the_kept_weights(corp
     assert any(not np.array_equal(kept[k], trainer.params[k]) for k in kept)
 
 
+def test_a_divergence_after_raising_the_learning_rate_can_go_back_to_the_weights_from_before(corpus):
+    trainer = Trainer.from_corpus(corpus, small(optimizer="adam", learning_rate=1e-2, sample_every=0))
+    for _ in trainer.run(iterations=50):
+        pass
+    before = {k: v.copy() for k, v in trainer.params.items()}
+    memory = {k: v.copy() for k, v in trainer.optimizer.state_arrays().items()}
+    hidden, smooth = trainer.hidden.copy(), trainer.smooth_loss
+    trainer.set_live(learning_rate=1e3)
+    snaps = list(trainer.run(iterations=2000))
+    assert snaps[-1].diverged
+    point = trainer.restore()
+    assert (point.iteration, point.learning_rate, point.new_learning_rate) == (50, 1e-2, 1e3)
+    for k in before:
+        np.testing.assert_array_equal(trainer.params[k], before[k])
+    for k, v in trainer.optimizer.state_arrays().items():
+        np.testing.assert_array_equal(v, memory[k])
+    np.testing.assert_array_equal(trainer.hidden, hidden)
+    assert trainer.learning_rate == 1e-2 and trainer.smooth_loss == smooth and trainer.diverged is None
+    after = list(trainer.run(iterations=20))
+    assert not any(s.diverged for s in after) and np.isfinite([s.loss for s in after]).all()
+    assert after[-1].iteration == snaps[-1].iteration + 20  # the count goes on
+
+
+def test_a_burst_of_learning_rate_changes_keeps_the_point_from_before_the_first(corpus):
+    trainer = Trainer.from_corpus(corpus, small(sample_every=0))
+    assert trainer.restore_point is None
+    trainer.set_live(learning_rate=0.2)  # before any training: nothing worth keeping
+    assert trainer.restore_point is None
+    with pytest.raises(ValueError, match="no restore point"):
+        trainer.restore()
+    for _ in trainer.run(iterations=10):
+        pass
+    trainer.set_live(learning_rate=0.5)
+    for _ in trainer.run(iterations=3):
+        pass
+    trainer.set_live(learning_rate=5.0)
+    trainer.set_live(learning_rate=5.0)  # the same rate again is not a change
+    point = trainer.restore_point
+    assert (point.iteration, point.learning_rate, point.new_learning_rate) == (10, 0.2, 5.0)
+    for _ in trainer.run(iterations=core.trainer.RESTORE_MIN_GAP):
+        pass
+    trainer.set_live(learning_rate=0.1)  # long after: a new point
+    assert trainer.restore_point.iteration == 13 + core.trainer.RESTORE_MIN_GAP
+
+
 def test_run_stops_at_time_budget(corpus):
     trainer = Trainer.from_corpus(corpus, small(sample_every=0))
     snaps = list(trainer.run(seconds=0.2))

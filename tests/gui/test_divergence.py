@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtWidgets import QMessageBox
+
+
+def diverge_by_raising_the_learning_rate(window, qtbot, dialogs, small_corpus_file):
+    """Train a little at the preset's rate, then set 1000 live: training diverges and pauses itself."""
+    window.open_corpus_path(str(small_corpus_file))
+    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    window.start()
+    qtbot.waitUntil(lambda: window.trainer.iteration >= 30, timeout=10_000)
+    window.settings_panel.lr_spin.setValue(1e3)  # through the settings, applied live
+    qtbot.waitUntil(lambda: window.state == "paused", timeout=10_000)
+    qtbot.waitUntil(lambda: bool(dialogs.questions), timeout=5000)
 
 
 def test_a_huge_learning_rate_diverges_and_auto_pauses_with_a_message(make_window, qtbot, dialogs,
                                                                       small_corpus_file):
     window = make_window()
-    window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
-    window.start()
-    qtbot.waitUntil(lambda: window.trainer.iteration >= 30, timeout=10_000)
-    good = {k: v.copy() for k, v in window.trainer.params.items()}
-    window.settings_panel.lr_spin.setValue(1e3)  # through the settings, applied live
-    qtbot.waitUntil(lambda: window.state == "paused", timeout=10_000)
+    dialogs.answer = QMessageBox.StandardButton.No  # keep the last finite weights
+    diverge_by_raising_the_learning_rate(window, qtbot, dialogs, small_corpus_file)
     assert window.start_pause_action.text() == "Resume"
-    qtbot.waitUntil(lambda: bool(dialogs.texts("warning")), timeout=5000)
-    (message,) = dialogs.texts("warning")
-    assert "diverged" in message and "learning rate 1000" in message and "Lower the learning rate" in message
+    ((title, message),) = dialogs.questions
+    assert title == "Training diverged"
+    assert "diverged" in message and "learning rate 1000" in message and "from 0.1 to 1000" in message
     assert all(np.isfinite(v).all() for v in window.trainer.params.values())  # the last finite weights are kept
+    assert window.trainer.learning_rate == 1e3 and window.trainer.diverged
     assert window.worker.thread_running and window.state_label.text() == "Paused"
     assert all(np.isfinite(window.loss_panel.history.loss.view))  # the non-finite loss is not plotted
 
@@ -30,10 +38,27 @@ def test_a_huge_learning_rate_diverges_and_auto_pauses_with_a_message(make_windo
     window.pause()
 
     # Reset gives new weights, and training at a sensible rate goes on: the app stays usable.
+    dialogs.answer = None  # Yes, reset
     window.reset_action.trigger()
     assert window.trainer is None
     window.start()
     qtbot.waitUntil(lambda: window.trainer.iteration >= 50, timeout=10_000)
     window.pause()
     assert window.trainer.diverged is None and window.trainer.learning_rate == 0.05
-    del good
+
+
+def test_after_a_divergence_the_weights_from_before_the_rate_change_can_be_restored(make_window, qtbot, dialogs,
+                                                                                    small_corpus_file):
+    window = make_window()
+    diverge_by_raising_the_learning_rate(window, qtbot, dialogs, small_corpus_file)  # answered Yes
+    assert len(dialogs.questions) == 1 and not dialogs.texts("warning")
+    t = window.trainer
+    assert t.diverged is None and t.learning_rate == 0.1 and t.restore_point is None
+    assert window.settings_panel.lr_spin.value() == 0.1  # the settings show the rate in use again
+    assert "Restored the weights from iteration" in window.statusBar().currentMessage()
+    smooth = t.smooth_loss
+    stopped = t.iteration
+    window.start()
+    qtbot.waitUntil(lambda: window.trainer.iteration >= stopped + 50, timeout=10_000)
+    window.pause()
+    assert t.diverged is None and np.isfinite(t.smooth_loss) and t.smooth_loss < smooth * 1.05
