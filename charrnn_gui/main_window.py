@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, Q
 
 import core
 from core.builtins import BUILTINS, describe_builtin, load_builtin
-from core.probe import default_probe_text
+from core.probe import default_probe_text, probe_passage
 
 from .corpus_panel import CorpusPanel
 from .fmt import duration
@@ -404,7 +404,11 @@ class MainWindow(QMainWindow):
         self.corpus_panel.show_corpus(corpus, notes)
         self.settings_panel.set_vocab_size(len(corpus.vocab))
         if self.trainer is None:
-            self.loss_panel.clear(self.settings_panel.config().seq_length)
+            cfg = self.settings_panel.config()
+            self.loss_panel.clear(cfg.seq_length)
+            n_train = len(corpus.data) - int(len(corpus.data) * cfg.val_fraction)  # as the Trainer will split it
+            self.inspector.set_source(self._probe_params, corpus.vocab,
+                                      probe_passage(corpus.data, corpus.vocab, n_train))
         if remember:
             self.settings.setValue("corpus/last", spec)
             if not spec.startswith(BUILTIN_PREFIX):

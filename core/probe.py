@@ -106,13 +106,19 @@ def default_probe_text(trainer, length: int = 600) -> str:
     """About length characters of held-out text to probe with: the validation tail's opening passage
     (or the corpus's end when there is no validation split), starting at a paragraph or line start when
     one is near, and ending at a line end when one is near."""
-    data = trainer.data
+    n_train = trainer.n_train if trainer.has_validation else len(trainer.data)
+    return probe_passage(trainer.data, trainer.vocab, n_train, length)
+
+
+def probe_passage(data, vocab: Vocab, n_train: int, length: int = 600) -> str:
+    """default_probe_text for encoded data (N,) whose first n_train characters are trained on (all of them:
+    no held-out tail, so the passage is the corpus's end)."""
     slack = max(1, length // 3)  # how far to look for a nicer start or end
-    if trainer.has_validation:
-        region = data[trainer.n_train:trainer.n_train + length + slack]  # (≤ length+slack,)
+    if n_train < len(data):
+        region = data[n_train:n_train + length + slack]  # (≤ length+slack,)
     else:
         region = data[max(0, len(data) - length - slack):]
-    text = trainer.vocab.decode(region)
+    text = vocab.decode(region)
     if len(text) <= length:
         return text
     head = text[:slack]

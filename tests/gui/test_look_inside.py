@@ -111,3 +111,14 @@ def test_opening_look_inside_gives_its_text_room(make_window):
     assert bottom >= 450 and top >= 0.3 * (top + bottom)  # the loss plot and samples stay visible
     w.right_splitter.setSizes([top + bottom - 300, 300])  # the user's choice is kept while it stays open
     assert w.right_splitter.sizes()[1] < 450  # (down to the panel's minimum height)
+
+
+def test_before_training_the_probe_text_is_already_the_held_out_passage(make_window, qtbot, dialogs,
+                                                                        small_corpus_file):
+    w = make_window()
+    open_file_via_dialog(w, dialogs, qtbot, small_corpus_file)
+    shown = w.inspector.text_edit.toPlainText()
+    assert shown and shown in small_corpus_file.read_text()
+    w.step_once()
+    qtbot.waitUntil(lambda: w.trainer is not None and w.trainer.iteration >= 1, timeout=10_000)
+    assert w.inspector.text_edit.toPlainText() == shown == default_probe_text(w.trainer)
