@@ -19,8 +19,8 @@ from core.probe import default_probe_text, probe_passage
 from .corpus_panel import CorpusPanel
 from .fmt import duration
 from .heatmap import HiddenHeatmap
-from .inspector import InspectorPanel
 from .history import LN2, LossHistory
+from .inspector import InspectorPanel
 from .lossplot import LossPlotPanel
 from .samples import SampleRecord, SamplesPanel
 from .settings_panel import SettingsPanel
@@ -406,7 +406,7 @@ class MainWindow(QMainWindow):
         if self.trainer is None:
             cfg = self.settings_panel.config()
             self.loss_panel.clear(cfg.seq_length)
-            n_train = len(corpus.data) - int(len(corpus.data) * cfg.val_fraction)  # as the Trainer will split it
+            n_train = core.corpus.train_length(len(corpus.data), cfg.val_fraction)  # as the Trainer will split it
             self.inspector.set_source(self._probe_params, corpus.vocab,
                                       probe_passage(corpus.data, corpus.vocab, n_train))
         if remember:

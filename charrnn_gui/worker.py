@@ -104,10 +104,14 @@ def _blas_limit():
     """Limit BLAS while training: one thread unless $CHARRNN_BLAS_THREADS says otherwise (faster on small
     CPUs, and it leaves a core for the GUI)."""
     try:
-        from core.threads import blas_threads_setting, limit_blas_threads
+        from core.threads import DEFAULT_BLAS_THREADS, blas_threads_setting, limit_blas_threads
 
-        return limit_blas_threads(blas_threads_setting())
-    except Exception:  # pragma: no cover - a bad setting or a missing threadpoolctl is never fatal here
+        try:
+            threads = blas_threads_setting()
+        except ValueError:  # a malformed $CHARRNN_BLAS_THREADS: the default, rather than no limit
+            threads = DEFAULT_BLAS_THREADS
+        return limit_blas_threads(threads)
+    except Exception:  # pragma: no cover - a missing threadpoolctl is never fatal here
         from contextlib import nullcontext
 
         return nullcontext()

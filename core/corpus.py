@@ -281,6 +281,11 @@ def _size_note(path: str) -> str:
     return f" ({size / 1e6:,.0f} MB)" if size else ""
 
 
+def train_length(n: int, val_fraction: float) -> int:
+    """How many of a corpus's n characters are trained on; the rest, the tail, is held out for validation."""
+    return n - int(n * val_fraction)
+
+
 def check_fits(corpus: Corpus, seq_length: int, batch_size: int = 1, val_fraction: float = 0.0) -> None:
     """Raise CorpusError unless each training stream holds at least one window of seq_length.
 
@@ -290,7 +295,7 @@ def check_fits(corpus: Corpus, seq_length: int, batch_size: int = 1, val_fractio
     if seq_length < 1 or batch_size < 1:
         raise ValueError("sequence length and batch size must be at least 1")
     n = len(corpus)
-    train = n - int(n * val_fraction)
+    train = train_length(n, val_fraction)
     per_stream = train // batch_size
     longest = per_stream - 1
     if seq_length <= longest:

@@ -74,13 +74,13 @@ class Trainer:
 
     def __init__(self, data: np.ndarray, vocab: Vocab, config: TrainConfig):
         config.validate()
-        from .corpus import check_fits  # the corpus module owns the "too short" message
+        from .corpus import check_fits, train_length  # the corpus module owns the split and "too short"
 
         self.config = config
         self.vocab = vocab
         self.data = data  # (N,) ids, never copied
         N = len(data)
-        self.n_train = N - int(N * config.val_fraction)  # training part; the tail is held out
+        self.n_train = train_length(N, config.val_fraction)  # training part; the tail is held out
         check_fits(_Sized(N, vocab), config.seq_length, config.batch_size, config.val_fraction)
         B, T, H = config.batch_size, config.seq_length, config.hidden_size
         self.seg_len = self.n_train // B  # characters per stream

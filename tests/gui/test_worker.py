@@ -241,7 +241,8 @@ def test_training_runs_with_one_blas_thread_unless_told_otherwise(worker_and_rec
 
     if not blas_threads_in_use():
         pytest.skip("NumPy here reports no BLAS library to limit")
-    for setting, expected in (("", 1), ("2", 2), ("", 1)):  # a second worker after the first still gets its count
+    # A second worker after the first still gets its count; a malformed setting means the default.
+    for setting, expected in (("", 1), ("2", 2), ("lots", 1)):
         monkeypatch.setenv("CHARRNN_BLAS_THREADS", setting)
         trainer = make_trainer()
         seen = []
