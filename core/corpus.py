@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import io
 import os
 import stat
 from dataclasses import dataclass, field
@@ -54,106 +55,105 @@ def decode_bytes(raw: bytes, name: str = "text") -> tuple[str, str, tuple[str, .
     Byte-order marks decide UTF-8 and UTF-16; otherwise strict UTF-8, falling back to cp1252 and
     then latin-1 with a warning. Bytes that look binary raise CorpusError.
     """
-    parts, encoding, warnings = _decode_parts(raw, name)
-    return "".join(parts), encoding, warnings
+    f = io.BytesIO(raw)
+    reading = _sniff(f, name)
+    return "".join(_pieces(f, reading.codec, reading.start)), reading.encoding, reading.warnings
 
 
-def _decode_parts(raw: bytes, name: str) -> tuple[list[str], str, tuple[str, ...]]:
-    """decode_bytes as a list of pieces of at most CHUNK_CHARS characters, decoded piece by piece.
+@dataclass(frozen=True)
+class _Reading:
+    """How a file decodes, and what a first pass over it found."""
+
+    codec: str  # the strict codec that decodes all of it
+    start: int  # bytes to skip first (a UTF-8 byte-order mark)
+    encoding: str  # what to report: "utf-8", "utf-8-sig", "utf-16", "cp1252" or "latin-1"
+    warnings: tuple[str, ...]  # e.g. the fallback from UTF-8
+    seen: np.ndarray  # (MAX_CODEPOINT + 1,) bool: which code points the text holds
+    n: int  # characters, after newline normalisation
+
+
+def _sniff(f, name: str) -> _Reading:
+    """Choose the codec of the binary file f (seekable) and count its characters, reading it in pieces.
+
+    Nothing of the text is kept: a second pass (_pieces) decodes it again to encode it, so loading needs
+    memory for the encoded ids and one piece, not for the bytes and the decoded text besides.
+    """
+    f.seek(0)
+    head = f.read(3)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            seen, n = _count(f, "utf-16", 0)
+        except UnicodeDecodeError:
+            raise CorpusError(f"{name} starts like UTF-16 text but cannot be decoded as UTF-16") from None
+        if seen[0]:
+            raise CorpusError(f"{name} looks like a binary file, not text")
+        return _Reading("utf-16", 0, "utf-16", (), seen, n)
+    _refuse_binary(f, name)
+    start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    try:
+        return _Reading("utf-8", start, "utf-8-sig" if start else "utf-8", (), *_count(f, "utf-8", start))
+    except UnicodeDecodeError as e:
+        bad_offset = e.start - start
+    try:
+        codec, label, (seen, n) = "cp1252", "cp1252 (Windows-1252)", _count(f, "cp1252", start)
+    except UnicodeDecodeError:
+        codec, label, (seen, n) = "latin-1", "latin-1 (ISO-8859-1)", _count(f, "latin-1", start)
+    warning = f"not valid UTF-8 (first bad byte at offset {bad_offset}); decoded as {label} — check accented characters"
+    return _Reading(codec, start, codec, (warning,), seen, n)
+
+
+def _count(f, codec: str, start: int) -> tuple[np.ndarray, int]:
+    """(which code points occur, how many characters) in f from byte start, decoded strictly with codec."""
+    seen = np.zeros(MAX_CODEPOINT + 1, dtype=bool)
+    n = 0
+    for piece in _pieces(f, codec, start):
+        seen[_codepoints(piece)] = True
+        n += len(piece)
+    return seen, n
+
+
+def _pieces(f, codec: str, start: int):
+    """The text of f from byte start, decoded strictly with codec, newlines normalised (\\r\\n and \\r become
+    \\n), in pieces of about CHUNK_CHARS characters. A UnicodeDecodeError's start is an offset into f.
 
     A thread holds the GIL for the whole of one call into a codec; decoding a 200 MB file in one call
     froze the GUI thread (and its timers) for most of a second, piece by piece it never waits long.
     """
-    warnings: tuple[str, ...] = ()
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            parts = _decode_pieces(raw, "utf-16")
-        except UnicodeDecodeError:
-            raise CorpusError(f"{name} starts like UTF-16 text but cannot be decoded as UTF-16") from None
-        if any("\x00" in part for part in parts):
-            raise CorpusError(f"{name} looks like a binary file, not text")
-        encoding = "utf-16"
-    else:
-        _refuse_binary(raw, name)
-        parts, encoding, warnings = _decode_8bit(raw)
-    return _normalise_newlines(parts), encoding, warnings
-
-
-def _decode_pieces(raw: bytes, codec: str, start: int = 0) -> list[str]:
-    """raw[start:] decoded strictly with codec, CHUNK_CHARS bytes per call; a UnicodeDecodeError's start
-    is made an offset into raw."""
+    f.seek(start)
     decoder = codecs.getincrementaldecoder(codec)("strict")
-    view = memoryview(raw)
-    parts = []
-    offset = start
-    try:
-        for offset in range(start, len(raw), CHUNK_CHARS):
-            pending = len(decoder.getstate()[0])  # bytes of a character cut by the previous piece
-            try:
-                part = decoder.decode(view[offset:offset + CHUNK_CHARS])
-            except UnicodeDecodeError as e:
-                e.start += offset - pending
-                raise
-            if part:
-                parts.append(part)
-        pending = len(decoder.getstate()[0])
+    offset, carry = start, ""
+    while True:
+        block = f.read(CHUNK_CHARS)
+        final = not block
+        pending = len(decoder.getstate()[0])  # bytes of a character cut by the previous block
         try:
-            part = decoder.decode(b"", final=True)
+            piece = carry + decoder.decode(block, final=final)
         except UnicodeDecodeError as e:
-            e.start += len(raw) - pending
+            e.start += offset - pending
             raise
-    finally:
-        view.release()
-    if part:
-        parts.append(part)
-    return parts
+        offset += len(block)
+        carry = ""
+        if "\r" in piece:
+            if piece.endswith("\r") and not final:  # its \n may start the next block
+                piece, carry = piece[:-1], "\r"
+            piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+        if piece:
+            yield piece
+        if final:
+            return
 
 
-def _normalise_newlines(parts: list[str]) -> list[str]:
-    """\\r\\n and \\r become \\n, in place, including a \\r\\n split across two pieces."""
-    if not any("\r" in part for part in parts):
-        return parts
-    carry = ""
-    for i, part in enumerate(parts):
-        if carry:
-            part = carry + part
-            carry = ""
-        if part.endswith("\r"):
-            part, carry = part[:-1], "\r"
-        parts[i] = part.replace("\r\n", "\n").replace("\r", "\n")
-    if carry:
-        parts.append("\n")
-    return [part for part in parts if part]
-
-
-def _refuse_binary(raw: bytes, name: str) -> None:
-    """Raise CorpusError if 8-bit-encoded bytes hold a NUL or too many control characters."""
-    if b"\x00" in raw:
-        raise CorpusError(f"{name} looks like a binary file, not text")
-    if not raw:
-        return
+def _refuse_binary(f, name: str) -> None:
+    """Raise CorpusError if the 8-bit-encoded file f holds a NUL or too many control characters."""
     counts = np.zeros(256, dtype=np.int64)
-    for start in range(0, len(raw), CHUNK_CHARS):
-        counts += np.bincount(np.frombuffer(raw, np.uint8, min(CHUNK_CHARS, len(raw) - start), start), minlength=256)
-    controls = sum(int(counts[b]) for b in range(32) if b not in _TEXT_CONTROLS)
-    if controls > BINARY_CONTROL_FRACTION * len(raw):
+    f.seek(0)
+    while block := f.read(CHUNK_CHARS):
+        counts += np.bincount(np.frombuffer(block, np.uint8), minlength=256)
+    if counts[0]:
         raise CorpusError(f"{name} looks like a binary file, not text")
-
-
-def _decode_8bit(raw: bytes) -> tuple[list[str], str, tuple[str, ...]]:
-    """Decode bytes without a UTF-16 BOM: UTF-8 (with or without BOM), else cp1252, else latin-1."""
-    has_bom = raw.startswith(b"\xef\xbb\xbf")
-    body = 3 if has_bom else 0
-    try:
-        return _decode_pieces(raw, "utf-8", body), "utf-8-sig" if has_bom else "utf-8", ()
-    except UnicodeDecodeError as e:
-        bad_offset = e.start - body
-    try:
-        parts, encoding, label = _decode_pieces(raw, "cp1252", body), "cp1252", "cp1252 (Windows-1252)"
-    except UnicodeDecodeError:
-        parts, encoding, label = _decode_pieces(raw, "latin-1", body), "latin-1", "latin-1 (ISO-8859-1)"
-    warning = f"not valid UTF-8 (first bad byte at offset {bad_offset}); decoded as {label} — check accented characters"
-    return parts, encoding, (warning,)
+    controls = sum(int(counts[b]) for b in range(32) if b not in _TEXT_CONTROLS)
+    if controls > BINARY_CONTROL_FRACTION * int(counts.sum()):
+        raise CorpusError(f"{name} looks like a binary file, not text")
 
 
 def corpus_from_text(
@@ -172,16 +172,17 @@ def corpus_from_text(
 
 
 def _corpus_from_pieces(pieces, n: int, name: str, path: str | None, encoding: str, size_bytes: int | None,
-                        warnings) -> Corpus:
-    """A Corpus of the n characters that pieces() yields in order (called twice: vocabulary, then ids)."""
+                        warnings, seen: np.ndarray | None = None) -> Corpus:
+    """A Corpus of the n characters that pieces() yields in order (called once more for the vocabulary
+    unless seen, its code points, is given)."""
     if not n:
         raise CorpusError(f"{name} is empty")
-    vocab = _vocab_of(pieces())
+    vocab = _vocab_of(pieces()) if seen is None else _vocab_from_seen(seen)
     if len(vocab) < 2:
         raise CorpusError(
             f"{name} has only one distinct character ({vocab.chars[0]!r}); a model needs at least 2"
         )
-    data = _encode(pieces(), vocab, n)
+    data = _encode(pieces(), vocab, n, name)
     data.flags.writeable = False
     return Corpus(
         name=name, path=path, data=data, vocab=vocab, encoding=encoding,
@@ -210,20 +211,37 @@ def _vocab_of(pieces) -> Vocab:
     seen = np.zeros(MAX_CODEPOINT + 1, dtype=bool)
     for piece in pieces:
         seen[_codepoints(piece)] = True
+    return _vocab_from_seen(seen)
+
+
+def _vocab_from_seen(seen: np.ndarray) -> Vocab:
+    """The vocabulary of the code points marked in seen (MAX_CODEPOINT + 1,)."""
     # Code point order is Python's string order, so this equals sorted(set(text)).
     return Vocab("".join(map(chr, np.flatnonzero(seen).tolist())))
 
 
-def _encode(pieces, vocab: Vocab, n: int) -> np.ndarray:
-    """The ids of the n characters of pieces, shape (n,), written piece by piece into one array."""
+def _encode(pieces, vocab: Vocab, n: int, name: str = "text") -> np.ndarray:
+    """The ids of the n characters of pieces, shape (n,), written piece by piece into one array.
+
+    Pieces that add up to another length, or hold a character outside vocab, mean the text changed since
+    it was counted (a file rewritten while it was being read): CorpusError.
+    """
     codes = np.array([ord(c) for c in vocab.chars], dtype=np.int64)
+    known = np.zeros(int(codes[-1]) + 1, dtype=bool)  # code point -> in vocab
+    known[codes] = True
     table = np.zeros(int(codes[-1]) + 1, dtype=vocab.dtype)  # code point -> id
     table[codes] = np.arange(len(codes), dtype=vocab.dtype)
     out = np.empty(n, dtype=vocab.dtype)
     start = 0
     for piece in pieces:
-        np.take(table, _codepoints(piece), out=out[start:start + len(piece)], mode="clip")
-        start += len(piece)
+        points = _codepoints(piece)
+        stop = start + len(piece)
+        if stop > n or int(points.max()) >= len(known) or not known[points].all():
+            raise CorpusError(f"{name} changed while it was being read; open it again")
+        np.take(table, points, out=out[start:stop])
+        start = stop
+    if start != n:
+        raise CorpusError(f"{name} changed while it was being read; open it again")
     return out
 
 
@@ -255,21 +273,25 @@ def load_corpus(path) -> Corpus:
     try:
         try:
             with open(path, "rb") as f:
-                raw = f.read()
+                if stat.S_ISFIFO(mode):  # a pipe can be read only once: keep its bytes
+                    return _load_file(io.BytesIO(f.read()), name, path)
+                return _load_file(f, name, path)
         except FileNotFoundError:
             raise CorpusError(f"no such file: {path}") from None
         except OSError as e:
             raise CorpusError(f"cannot read {path}: {e.strerror or e}") from None
-        if not raw:
-            raise CorpusError(f"{name} is empty")
-        parts, encoding, warnings = _decode_parts(raw, name)
-        size_bytes = len(raw)
-        del raw  # the decoded text replaces the bytes; do not hold both while encoding
-        return _corpus_from_pieces(lambda: iter(parts), sum(map(len, parts)), name, path, encoding, size_bytes,
-                                   warnings)
     except MemoryError:
-        raw = parts = None  # drop whatever was read before describing the failure
         raise CorpusError(f"{name} is too large to load into memory{_size_note(path)}") from None
+
+
+def _load_file(f, name: str, path: str) -> Corpus:
+    """A Corpus of the seekable binary file f, read in two passes of pieces (choose and count, then encode)."""
+    size_bytes = f.seek(0, os.SEEK_END)
+    if not size_bytes:
+        raise CorpusError(f"{name} is empty")
+    reading = _sniff(f, name)
+    return _corpus_from_pieces(lambda: _pieces(f, reading.codec, reading.start), reading.n, name, path,
+                               reading.encoding, size_bytes, reading.warnings, seen=reading.seen)
 
 
 def _size_note(path: str) -> str:

@@ -263,3 +263,58 @@ def test_batch_streams_and_validation_split_shrink_what_fits():
 def test_a_corpus_too_short_for_any_window_says_so():
     with pytest.raises(CorpusError, match="too short to train on, even with sequence length 1"):
         check_fits(corpus_from_text("abc"), seq_length=1, batch_size=2)
+
+
+# --- reading a file in pieces ------------------------------------------------------------------
+
+TRICKY = "ab\r\ncd\ré—✓漢\r\n\r\nend\r"  # newlines of every kind, multi-byte characters, a final \r
+
+
+@pytest.mark.parametrize("raw, encoding", [
+    (TRICKY.encode("utf-8"), "utf-8"),
+    (b"\xef\xbb\xbf" + TRICKY.encode("utf-8"), "utf-8-sig"),
+    (TRICKY.encode("utf-16"), "utf-16"),
+    (b"\xfe\xff" + TRICKY.encode("utf-16-be"), "utf-16"),
+])
+@pytest.mark.parametrize("piece", [1, 2, 3, 5, 7])
+def test_pieces_split_anywhere_decode_the_same_text(tmp_path, monkeypatch, raw, encoding, piece):
+    import core.corpus
+
+    monkeypatch.setattr(core.corpus, "CHUNK_CHARS", piece)  # every \r\n and character split somewhere
+    corpus = load_corpus(write(tmp_path, raw))
+    assert corpus.text() == TRICKY.replace("\r\n", "\n").replace("\r", "\n")
+    assert corpus.encoding == encoding and corpus.size_bytes == len(raw)
+
+
+def test_the_first_bad_utf8_byte_is_reported_at_its_file_offset_whatever_the_pieces(tmp_path, monkeypatch):
+    import core.corpus
+
+    raw = "plain text, then ".encode("utf-8") + "é".encode("utf-8") + b" and then \xe9 in cp1252"
+    monkeypatch.setattr(core.corpus, "CHUNK_CHARS", 4)
+    corpus = load_corpus(write(tmp_path, raw))
+    bad = raw.index(b"\xe9 in")  # the é before it is valid UTF-8
+    assert f"at offset {bad}" in corpus.warnings[0]
+    assert corpus.text() == raw.decode("cp1252")
+
+
+@pytest.mark.parametrize("rewrite", [
+    lambda f: f.write(b"more text at the end\n"),  # longer
+    lambda f: (f.seek(0), f.write(b"XYZ")),  # characters the first pass never saw
+    lambda f: f.truncate(10),  # shorter
+])
+def test_a_file_rewritten_between_the_two_passes_is_refused(tmp_path, monkeypatch, rewrite):
+    import core.corpus
+
+    path = write(tmp_path, b"the cat sat on the mat\n" * 50)
+    real_sniff = core.corpus._sniff
+
+    def sniff_then_rewrite(f, name):
+        reading = real_sniff(f, name)
+        with open(path, "r+b") as other:  # another program writes to the file meanwhile
+            other.seek(0, os.SEEK_END)
+            rewrite(other)
+        return reading
+
+    monkeypatch.setattr(core.corpus, "_sniff", sniff_then_rewrite)
+    with pytest.raises(CorpusError, match=r"changed while it was being read"):
+        load_corpus(path)

@@ -53,5 +53,6 @@ def test_a_200_mb_file_loads_quickly_and_keeps_at_most_two_bytes_per_character(t
           f"peak {m['peak'] / m['chars']:.2f} bytes/char")
     assert m["chars"] == SIZE
     assert m["resident"] <= 2 * m["chars"]
+    assert m["peak"] <= 2 * m["chars"]  # while loading too: the file is read twice in pieces, never held whole
     assert m["seconds"] < 20  # about 3 s on an idle 2-core machine; generous for a shared one
     assert all(np.isfinite(m["losses"]))
