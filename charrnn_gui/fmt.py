@@ -38,3 +38,11 @@ def count(n: float) -> str:
 def vocabulary_preview(chars, limit: int = 60) -> str:
     shown = "".join(display_char(c) for c in chars[:limit])
     return shown + (f" … (+{len(chars) - limit})" if len(chars) > limit else "")
+
+
+def probability(p: float) -> str:
+    """A probability as a percentage with one decimal, or two significant digits when smaller than 0.1%
+    (a large vocabulary's guesses would otherwise all read 0.0%)."""
+    if p >= 0.001 or p <= 0:
+        return f"{p:.1%}"
+    return f"{100 * p:.2g}%"

@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 from core.probe import ProbeResult, probe, rank_span, rank_units
 from core.vocab import UnknownCharactersError
 
+from .fmt import probability
+
 MAX_PROBE_CHARS = 10_000  # longer texts are refused: colouring them would stall the GUI thread
 TOP_K = 5  # next-character predictions shown
 UNITS_LISTED = 10  # units listed by a search
@@ -491,7 +493,7 @@ class InspectorPanel(QWidget):
         value = float(r.hidden[i, self._unit])
         text = f"'{shown_char(r.text[i])}' (character {i}) · unit {self._unit}: {value:+.3f}"
         if i + 1 < len(r.text):
-            text += f"\nnext is '{shown_char(r.text[i + 1])}', given {r.actual_prob[i]:.1%}"
+            text += f"\nnext is '{shown_char(r.text[i + 1])}', given {probability(r.actual_prob[i])}"
         return text
 
     # -- predictions ------------------------------------------------------------------------------
@@ -521,7 +523,7 @@ class InspectorPanel(QWidget):
         nxt = int(r.ids[i + 1]) if i + 1 < len(r.ids) else None
         for row, (c, p) in enumerate(zip(ids[i], probs[i])):
             char_item = QTableWidgetItem(shown_char(self._result_chars[c]))
-            prob_item = QTableWidgetItem(f"{p:.1%}")
+            prob_item = QTableWidgetItem(probability(p))
             prob_item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             shade = QColor(PREDICTION_SHADE)
             shade.setAlphaF(0.12 + 0.78 * float(p))
@@ -541,7 +543,7 @@ class InspectorPanel(QWidget):
             rank = int((r.probs[i] > r.probs[i, nxt]).sum()) + 1
             mark = " (in bold above)" if rank <= TOP_K else ""
             self.actual_label.setText(f"Actually next: <b>{_escape(shown_char(r.text[i + 1]))}</b>, given "
-                                      f"{r.actual_prob[i]:.1%} — rank {rank} of {r.probs.shape[1]}{mark}")
+                                      f"{probability(r.actual_prob[i])} — rank {rank} of {r.probs.shape[1]}{mark}")
 
     def _mark_predicted_char(self, i):
         """Underline the character whose next-character predictions are shown (its colour stays visible)."""

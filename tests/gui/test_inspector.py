@@ -434,3 +434,12 @@ def test_exported_png_is_a_picture_of_the_coloured_text(panel, tmp_path):
     path = tmp_path / "unit.png"
     assert panel.export_png(path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tiny_probabilities_keep_two_significant_digits_instead_of_reading_zero():
+    from charrnn_gui.fmt import probability
+
+    assert probability(0.515) == "51.5%"
+    assert probability(0.0012) == "0.1%"
+    assert probability(0.00033) == "0.033%"  # a 3,000-character vocabulary's uniform guess
+    assert probability(0.0) == "0.0%"
