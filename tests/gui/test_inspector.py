@@ -12,6 +12,7 @@ from PySide6.QtCore import QEvent, QPoint, Qt  # noqa: E402
 from PySide6.QtGui import QHelpEvent, QTextCursor  # noqa: E402
 from PySide6.QtWidgets import QToolTip  # noqa: E402
 
+from charrnn_gui.fmt import probability  # noqa: E402
 from charrnn_gui.inspector import NEWLINE_MARK, InspectorPanel, activation_color, shown_char  # noqa: E402
 from core.config import TrainConfig  # noqa: E402
 from core.probe import probe  # noqa: E402
@@ -213,11 +214,11 @@ def test_predictions_follow_the_character_before_the_cursor(panel):
     table = panel.predictions_table
     for row in range(5):
         assert table.item(row, 0).text() == shown_char(VOCAB.chars[ids[i, row]])
-        assert table.item(row, 1).text() == f"{probs[i, row]:.1%}"
+        assert table.item(row, 1).text() == probability(probs[i, row])
     assert table.item(0, 0).text() == "a"  # a few hundred steps are enough to learn "sat"
     assert table.item(0, 0).font().bold()  # the character that came next is in bold
     assert "Actually next: <b>a</b>" in panel.actual_label.text()
-    assert f"{panel.result.actual_prob[i]:.1%}" in panel.actual_label.text()
+    assert probability(panel.result.actual_prob[i]) in panel.actual_label.text()
     assert "the cat s</b>" in panel.context_label.text()
 
 
@@ -437,8 +438,6 @@ def test_exported_png_is_a_picture_of_the_coloured_text(panel, tmp_path):
 
 
 def test_tiny_probabilities_keep_two_significant_digits_instead_of_reading_zero():
-    from charrnn_gui.fmt import probability
-
     assert probability(0.515) == "51.5%"
     assert probability(0.0012) == "0.1%"
     assert probability(0.00033) == "0.033%"  # a 3,000-character vocabulary's uniform guess
