@@ -16,7 +16,10 @@ an event loop, so it is controlled only through thread-safe flags (`threading.Ev
 
 The loop records every iteration into its own `LossHistory` (the one saved into checkpoints) and,
 at most every EMIT_INTERVAL seconds, emits `progressed(Progress)` with freshly allocated arrays of
-the iterations done since the previous emit. Every sample is emitted as `sampled(core.Sample)`.
+the iterations done since the previous emit. Every sample is emitted as `sampled(core.Sample)`, right
+after the progress that covers it: queued together, they cost the GUI thread one wake-up (and the loop
+one hand-over of the GIL) per emit rather than one per sample, which at ~30 samples a second is 10%
+of the lesson preset's speed.
 Divergence clears the run flag and emits `diverged(reason)`; an exception emits `failed(message)`
 and ends the loop; parking after running emits `paused(iteration)`; the end emits `finished()`.
 The GUI thread must get the GIL quickly while the loop runs Python: starting a worker lowers the
@@ -136,6 +139,7 @@ class TrainingWorker(QObject):
         self._emitted = int(self.history.iterations.last(0))
         self._val_emitted = int(self.history.val_iterations.last(0))
         self._emitted_iteration = trainer.iteration  # the trainer's count in the last progress
+        self._samples: list = []  # core.Sample drawn since the last emit, in order
         self._elapsed = float(elapsed)
         self._run_flag = threading.Event()
         self._stop_flag = threading.Event()
@@ -229,7 +233,15 @@ class TrainingWorker(QObject):
             self.trainer.set_live(**live)
 
     def _flush(self, now: float, window_start: float, its_in_window: int, running_since: float | None) -> None:
-        """Emit the iterations recorded since the previous emit (fresh arrays), if any."""
+        """Emit the iterations recorded since the previous emit (fresh arrays), if any, then the samples drawn
+        meanwhile, one signal each."""
+        self._emit_progress(now, window_start, its_in_window, running_since)
+        samples, self._samples = self._samples, []
+        for sample in samples:
+            self.sampled.emit(sample)
+
+    def _emit_progress(self, now: float, window_start: float, its_in_window: int,
+                       running_since: float | None) -> None:
         h = self.history
         rows, vals = h.since(self._emitted), h.val_since(self._val_emitted)
         t = self.trainer
@@ -311,7 +323,7 @@ class TrainingWorker(QObject):
                             self._flush(now, window_start, its_in_window, running_since)
                             window_start, its_in_window = now, 0
                     if snap.sample is not None:
-                        self.sampled.emit(snap.sample)
+                        self._samples.append(snap.sample)  # emitted with the next progress
                     if snap.diverged:
                         self.diverged.emit(snap.diverged)
                     if now - last_yield >= YIELD_EVERY:
