@@ -88,7 +88,8 @@ def test_live_settings_reach_the_running_trainer(make_window, qtbot, small_corpu
     qtbot.waitUntil(lambda: window.trainer.sample_every == 7, timeout=5000)
     t = window.trainer
     assert (t.learning_rate, t.temperature, t.sample_length) == (0.02, 0.5, 17)
-    qtbot.waitUntil(lambda: len(window.samples_panel.records[-1].text) == 17, timeout=5000)
+    records = window.samples_panel.records
+    qtbot.waitUntil(lambda: bool(records) and len(records[-1].text) == 17, timeout=5000)
 
 
 def test_loss_plot_switches_units_and_log_scale(make_window, qtbot, small_corpus_file):
