@@ -187,7 +187,10 @@ def test_an_unusable_checkpoint_destination_is_refused_before_training(text_file
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_termination_signal_saves_a_checkpoint_like_ctrl_c(text_file, tmp_path, signum):
     ckpt = tmp_path / "c.npz"
-    proc = popen_cli("train", text_file, "--checkpoint", ckpt, "--print-every", "50", *TINY)
+    # The signal's default disposition, whatever this test run inherited (under nohup SIGHUP is ignored,
+    # and an ignored SIGHUP must stay ignored: see the next test).
+    proc = popen_cli("train", text_file, "--checkpoint", ckpt, "--print-every", "50", *TINY,
+                     patch=f"import signal; signal.signal({int(signum)}, signal.SIG_DFL)")
     try:
         while "iter 100," not in proc.stdout.readline():
             assert proc.poll() is None
