@@ -232,11 +232,14 @@ class TrainingWorker(QObject):
         if live:
             self.trainer.set_live(**live)
 
-    def _flush(self, now: float, window_start: float, its_in_window: int, running_since: float | None) -> None:
-        """Emit the iterations recorded since the previous emit (fresh arrays), if any, then the samples drawn
-        meanwhile, one signal each."""
+    def _flush(self, now: float, window_start: float, its_in_window: int, running_since: float | None) -> list:
+        """Emit the iterations recorded since the previous emit (fresh arrays), if any; return the samples drawn
+        meanwhile, which the caller emits (one signal each) once it has let go of the trainer lock."""
         self._emit_progress(now, window_start, its_in_window, running_since)
         samples, self._samples = self._samples, []
+        return samples
+
+    def _emit_samples(self, samples) -> None:
         for sample in samples:
             self.sampled.emit(sample)
 
@@ -287,16 +290,18 @@ class TrainingWorker(QObject):
                                 self.pause_latencies.append(now - self._pause_requested_at)
                                 self._pause_requested_at = None
                             with self._lock:
-                                self._flush(now, window_start, its_in_window, running_since)
+                                samples = self._flush(now, window_start, its_in_window, running_since)
                                 self._elapsed += now - running_since
                                 running_since = None
                                 iteration = self.trainer.iteration
+                            self._emit_samples(samples)
                             self.paused.emit(iteration)
                         self._run_flag.wait(PARK_POLL)
                         continue
                     if running_since is None:
                         running_since = window_start = last_yield = time.perf_counter()
                         its_in_window = 0
+                    samples = ()
                     with self._lock:
                         if not self._run_flag.is_set() or self._hold_flag.is_set() or self._stop_flag.is_set():
                             continue
@@ -314,16 +319,17 @@ class TrainingWorker(QObject):
                                 self._budget = None
                                 self._run_flag.clear()
                         self.history.append_snapshot(snap)
+                        if snap.sample is not None:
+                            self._samples.append(snap.sample)  # emitted after the progress that covers it
                         its_in_window += 0 if snap.diverged else 1
                         now = time.perf_counter()
                         if snap.diverged:
                             self._run_flag.clear()
                             self._pause_requested_at = None
                         if snap.diverged or now - window_start >= EMIT_INTERVAL:
-                            self._flush(now, window_start, its_in_window, running_since)
+                            samples = self._flush(now, window_start, its_in_window, running_since)
                             window_start, its_in_window = now, 0
-                    if snap.sample is not None:
-                        self._samples.append(snap.sample)  # emitted with the next progress
+                    self._emit_samples(samples)
                     if snap.diverged:
                         self.diverged.emit(snap.diverged)
                     if now - last_yield >= YIELD_EVERY:
@@ -335,13 +341,15 @@ class TrainingWorker(QObject):
             self.failed.emit(f"training stopped: {type(e).__name__}: {e}")
         finally:
             now = time.perf_counter()
+            samples = ()
             with self._lock:
                 try:
-                    self._flush(now, window_start, its_in_window, running_since)
+                    samples = self._flush(now, window_start, its_in_window, running_since)
                 except Exception:  # pragma: no cover - reporting must not mask the real error
                     traceback.print_exc(file=sys.stderr)
                 if running_since is not None:
                     self._elapsed += now - running_since
+            self._emit_samples(samples)
             self.finished.emit()
 
 
