@@ -103,9 +103,11 @@ def test_sampling_with_unknown_prime_characters_names_them(corpus_file, tmp_path
 def test_ctrl_c_saves_a_checkpoint_before_exiting(corpus_file, tmp_path):
     ckpt = tmp_path / "interrupted.npz"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # SIGINT at its default in the child, as in a terminal (a shell's background job starts with it ignored,
+    # and Python then installs no KeyboardInterrupt handler).
     proc = subprocess.Popen([sys.executable, "-m", "core", "train", str(corpus_file), "--checkpoint", str(ckpt),
                              "--progress-every", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT)
+                            env=env, cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 30
         while "iter 100," not in (line := proc.stdout.readline()) and time.time() < deadline:
