@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import shutil
 import tempfile
@@ -91,6 +92,9 @@ def no_threads_left_running():
     from charrnn_gui.worker import stop_all_threads
 
     left = stop_all_threads(timeout=30.0)
+    # The test's closed windows and panels are freed now, with no thread running, rather than by a
+    # garbage collection in the middle of the next test's training (once seen to hang there).
+    gc.collect()
     if left:
         pytest.fail(f"the test left worker threads running: {', '.join(left)}")
 
