@@ -395,8 +395,8 @@ class MainWindow(QMainWindow):
         self.corpus = corpus
         self.corpus_spec = spec
         notes = tuple(notes)
+        cfg = self.settings_panel.config()
         try:
-            cfg = self.settings_panel.config()
             core.check_fits(corpus, cfg.seq_length, cfg.batch_size, cfg.val_fraction)
         except (core.CorpusError, ValueError) as e:
             notes += (str(e),)
@@ -404,7 +404,6 @@ class MainWindow(QMainWindow):
         self.corpus_panel.show_corpus(corpus, notes)
         self.settings_panel.set_vocab_size(len(corpus.vocab))
         if self.trainer is None:
-            cfg = self.settings_panel.config()
             self.loss_panel.clear(cfg.seq_length)
             n_train = core.corpus.train_length(len(corpus.data), cfg.val_fraction)  # as the Trainer will split it
             self.inspector.set_source(self._probe_params, corpus.vocab,

@@ -82,7 +82,7 @@ def _sniff(f, name: str) -> _Reading:
     head = f.read(3)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            seen, n = _count(f, "utf-16", 0)
+            seen, n = _scan(_pieces(f, "utf-16", 0))
         except UnicodeDecodeError:
             raise CorpusError(f"{name} starts like UTF-16 text but cannot be decoded as UTF-16") from None
         if seen[0]:
@@ -91,22 +91,23 @@ def _sniff(f, name: str) -> _Reading:
     _refuse_binary(f, name)
     start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     try:
-        return _Reading("utf-8", start, "utf-8-sig" if start else "utf-8", (), *_count(f, "utf-8", start))
+        return _Reading("utf-8", start, "utf-8-sig" if start else "utf-8", (), *_scan(_pieces(f, "utf-8", start)))
     except UnicodeDecodeError as e:
         bad_offset = e.start - start
     try:
-        codec, label, (seen, n) = "cp1252", "cp1252 (Windows-1252)", _count(f, "cp1252", start)
+        codec, label, (seen, n) = "cp1252", "cp1252 (Windows-1252)", _scan(_pieces(f, "cp1252", start))
     except UnicodeDecodeError:
-        codec, label, (seen, n) = "latin-1", "latin-1 (ISO-8859-1)", _count(f, "latin-1", start)
+        codec, label, (seen, n) = "latin-1", "latin-1 (ISO-8859-1)", _scan(_pieces(f, "latin-1", start))
     warning = f"not valid UTF-8 (first bad byte at offset {bad_offset}); decoded as {label} — check accented characters"
     return _Reading(codec, start, codec, (warning,), seen, n)
 
 
-def _count(f, codec: str, start: int) -> tuple[np.ndarray, int]:
-    """(which code points occur, how many characters) in f from byte start, decoded strictly with codec."""
+def _scan(pieces) -> tuple[np.ndarray, int]:
+    """(which code points occur (MAX_CODEPOINT + 1,) bool, how many characters) in a text given as pieces,
+    found without per-character Python work."""
     seen = np.zeros(MAX_CODEPOINT + 1, dtype=bool)
     n = 0
-    for piece in _pieces(f, codec, start):
+    for piece in pieces:
         seen[_codepoints(piece)] = True
         n += len(piece)
     return seen, n
@@ -167,17 +168,20 @@ def corpus_from_text(
     """Check a text and encode it into a Corpus; raise CorpusError if it cannot be trained on."""
     if size_bytes is None and text:
         size_bytes = _utf8_size(text)
-    return _corpus_from_pieces(lambda: (chunk for _, chunk in _chunks(text)), len(text), name, path, encoding,
-                               size_bytes, warnings)
+    def pieces():
+        return (chunk for _, chunk in _chunks(text))
+
+    seen, n = _scan(pieces())
+    return _corpus_from_pieces(pieces, seen, n, name, path, encoding, size_bytes, warnings)
 
 
-def _corpus_from_pieces(pieces, n: int, name: str, path: str | None, encoding: str, size_bytes: int | None,
-                        warnings, seen: np.ndarray | None = None) -> Corpus:
-    """A Corpus of the n characters that pieces() yields in order (called once more for the vocabulary
-    unless seen, its code points, is given)."""
+def _corpus_from_pieces(pieces, seen: np.ndarray, n: int, name: str, path: str | None, encoding: str,
+                        size_bytes: int | None, warnings) -> Corpus:
+    """A Corpus of the n characters that pieces() yields in order, whose code points seen marks (_scan)."""
     if not n:
         raise CorpusError(f"{name} is empty")
-    vocab = _vocab_of(pieces()) if seen is None else _vocab_from_seen(seen)
+    # Code point order is Python's string order, so this equals sorted(set(text)).
+    vocab = Vocab("".join(map(chr, np.flatnonzero(seen).tolist())))
     if len(vocab) < 2:
         raise CorpusError(
             f"{name} has only one distinct character ({vocab.chars[0]!r}); a model needs at least 2"
@@ -204,20 +208,6 @@ def _codepoints(chunk: str) -> np.ndarray:
         return np.frombuffer(chunk.encode("latin-1"), np.uint8)
     except UnicodeEncodeError:
         return np.frombuffer(chunk.encode("utf-32-le", "surrogatepass"), "<u4")
-
-
-def _vocab_of(pieces) -> Vocab:
-    """The vocabulary of the text made of pieces (strings), found without per-character Python work."""
-    seen = np.zeros(MAX_CODEPOINT + 1, dtype=bool)
-    for piece in pieces:
-        seen[_codepoints(piece)] = True
-    return _vocab_from_seen(seen)
-
-
-def _vocab_from_seen(seen: np.ndarray) -> Vocab:
-    """The vocabulary of the code points marked in seen (MAX_CODEPOINT + 1,)."""
-    # Code point order is Python's string order, so this equals sorted(set(text)).
-    return Vocab("".join(map(chr, np.flatnonzero(seen).tolist())))
 
 
 def _encode(pieces, vocab: Vocab, n: int, name: str = "text") -> np.ndarray:
@@ -290,8 +280,8 @@ def _load_file(f, name: str, path: str) -> Corpus:
     if not size_bytes:
         raise CorpusError(f"{name} is empty")
     reading = _sniff(f, name)
-    return _corpus_from_pieces(lambda: _pieces(f, reading.codec, reading.start), reading.n, name, path,
-                               reading.encoding, size_bytes, reading.warnings, seen=reading.seen)
+    return _corpus_from_pieces(lambda: _pieces(f, reading.codec, reading.start), reading.seen, reading.n, name,
+                               path, reading.encoding, size_bytes, reading.warnings)
 
 
 def _size_note(path: str) -> str:

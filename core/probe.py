@@ -106,15 +106,14 @@ def default_probe_text(trainer, length: int = 600) -> str:
     """About length characters of held-out text to probe with: the validation tail's opening passage
     (or the corpus's end when there is no validation split), starting at a paragraph or line start when
     one is near, and ending at a line end when one is near."""
-    n_train = trainer.n_train if trainer.has_validation else len(trainer.data)
-    return probe_passage(trainer.data, trainer.vocab, n_train, length)
+    return probe_passage(trainer.data, trainer.vocab, trainer.n_train, length)
 
 
 def probe_passage(data, vocab: Vocab, n_train: int, length: int = 600) -> str:
-    """default_probe_text for encoded data (N,) whose first n_train characters are trained on (all of them:
-    no held-out tail, so the passage is the corpus's end)."""
+    """default_probe_text for encoded data (N,) whose first n_train characters are trained on; without a
+    held-out tail (fewer than 2 characters, as Trainer.has_validation counts) it is the corpus's end."""
     slack = max(1, length // 3)  # how far to look for a nicer start or end
-    if n_train < len(data):
+    if len(data) - n_train >= 2:
         region = data[n_train:n_train + length + slack]  # (≤ length+slack,)
     else:
         region = data[max(0, len(data) - length - slack):]
