@@ -329,7 +329,8 @@ class TrainingWorker(QObject):
                         if snap.diverged or now - window_start >= EMIT_INTERVAL:
                             samples = self._flush(now, window_start, its_in_window, running_since)
                             window_start, its_in_window = now, 0
-                    self._emit_samples(samples)
+                    if samples:
+                        self._emit_samples(samples)
                     if snap.diverged:
                         self.diverged.emit(snap.diverged)
                     if now - last_yield >= YIELD_EVERY:
