@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # python bench/run.py
 
 from bench.common import ROOT, machine_info  # noqa: E402
 
-SECTIONS = ("engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui")
+SECTIONS = ("engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui", "gradflow")
 SETTINGS = {  # rounds, seconds per contender per round, ...
     "quick": {"rounds": 4, "seconds": 0.6, "sample_rounds": 3, "corpus_mb": 20, "gui_seconds": 3.0},
     "full": {"rounds": 12, "seconds": 1.5, "sample_rounds": 7, "corpus_mb": 100, "gui_seconds": 10.0},
@@ -66,6 +66,8 @@ def table(results: dict) -> list[str]:
     th = results.get("threads", {})
     for k, v in th.items():
         ratio_row(f"{k}: it/s with 2 BLAS threads vs 1", v, "threads2", "threads1")
+    for k, v in results.get("gradflow", {}).items():
+        ratio_row(f"{k}: it/s, grad flow every 100 / off", v, "on", "off")
     lines = []
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     for i, r in enumerate(rows):
@@ -146,7 +148,7 @@ def main(argv=None) -> int:
             print(f"[bench] {name} failed: {type(e).__name__}: {e}", flush=True)
         timings[name] = round(time.perf_counter() - t, 1)
 
-    from bench import corpus_load, engine, gui_hook, profile_b1, quality, sampling, torch_ref
+    from bench import corpus_load, engine, gradflow, gui_hook, profile_b1, quality, sampling, torch_ref
 
     R, S = cfg["rounds"], cfg["seconds"]
     checkpoints = quality.CHECKPOINTS_QUICK if args.quick else quality.CHECKPOINTS_FULL
@@ -165,6 +167,7 @@ def main(argv=None) -> int:
     run("corpus", lambda: corpus_load.corpus_load(cfg["corpus_mb"]))
     run("threads", lambda: engine.blas_threads(max(4, R // 2), S))
     run("gui", lambda: gui_hook.gui_figures(cfg["gui_seconds"]))
+    run("gradflow", lambda: gradflow.gradflow_cost(R, S))
     results["section_seconds"] = timings
 
     print()

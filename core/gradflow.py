@@ -231,14 +231,15 @@ class PowerIteration:
 
 
 def divergence_cause(params: dict[str, np.ndarray], clip: float) -> str:
-    """Why a run diverged, in a clause, when gradient flow explains it: clipping off and W_hh blown up; else ''."""
+    """Why a run diverged, in a clause, when gradient flow explains it (clipping off, W_hh grown above 1); else ''."""
     if clip > 0:
         return ""
     Whh = np.asarray(params["Whh"], dtype=np.float64)
     if not np.isfinite(Whh).all():
-        return ("gradient clipping is off and the gradients exploded through time: W_hh is no longer finite")
+        return "gradient clipping is off and the gradients exploded through time: W_hh is no longer finite"
     sigma = float(np.linalg.norm(Whh, 2))
     if sigma <= 1.0:
         return "gradient clipping is off"
-    return (f"gradient clipping is off and the gradients exploded through time: W_hh's largest singular value is "
-            f"{sigma:.3g}, above 1, so every step back multiplies the gradient and nothing bounds the updates")
+    return (f"gradient clipping is off and W_hh's largest singular value is {sigma:.3g}: above 1, every step back "
+            f"through time can multiply the gradient by that much, so the gradients exploded and nothing bounded "
+            f"the updates")

@@ -261,3 +261,37 @@ def test_to_json_holds_the_metrics_fields_and_turns_non_finite_numbers_into_null
     assert data == {"grad_flow": [1.0, 0.5, None], "bptt_carry": [0.0, 1.0, 2.0], "whh_sigma_max": None,
                     "tanh_derivative_mean": 0.9, "saturated_fraction": 0.1, "clip_fraction": 0.0,
                     "grad_param_ratio": 0.01, "grad_flow_c": [1.0, 1.0, 1.0]}
+
+
+def test_cli_writes_the_gradient_flow_fields_into_the_metrics_every_n_iterations(tmp_path, capsys):
+    from core.cli import main
+
+    text = tmp_path / "input.txt"
+    text.write_text(TEXT)
+    metrics = tmp_path / "m.jsonl"
+    common = ["--metrics", str(metrics), "--log-every", "20", "--seq-length", "10", "--hidden-size", "16",
+              "--progress-every", "0"]
+    assert main(["train", str(text), "--iterations", "30", "--grad-flow-every", "10", *common]) == 0
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 11, 20, 21]
+    fields = {"grad_flow", "bptt_carry", "whh_sigma_max", "tanh_derivative_mean", "saturated_fraction",
+              "clip_fraction", "grad_param_ratio"}
+    for r in rows:
+        if r["iteration"] == 20:
+            assert not fields & r.keys()
+        else:
+            assert fields <= r.keys() and len(r["grad_flow"]) == 10 and len(r["bptt_carry"]) == 10
+            assert r["grad_flow"][0] > r["grad_flow"][-1] > 0 and r["whh_sigma_max"] > 0
+    assert rows[0]["whh_sigma_max"] < 0.5 and rows[0]["grad_flow"][-1] / rows[0]["grad_flow"][0] < 1e-3
+    # Off by default; a resumed run can turn it on.
+    ckpt = tmp_path / "c.npz"
+    metrics.unlink()
+    assert main(["train", str(text), "--iterations", "20", "--checkpoint", str(ckpt), *common]) == 0
+    assert not any(fields & json.loads(line).keys() for line in metrics.read_text().splitlines())
+    assert main(["train", str(text), "--iterations", "5", "--resume", str(ckpt), "--grad-flow-every", "2",
+                 "--metrics", str(metrics), "--progress-every", "0"]) == 0
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["iteration"] for r in rows if "grad_flow" in r] == [21, 23, 25]
+    capsys.readouterr()
+    assert main(["train", str(text), "--grad-flow-every", "-1"]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
