@@ -91,14 +91,23 @@ def step_back(dh, dtanh, Whh):
 def last_step_backward(dh_last, dtanh, Whh):
     """dl_T/dh_{T-k} for k = 0 ... T-1: the last character's loss alone, backpropagated through the window.
 
-    dh_last: (B, H) dl_T/dh_T; dtanh: (T, B, H) 1 - h^2 of every state. Returns (T, B, H) indexed by steps back.
+    dh_last: (B, H) dl_T/dh_T; dtanh: (T, B, H) 1 - h^2 of every state. Returns (directions (T, B, H), log_norms
+    (T, B)) indexed by steps back: dl_T/dh_{T-k} = exp(log_norms[k]) * directions[k], each direction a unit vector
+    (or zero). Carrying the direction at unit length and adding up the log of each step's growth keeps the reach
+    exact however far it falls or grows: a plain product would sink into slow denormal numbers, then to zero.
     """
-    T = dtanh.shape[0]
-    d = np.empty_like(dtanh)  # (T, B, H)
-    d[0] = dh_last
-    for k in range(1, T):
-        d[k] = step_back(d[k - 1], dtanh[T - k], Whh)  # through h_{T-k+1} = h[T-k]
-    return d
+    T, B, H = dtanh.shape
+    directions = np.empty_like(dtanh)  # (T, B, H)
+    growth = np.empty((T, B), dtype=dtanh.dtype)  # (T, B) the factor by which each step changed the norm
+    d = dh_last  # (B, H)
+    for k in range(T):
+        if k > 0:
+            d = step_back(directions[k - 1], dtanh[T - k], Whh)  # through h_{T-k+1} = h[T-k]: (B, H)
+        growth[k] = np.sqrt((d * d).sum(axis=1))
+        directions[k] = d / np.maximum(growth[k], np.finfo(d.dtype).tiny)[:, None]  # a zero gradient stays zero
+    with np.errstate(divide="ignore"):  # log(0) = -inf: nothing reaches further back
+        log_norms = np.cumsum(np.log(growth.astype(np.float64)), axis=0)  # (T, B)
+    return directions, log_norms
 
 
 def bptt_carry(dh, dtanh, Whh):
@@ -126,7 +135,7 @@ def stream_mean_norm(d) -> np.ndarray:
 class WindowFlow(NamedTuple):
     """A cell's gradient paths through one window, before the reductions to numbers."""
 
-    reach: dict[str, np.ndarray]  # name -> (T, B, H) dl_T/d(state) by steps back; "h" is the hidden state
+    reach: dict[str, np.ndarray]  # name -> (T, B) ||dl_T/d(state)|| of each stream by steps back; "h": hidden state
     carry: np.ndarray  # (T, B, H) dh_next of the whole window's backward pass, by steps back
     h: np.ndarray  # (T, B, H) tanh outputs whose derivative and saturation are reported
     Whh: np.ndarray  # (H, H) the recurrent matrix whose largest singular value is reported
@@ -142,8 +151,8 @@ def rnn_window_flow(params, x, y, h0) -> WindowFlow:
     dscores[np.arange(T)[:, None], np.arange(B), y] -= 1.0
     dh = dscores @ Why  # (T, B, H) each state's gradient through its own output
     dtanh = 1.0 - h * h  # (T, B, H)
-    reach = last_step_backward(dh[-1], dtanh, Whh)  # (T, B, H)
-    return WindowFlow({"h": reach}, bptt_carry(dh, dtanh, Whh), h, Whh)
+    _, log_reach = last_step_backward(dh[-1], dtanh, Whh)  # (T, B)
+    return WindowFlow({"h": np.exp(log_reach)}, bptt_carry(dh, dtanh, Whh), h, Whh)
 
 
 # The gradient paths of each cell by its config name; LSTM and GRU add theirs here (an LSTM's reach has "h" and
@@ -166,7 +175,7 @@ def measure_grad_flow(params, x, y, h0, grads=None, clip: float = 0.0, power: "P
     power = power if power is not None else PowerIteration()
     with np.errstate(all="ignore"):  # a diverging run's numbers are reported as they are (inf, nan)
         flow = CELL_FLOWS[cell](params, x, y, h0)
-        reach = {name: stream_mean_norm(d) for name, d in flow.reach.items()}
+        reach = {name: g.mean(axis=1) for name, g in flow.reach.items()}  # (T,) each: the mean over streams
         h = flow.h
         return GradFlow(
             iteration=iteration,

@@ -77,10 +77,10 @@ def test_linear_toy_reach_is_whh_transpose_to_the_k_times_v():
     rng = np.random.default_rng(3)
     Whh = rng.standard_normal((H, H)) * 0.6
     v = rng.standard_normal(H)
-    d = last_step_backward(v[None], np.ones((T, 1, H)), Whh)  # (T, 1, H)
+    directions, log_norms = last_step_backward(v[None], np.ones((T, 1, H)), Whh)  # (T, 1, H), (T, 1)
     for k in range(T):
         expected = np.linalg.matrix_power(Whh.T, k) @ v
-        np.testing.assert_allclose(d[k, 0], expected, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(np.exp(log_norms[k, 0]) * directions[k, 0], expected, rtol=1e-12, atol=1e-14)
 
 
 def test_tiny_activations_make_the_window_linear_and_g_k_equals_whh_transpose_powers_of_v():
@@ -113,8 +113,15 @@ def test_reach_and_carry_agree_with_finite_differences_in_float64():
     x, y = window(V, T, B, seed=6)
     h0 = np.random.default_rng(7).standard_normal((B, H)) * 0.5
     h = naive_states(params, x, h0)  # (T, B, H)
+    s = h[-1] @ params["Why"].T + params["by"]  # (B, V) the last step's scores
+    p = np.exp(s - s.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(B), y[-1]] -= 1.0
+    directions, log_norms = last_step_backward(p @ params["Why"], 1.0 - h * h, params["Whh"])
+    reach = np.exp(log_norms)[:, :, None] * directions  # (T, B, H)
     flow = rnn_window_flow(params, x, y, h0)
-    reach, carry = flow.reach["h"], flow.carry
+    np.testing.assert_allclose(flow.reach["h"], np.linalg.norm(reach, axis=2), rtol=1e-12)
+    carry = flow.carry
     for b in range(B):
         for k in range(T):
             t = T - 1 - k  # array index of h_{T-k}
