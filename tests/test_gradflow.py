@@ -11,8 +11,16 @@ from core.gradflow import (GradFlow, PowerIteration, clip_fraction, grad_param_r
                            measure_grad_flow, rnn_window_flow)
 from core.optim import clip_grads
 from core.rnn import init_params, loss_and_grads
+from core.threads import limit_blas_threads
 
 TEXT = "".join(f"line {i}: the quick brown fox jumps over the lazy dog.\n" for i in range(300))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    """As the app and the CLI train: a second BLAS thread fighting a busy core makes long windows crawl."""
+    with limit_blas_threads(1):
+        yield
 
 
 @pytest.fixture
