@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import TrainConfig
+from .fast_rnn import Workspace, loss_and_grads
 from .optim import clip_grads, make_optimizer
-from .rnn import Workspace, init_params, loss_and_grads, rnn_forward, temporal_affine_forward, temporal_softmax_loss
+from .rnn import init_params, rnn_forward, temporal_affine_forward, temporal_softmax_loss
 from .sample import SampleResult, generate, sample_from_char
 from .vocab import Vocab
 
