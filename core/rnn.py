@@ -3,6 +3,9 @@
 Letters: T time steps, B parallel streams, H hidden units, V vocabulary size.
 Parameters follow the lesson's layout: Wxh (H, V), Whh (H, H), Why (V, H), bh (H,), by (V,).
 Inputs are character ids; the one-hot product Wxh @ x is a column lookup Wxh[:, x].
+
+rnn_step_forward/rnn_layer_forward are the same cell with dense inputs (B, D) (a layer below's hidden
+states, or one-hot rows), in the shape of core/lstm.py and core/gru.py, for stacks of layers (core/model.py).
 """
 
 from __future__ import annotations
@@ -136,6 +139,62 @@ def temporal_softmax_loss(scores, targets):
     if B != 1:
         p /= B
     return loss, p
+
+
+
+def sigmoid(x):
+    """The logistic function 1 / (1 + exp(-x)), written as 0.5 * (1 + tanh(x / 2)) so that no exp overflows."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+class RNNStepCache(NamedTuple):
+    """What rnn_step_backward needs from rnn_step_forward."""
+
+    x: np.ndarray  # (B, D) input
+    prev_h: np.ndarray  # (B, H)
+    next_h: np.ndarray  # (B, H)
+    Wx: np.ndarray  # (H, D)
+    Wh: np.ndarray  # (H, H)
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    """One step of the tanh cell: next_h = tanh(Wx x + Wh prev_h + b), for B streams at once.
+
+    x: (B, D); prev_h: (B, H); Wx: (H, D); Wh: (H, H); b: (H,). Returns (next_h (B, H), cache).
+    """
+    next_h = np.tanh(x @ Wx.T + prev_h @ Wh.T + b)  # (B, H)
+    return next_h, RNNStepCache(x, prev_h, next_h, Wx, Wh)
+
+
+def rnn_step_backward(dnext_h, cache: RNNStepCache):
+    """dnext_h (B, H) -> (dx (B, D), dprev_h (B, H), dWx (H, D), dWh (H, H), db (H,))."""
+    x, prev_h, next_h, Wx, Wh = cache
+    da = dnext_h * (1.0 - next_h * next_h)  # (B, H) gradient before the tanh
+    return da @ Wx, da @ Wh, da.T @ x, da.T @ prev_h, da.sum(axis=0)
+
+
+def rnn_layer_forward(x, h0, Wx, Wh, b):
+    """The tanh cell over a window: x (T, B, D), h0 (B, H) -> (h (T, B, H), cache: the step caches)."""
+    h, caches, prev = [], [], h0
+    for x_t in x:
+        prev, cache = rnn_step_forward(x_t, prev, Wx, Wh, b)
+        h.append(prev)
+        caches.append(cache)
+    return np.stack(h), caches
+
+
+def rnn_layer_backward(dh, caches):
+    """dh (T, B, H), the gradient on every hidden state -> (dx (T, B, D), dh0 (B, H), dWx, dWh, db)."""
+    dx = []
+    dnext = np.zeros_like(dh[0])  # (B, H) gradient reaching a step from the step after it
+    dWx, dWh, db = (np.zeros_like(a) for a in (caches[0].Wx, caches[0].Wh, caches[0].Wh[:, 0]))
+    for dh_t, cache in zip(dh[::-1], caches[::-1]):
+        dx_t, dnext, dWx_t, dWh_t, db_t = rnn_step_backward(dh_t + dnext, cache)
+        dx.append(dx_t)
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return np.stack(dx[::-1]), dnext, dWx, dWh, db
 
 
 # The fast path (one window's forward and backward on preallocated buffers) lives in core/fast_rnn.py;
