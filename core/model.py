@@ -133,9 +133,9 @@ def dropout_masks(rng, p: float, arch: Arch, T: int, B: int, dtype, out=None):
     if p <= 0 or arch.layers < 2:
         return None
     shape = (arch.layers - 1, T, B, arch.hidden)
-    u = rng.random(shape)  # (L-1, T, B, H) float64 uniforms, so the masks do not depend on the dtype
-    masks = np.empty(shape, dtype=dtype) if out is None else out
-    np.greater_equal(u, p, out=masks, casting="unsafe")
+    masks = np.empty(shape, dtype=dtype) if out is None else out  # (L-1, T, B, H)
+    rng.random(dtype=masks.dtype, out=masks)  # uniforms in [0, 1), then 1 where they reach p
+    np.greater_equal(masks, p, out=masks, casting="unsafe")
     masks *= masks.dtype.type(1.0 / (1.0 - p))
     return masks
 
