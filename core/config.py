@@ -110,6 +110,16 @@ PRESETS: dict[str, TrainConfig] = {
         hidden_size=192, seq_length=32, batch_size=32, dtype="float32",
         optimizer="adam", learning_rate=3e-3, init_scale=0.05, eval_every=200,
     ),
+    # Gated cells with a cosine decay over the run's budget (--seconds or --iterations; none: constant).
+    # Values chosen by measurement: lowest held-out bits/char after 60 s on 2 cores (bench/README.md).
+    "gru": TrainConfig(
+        cell="gru", hidden_size=256, seq_length=64, batch_size=32, dtype="float32", optimizer="adam",
+        learning_rate=4e-3, lr_schedule="cosine", lr_floor=0.05, init_scale=0.05, eval_every=200,
+    ),
+    "lstm": TrainConfig(
+        cell="lstm", hidden_size=256, seq_length=64, batch_size=32, dtype="float32", optimizer="adam",
+        learning_rate=4e-3, lr_schedule="cosine", lr_floor=0.05, init_scale=0.05, eval_every=200,
+    ),
 }
 
 
