@@ -51,17 +51,13 @@ def cells_vs_torch(rounds: int, seconds: float) -> dict:
 
 def budget_run(step, evaluate, budget: float) -> dict:
     """Train with step() for `budget` seconds of training time, then score once."""
-    import time
+    from bench.quality import curve
 
-    clock, steps = 0.0, 0
-    while clock < budget:
-        t = time.perf_counter()
-        diverged = step()
-        clock += time.perf_counter() - t
-        steps += 1
-        if diverged:
-            return {"diverged_at_step": steps}
-    return {"val_bpc": round(float(evaluate()), 4), "steps": steps, "train_seconds": round(clock, 2)}
+    result = curve(step, evaluate, (budget,))
+    if "diverged_at_step" in result:
+        return {"diverged_at_step": result["diverged_at_step"]}
+    return {"val_bpc": result["val_bpc"][f"{budget:g}"], "steps": result["steps"],
+            "train_seconds": result["train_seconds"]}
 
 
 def cells_quality(long: bool = False, include_torch: bool = False, presets=QUALITY_PRESETS) -> dict:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .rnn import sigmoid
+from .rnn import sigmoid, steps_backward, steps_forward
 
 GATES = ("z", "r", "g")  # order of the blocks in Wx, Wh and b
 
@@ -67,25 +67,16 @@ def gru_step_backward(dnext_h, cache: GRUStepCache):
 
 
 def gru_forward(x, h0, Wx, Wh, b):
-    """The GRU over a window. x: (T, B, D); h0: (B, H). Returns (h (T, B, H), cache: the T step caches)."""
-    h, caches, prev = [], [], h0
-    for x_t in x:
-        prev, cache = gru_step_forward(x_t, prev, Wx, Wh, b)
-        h.append(prev)
-        caches.append(cache)
-    return np.stack(h), caches
+    """The GRU over a window. x: (T, B, D); h0: (B, H). Returns (h (T, B, H), cache: the T step caches).
+
+    The loop is the tanh cell's (core/rnn.py steps_forward): step after step, each reading the last h.
+    """
+    return steps_forward(gru_step_forward, x, h0, Wx, Wh, b)
 
 
 def gru_backward(dh, caches):
-    """dh (T, B, H), the gradient on every hidden state -> (dx (T, B, D), dh0 (B, H), dWx, dWh, db)."""
-    dx = []
-    dnext = np.zeros_like(dh[0])  # (B, H) gradient reaching a step from the step after it
-    dWx, dWh = np.zeros_like(caches[0].Wx), np.zeros_like(caches[0].Wh)
-    db = np.zeros_like(caches[0].Wh[:, 0])
-    for dh_t, cache in zip(dh[::-1], caches[::-1]):
-        dx_t, dnext, dWx_t, dWh_t, db_t = gru_step_backward(dh_t + dnext, cache)
-        dx.append(dx_t)
-        dWx += dWx_t
-        dWh += dWh_t
-        db += db_t
-    return np.stack(dx[::-1]), dnext, dWx, dWh, db
+    """dh (T, B, H), the gradient on every hidden state -> (dx (T, B, D), dh0 (B, H), dWx, dWh, db).
+
+    Walks the steps backwards, adding each step's weight gradients (core/rnn.py steps_backward).
+    """
+    return steps_backward(gru_step_backward, dh, caches)

@@ -175,27 +175,41 @@ def rnn_step_backward(dnext_h, cache: RNNStepCache):
 
 def rnn_layer_forward(x, h0, Wx, Wh, b):
     """The tanh cell over a window: x (T, B, D), h0 (B, H) -> (h (T, B, H), cache: the step caches)."""
+    return steps_forward(rnn_step_forward, x, h0, Wx, Wh, b)
+
+
+def rnn_layer_backward(dh, caches):
+    """dh (T, B, H), the gradient on every hidden state -> (dx (T, B, D), dh0 (B, H), dWx, dWh, db)."""
+    return steps_backward(rnn_step_backward, dh, caches)
+
+
+def steps_forward(step_forward, x, h0, Wx, Wh, b):
+    """Run a cell whose state is h alone (tanh, GRU) over a window, one step_forward per step.
+
+    x: (T, B, D); h0: (B, H). Returns (h (T, B, H), the T step caches).
+    """
     h, caches, prev = [], [], h0
     for x_t in x:
-        prev, cache = rnn_step_forward(x_t, prev, Wx, Wh, b)
+        prev, cache = step_forward(x_t, prev, Wx, Wh, b)
         h.append(prev)
         caches.append(cache)
     return np.stack(h), caches
 
 
-def rnn_layer_backward(dh, caches):
-    """dh (T, B, H), the gradient on every hidden state -> (dx (T, B, D), dh0 (B, H), dWx, dWh, db)."""
+def steps_backward(step_backward, dh, caches):
+    """Backpropagate steps_forward: dh (T, B, H) on every hidden state -> (dx (T, B, D), dh0 (B, H), dWx, dWh, db),
+    the weight gradients summed over the steps."""
     dx = []
     dnext = np.zeros_like(dh[0])  # (B, H) gradient reaching a step from the step after it
-    dWx, dWh, db = (np.zeros_like(a) for a in (caches[0].Wx, caches[0].Wh, caches[0].Wh[:, 0]))
+    dWx, dWh = np.zeros_like(caches[0].Wx), np.zeros_like(caches[0].Wh)
+    db = np.zeros_like(caches[0].Wh[:, 0])
     for dh_t, cache in zip(dh[::-1], caches[::-1]):
-        dx_t, dnext, dWx_t, dWh_t, db_t = rnn_step_backward(dh_t + dnext, cache)
+        dx_t, dnext, dWx_t, dWh_t, db_t = step_backward(dh_t + dnext, cache)
         dx.append(dx_t)
         dWx += dWx_t
         dWh += dWh_t
         db += db_t
     return np.stack(dx[::-1]), dnext, dWx, dWh, db
-
 
 # The fast path (one window's forward and backward on preallocated buffers) lives in core/fast_rnn.py;
 # its names stay importable from here.
