@@ -195,3 +195,18 @@ def test_constant_schedule_and_no_budget_keep_the_rate(corpus):
 def test_bad_model_settings_raise_one_clear_line(bad, message):
     with pytest.raises(ValueError, match=message):
         config(**{**dict(dropout=0.0), **bad})
+
+
+def test_restore_point_brings_back_every_layers_state(corpus):
+    trainer = Trainer.from_corpus(corpus, config("lstm", 2))
+    for _ in trainer.run(iterations=5):
+        pass
+    weights, state = trainer._flat.copy(), trainer.state.copy()
+    trainer.set_live(learning_rate=0.5)
+    for _ in trainer.run(iterations=3):
+        pass
+    assert not np.array_equal(trainer.state, state)
+    trainer.restore()
+    np.testing.assert_array_equal(trainer.state, state)
+    np.testing.assert_array_equal(trainer._flat, weights)
+    assert trainer.learning_rate == 0.01
