@@ -16,7 +16,7 @@ from .model import arch_of_config, param_shapes
 from .vocab import Vocab
 
 FORMAT = "charrnn-checkpoint"
-VERSION = 2  # 2: any cell and layer count; a lesson model (one tanh layer) is still written as format 1
+VERSION = 2  # 2: any cell and layer count (cell, num_layers, dropout in the config; hidden (K, B, H)); 1 reads as rnn
 TEMP_PREFIX = ".charrnn-"  # temp files are TEMP_PREFIX + target name + .PID.RANDOM + TEMP_SUFFIX
 TEMP_SUFFIX = ".tmp"
 COUNTERS = ("iteration", "pointer", "chars_seen", "optimizer_t")  # non-negative integers in the metadata
@@ -31,7 +31,7 @@ def save_checkpoint(trainer, path, extras: dict[str, np.ndarray] | None = None) 
     lesson = trainer.arch.lesson
     meta = {
         "format": FORMAT,
-        "version": 1 if lesson else VERSION,  # format 1 readers open a lesson model, and refuse the others
+        "version": VERSION,
         "config": trainer.config.to_dict(),
         "vocab": "".join(trainer.vocab.chars),
         "iteration": trainer.iteration,
