@@ -9,13 +9,14 @@ import time
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter, QStyle,
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QStyle,
                                QTabWidget, QVBoxLayout, QWidget)
 
 import core
 from core.builtins import BUILTINS, describe_builtin, load_builtin
 from core.probe import default_probe_text, probe_passage
 
+from .column import ColumnScrollArea
 from .corpus_panel import CorpusPanel
 from .fmt import duration
 from .heatmap import HiddenHeatmap
@@ -152,12 +153,7 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.corpus_panel)
         left_layout.addWidget(self.settings_panel)
         left_layout.addStretch(1)
-        self.left_scroll = QScrollArea()
-        self.left_scroll.setWidget(left)
-        self.left_scroll.setWidgetResizable(True)
-        self.left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.left_scroll.setMinimumWidth(300)
-        self.left_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.left_scroll = ColumnScrollArea(left)  # as wide as the controls need: nothing cut at its edge
 
         self.loss_panel = LossPlotPanel()
         self.samples_panel = SamplesPanel()
