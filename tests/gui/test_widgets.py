@@ -71,6 +71,7 @@ def test_status_bar_shows_iteration_epoch_speed_loss_bits_and_time(make_window, 
     qtbot.waitUntil(lambda: "it/s" in window.speed_label.text() and "—" not in window.speed_label.text(), timeout=5000)
     assert "chars/s" in window.speed_label.text()
     assert re.fullmatch(r"Epoch \d+ · \d+\.\d%", window.epoch_label.text())
+    qtbot.waitUntil(lambda: "bits/char" in window.loss_label.text(), timeout=5000)  # the plot's next refresh
     assert re.fullmatch(r"Loss \d\.\d{3} bits/char · held-out —", window.loss_label.text())  # no held-out text
     assert window.elapsed_label.text().startswith("Elapsed 0:00:0")
     window.pause()
