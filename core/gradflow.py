@@ -25,7 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .rnn import loss_and_grads, rnn_forward, softmax, temporal_affine_forward
+from .fast_rnn import loss_and_grads
+from .rnn import rnn_forward, softmax, temporal_affine_forward
 
 SATURATED = 0.95  # |h| above this counts as a saturated unit (tanh' < 0.1)
 
@@ -243,6 +244,8 @@ def divergence_cause(params: dict[str, np.ndarray], clip: float) -> str:
     """Why a run diverged, in a clause, when gradient flow explains it (clipping off, W_hh grown above 1); else ''."""
     if clip > 0:
         return ""
+    if "Whh" not in params:  # a gated cell or a stack: no single W_hh to point at
+        return "gradient clipping is off"
     Whh = np.asarray(params["Whh"], dtype=np.float64)
     if not np.isfinite(Whh).all():
         return "gradient clipping is off and the gradients exploded through time: W_hh is no longer finite"
