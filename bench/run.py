@@ -70,6 +70,9 @@ def table(results: dict) -> list[str]:
         ratio_row(f"{k}: it/s with 2 BLAS threads vs 1", v, "threads2", "threads1")
     for k, v in results.get("gradflow", {}).items():
         ratio_row(f"{k}: it/s, grad flow every 100 / off", v, "on", "off")
+        if "estimated_ratio" in v:
+            rows.append((f"{k}: the same from one measurement's cost", f"{fmt(v['measurement_ms'])} ms", "",
+                         f"{fmt(v['estimated_ratio'])}x"))
     lines = []
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     for i, r in enumerate(rows):
