@@ -175,7 +175,7 @@ def main(argv=None) -> int:
     run("gui", lambda: gui_hook.gui_figures(cfg["gui_seconds"]))
     run("cells", lambda: cells.cells_vs_torch(max(3, R // 2), S))
     run("cellquality", lambda: cells.cells_quality(long=args.long, include_torch="torch" in only))
-    run("gradflow", lambda: gradflow.gradflow_cost(R, S))
+    run("gradflow", lambda: gradflow.gradflow_cost(R))
     results["section_seconds"] = timings
 
     print()
