@@ -16,6 +16,7 @@ import numpy as np
 from .checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
 from .config import CELLS, DTYPES, LR_SCHEDULES, MAX_LAYERS, OPTIMIZERS, PRESETS, preset
 from .corpus import CorpusError, load_corpus
+from .experiments import EXPERIMENTS, experiment
 from .sample import generate
 from .trainer import Trainer
 from .vocab import UnknownCharactersError
@@ -47,6 +48,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("corpus", help="a text file, or builtin:shakespeare / builtin:python-docs")
     p.add_argument("--preset", choices=sorted(PRESETS), default="min-char-rnn",
                    help="starting hyperparameters (default: min-char-rnn, the lesson's program)")
+    p.add_argument("--experiment", choices=list(EXPERIMENTS),
+                   help="start from one of the lecture's gradient-flow experiments instead of a preset")
     p.add_argument("--hidden-size", type=_positive_int)
     p.add_argument("--cell", choices=CELLS, help="rnn (the lesson's tanh cell), lstm or gru")
     p.add_argument("--layers", dest="num_layers", type=_positive_int, help=f"stacked layers, 1 to {MAX_LAYERS}")
@@ -115,6 +118,8 @@ def config_from_args(args):
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     # A schedule spans this run's budget (it is kept by checkpoints; a resumed run goes on along it).
     overrides.update(budget_iterations=args.iterations or 0, budget_seconds=args.seconds or 0.0)
+    if args.experiment:
+        return experiment(args.experiment).config.replace(**overrides).validate()
     return preset(args.preset, **overrides)
 
 

@@ -1,6 +1,8 @@
 """The lecture's gradient-flow experiments: vanishing at the lesson's start, exploding without clipping, rescued."""
 
+import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -62,3 +64,19 @@ def test_the_experiments_differ_from_the_lesson_only_where_the_lecture_says():
 def test_an_unknown_experiment_is_refused_naming_the_known_ones():
     with pytest.raises(ValueError, match="vanishing, exploding, clipping"):
         experiment("lstm-someday")
+
+
+def test_the_command_line_runs_an_experiment_and_says_why_it_diverged(tmp_path, capsys):
+    from core.cli import main
+
+    text = tmp_path / "docs.txt"
+    text.write_text(builtin_text("python-docs")[:50_000])
+    metrics = tmp_path / "m.jsonl"
+    assert main(["train", str(text), "--experiment", "exploding", "--iterations", "50", "--metrics", str(metrics),
+                 "--progress-every", "0"]) == 1
+    err = capsys.readouterr().err
+    assert int(re.search(r"diverged at iteration (\d+)", err).group(1)) <= 10
+    assert "clipping is off" in err and "exploded" in err
+    first = json.loads(metrics.read_text().splitlines()[0])
+    assert first["iteration"] == 1 and len(first["grad_flow"]) == SEQ_LENGTH
+    assert first["grad_flow"][-1] > 1e3 * first["grad_flow"][0] and first["whh_sigma_max"] == pytest.approx(1.5)
