@@ -156,4 +156,4 @@ def default_run_name(corpus_name: str, preset: str | None, now: float) -> str:
 
 
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._]+", "_", text).strip("._")[:40]
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")[:40]

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .layout import BEST, DIVERGED, INTERRUPTED, LATEST
+from .layout import BEST, DIVERGED, INTERRUPTED, LATEST, checkpoint_path
 
 CHECKPOINT_SECONDS = 60.0  # without an iteration interval, latest.npz is saved after this much training time
 WARN_EVERY_SECONDS = 60.0  # a failing write (a full disk) is reported at most this often per kind
@@ -51,6 +51,10 @@ class RunRecorder:
     def path(self) -> str:
         return self.writer.path
 
+    @property
+    def latest_checkpoint(self) -> str:
+        return checkpoint_path(self.writer.path, LATEST)
+
     def elapsed(self) -> float:
         """Training seconds of the run: the earlier part (before a resume) plus this recorder's."""
         return self.writer.elapsed_offset + self.timer() - self.started
@@ -62,8 +66,9 @@ class RunRecorder:
         if snap.sample is not None:
             s = snap.sample
             self._try("samples", lambda: self.writer.log_sample(s.iteration, s.text, s.temperature), warnings)
-        if snap.diverged:
+        if snap.diverged:  # the trainer kept the last finite weights: save them now
             self.outcome, self.reason = DIVERGED, snap.diverged
+            self.save_latest(warnings)
             return warnings
         if snap.iteration % self.log_every == 0 or snap.val_bpc is not None:
             row = {"elapsed": self.elapsed() if elapsed is None else elapsed, "chars_seen": snap.chars_seen,
@@ -131,6 +136,7 @@ class NoRecorder:
 
     path = None
     outcome = None
+    saved_at = None
 
     def record(self, snap, elapsed=None, **extra) -> list[str]:
         return []
