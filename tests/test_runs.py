@@ -105,12 +105,16 @@ def test_non_finite_numbers_are_written_as_null_and_read_as_nan(tmp_path):
     assert run.curves.grad_norm.tolist() == [2.5]  # extra fields pass through as columns
 
 
-def test_extra_fields_that_appear_later_are_nan_before(tmp_path):
+def test_extra_number_fields_become_columns_and_text_fields_do_not(tmp_path):
     writer = write_run(tmp_path / "run", status=None)
-    writer.log_metrics(1, loss=1.0)
-    writer.log_metrics(2, loss=2.0, grad_norm=3.0)
+    writer.log_metrics(1, loss=1.0, note="warming up")
+    writer.log_metrics(2, loss=2.0, grad_norm=math.inf, note="x")  # null first
+    writer.log_metrics(3, loss=3.0, grad_norm=3.0, lr_scale=1)
     writer.close()
-    assert np.isnan(read_run(tmp_path / "run").curves.grad_norm[0])
+    curves = read_run(tmp_path / "run").curves
+    assert curves.extra_names == ("grad_norm", "lr_scale")
+    assert np.isnan(curves.grad_norm[:2]).all() and curves.grad_norm[2] == 3.0
+    assert np.isnan(curves.lr_scale[:2]).all() and curves.lr_scale[2] == 1.0
 
 
 def test_a_new_run_refuses_a_folder_that_already_holds_one(tmp_path):
