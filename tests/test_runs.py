@@ -239,3 +239,25 @@ def test_latest_checkpoint_follows_the_clock_without_an_iteration_interval(tmp_p
     recorder.end("finished")
     recorder.close()
     assert [it for it, _ in saved] == [3, 6, 9, 10]  # every 60 s of training and at the end
+
+
+def snapshot(iteration, diverged=None):
+    from core import Snapshot
+
+    return Snapshot(iteration, 50.0, 2.0, 50.0, iteration * 8, 0.1, 0.1, diverged=diverged)
+
+
+@pytest.mark.parametrize("goes_on, status", [(False, "diverged"), (True, "finished")])
+def test_a_divergence_marks_the_run_diverged_unless_training_goes_on(tmp_path, goes_on, status):
+    corpus, trainer = tiny_trainer(sample_every=0)
+    writer = RunWriter.create(tmp_path / "run", config=trainer.config, corpus=corpus)
+    recorder = RunRecorder(writer, trainer, log_every=1)
+    recorder.record(snapshot(1))
+    recorder.record(snapshot(1, diverged="training diverged at iteration 2"))
+    assert recorder.saved_at == trainer.iteration  # the last finite weights, kept at once
+    if goes_on:  # e.g. the app lowered the learning rate and pressed Start again
+        recorder.record(snapshot(2))
+    recorder.end("finished")
+    recorder.close()
+    info = read_run(tmp_path / "run").info
+    assert info["status"] == status and ("diverged" in info) == (not goes_on)
