@@ -261,3 +261,15 @@ def test_a_divergence_marks_the_run_diverged_unless_training_goes_on(tmp_path, g
     recorder.close()
     info = read_run(tmp_path / "run").info
     assert info["status"] == status and ("diverged" in info) == (not goes_on)
+
+
+def test_an_empty_lock_is_refused_while_fresh_and_taken_over_when_old(tmp_path):
+    write_run(tmp_path / "run", [1], status="interrupted")
+    lock = tmp_path / "run" / LOCK
+    lock.write_text("")  # a writer killed between creating its lock and filling it
+    with pytest.raises(RunLockedError, match="unreadable"):
+        RunWriter.resume(tmp_path / "run", iteration=1)
+    old = os.stat(lock).st_mtime - 120
+    os.utime(lock, (old, old))
+    RunWriter.resume(tmp_path / "run", iteration=1).close()
+    assert not lock.exists()
