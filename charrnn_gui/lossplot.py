@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from .decimate import envelope, every_nth, headroom_end
 from .history import LN2, LOSS_DTYPE, DebiasedEMA, GrowingArray, LossHistory, Progress
 
 UNITS = ("lesson", "nats", "bits")
 REFRESH_MS = 200  # setData at most 5 times a second, never per iteration
+DRAWN_BUCKETS = 1024  # showing the whole run, a curve is drawn as at most this many min/max pairs (decimate.py)
 
 # Pens wider than one pixel are slow in Qt's software rasteriser; only the lesson's curve gets one.
 RAW_PEN = pg.mkPen((185, 198, 228), width=1)  # opaque: alpha blending is slow in software
 EMA_PEN = pg.mkPen((230, 115, 20), width=1)
 SMOOTH_PEN = pg.mkPen((25, 40, 120), width=2)
 VAL_BRUSH = pg.mkBrush(200, 30, 45)
+HEADROOM_PEN = pg.mkPen((0, 0, 0, 0))  # invisible: the x-range marker is seen by the auto-range only
 
 
 class LossPlotPanel(QWidget):
@@ -92,6 +97,10 @@ class LossPlotPanel(QWidget):
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
             curve.setSkipFiniteCheck(True)
+        # Showing the whole run, the x range reaches a round number past the last iteration, so it (and the
+        # bottom axis, whose ticks and labels are rebuilt at every range change) changes every few refreshes
+        # instead of at each one.
+        self.headroom = pi.plot(pen=HEADROOM_PEN)
         self.cursor_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine))
         self.cursor_line.setVisible(False)
         pi.addItem(self.cursor_line, ignoreBounds=True)
@@ -110,6 +119,9 @@ class LossPlotPanel(QWidget):
         layout.addWidget(self.legend)
         layout.addWidget(self.readout)
 
+        self._whole = True  # the curves hold thinned copies for a view of the whole run (x auto-range on)
+        pi.getViewBox().sigStateChanged.connect(self._on_view_changed)
+
         self.units_combo.currentIndexChanged.connect(self._on_units_changed)
         self.log_check.toggled.connect(self.set_log_y)
         self.smoothing_slider.valueChanged.connect(self._on_smoothing_changed)
@@ -117,7 +129,7 @@ class LossPlotPanel(QWidget):
 
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(self._on_timer)
         self._timer.start()
         self._update_axis_label()
 
@@ -190,6 +202,12 @@ class LossPlotPanel(QWidget):
         self._dirty = True
         self.refresh()
 
+    def _on_timer(self) -> None:
+        """The periodic redraw, skipped while nobody can see the plot (hidden or minimised): the rows wait,
+        and the first tick after it shows again draws them all."""
+        if self.isVisible() and not self.window().isMinimized():
+            self.refresh()
+
     def refresh(self) -> None:
         """Convert new rows for display and hand the arrays to the curves (called by the timer)."""
         if not self._dirty:
@@ -208,16 +226,40 @@ class LossPlotPanel(QWidget):
             self._smooth.extend(h.smooth.view[new] * (f / max(1, h.seq_length)))
             self._ema.extend(raw)
             self._shown = n
-        x = h.iterations.view[:n]
-        self.raw_curve.setData(x, self._raw.view)
-        self.smooth_curve.setData(x, self._smooth.view)
-        self.ema_curve.setData(x, self._ema.values.view)
+        self._set_curves()
         m = len(h.val_iterations)
         if m != self._val_shown:
             self._val_shown = m
             self.val_curve.setData(h.val_iterations.view.copy(), h.val_bpc.view * (LN2 * f))
         # Settle the auto-range now rather than inside the paint, which would schedule a second paint.
         self.plot.getPlotItem().getViewBox().prepareForPaint()
+
+    def _set_curves(self) -> None:
+        """Hand the converted rows to the curves: thinned while the whole run is in view (pyqtgraph would
+        otherwise downsample every point at each refresh and draw ~5 per pixel), all of them when the user
+        has zoomed or panned (pyqtgraph then clips to the view and downsamples only what shows)."""
+        n = len(self._raw)
+        x = self.history.iterations.view[:n]
+        self._whole = self.plot.getPlotItem().getViewBox().autoRangeEnabled()[0] is not False
+        y = float(self._raw.view[-1]) if n else math.nan  # inside the y range already: the marker moves only x
+        if self._whole and math.isfinite(y):
+            self.headroom.setData([float(x[0]), headroom_end(float(x[0]), float(x[-1]))], [y, y])
+        else:
+            self.headroom.setData([], [])
+        if self._whole:
+            self.raw_curve.setData(*envelope(x, self._raw.view, DRAWN_BUCKETS))
+            self.smooth_curve.setData(*every_nth(x, self._smooth.view, DRAWN_BUCKETS))
+            self.ema_curve.setData(*envelope(x, self._ema.values.view, DRAWN_BUCKETS))
+        else:
+            self.raw_curve.setData(x, self._raw.view)
+            self.smooth_curve.setData(x, self._smooth.view)
+            self.ema_curve.setData(x, self._ema.values.view)
+
+    def _on_view_changed(self, view) -> None:
+        """The x auto-range was switched (a zoom or pan, or back to the whole run): redraw from the right arrays,
+        after pyqtgraph has finished changing the view."""
+        if (view.autoRangeEnabled()[0] is not False) != self._whole:
+            QTimer.singleShot(0, self, self._set_curves)
 
     # -- controls ------------------------------------------------------------------------------
 
@@ -232,7 +274,7 @@ class LossPlotPanel(QWidget):
         self.smoothing_value.setText(f"{weight:.3f}")
         self._ema.reset(weight)
         self._ema.extend(self._raw.view)
-        self.ema_curve.setData(self.history.iterations.view[:len(self._raw)], self._ema.values.view)
+        self._set_curves()
 
     # -- hover ---------------------------------------------------------------------------------
 

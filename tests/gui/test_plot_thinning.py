@@ -1,0 +1,99 @@
+"""The loss plot draws a long run as a bounded min/max envelope, keeps full detail when zoomed, and moves its
+x range in round steps; none of it changes what the curves show."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from charrnn_gui.decimate import bucket_size, envelope, every_nth, headroom_end
+from charrnn_gui.history import Progress
+from charrnn_gui.lossplot import DRAWN_BUCKETS, LossPlotPanel
+
+
+def progress(start, n, seed=0):
+    rng = np.random.default_rng(seed)
+    its = np.arange(start + 1, start + n + 1, dtype=np.int64)
+    loss = 4.0 * np.exp(-its / 5000) + 1.5 + 0.3 * rng.standard_normal(n)
+    smooth = 25 * (4.0 * np.exp(-its / 8000) + 1.6)
+    empty = np.empty(0)
+    return Progress(its, loss, smooth, empty.astype(np.int64), empty, int(its[-1]), 0.1, int(its[-1]) * 25, 0.1,
+                    3000.0, 1.0)
+
+
+def test_envelope_keeps_every_buckets_min_and_max_and_the_newest_points():
+    rng = np.random.default_rng(1)
+    x = np.arange(1, 100_001, dtype=np.int64)
+    y = rng.standard_normal(100_000).astype(np.float32)
+    ex, ey = envelope(x, y, 1024)
+    s = bucket_size(len(y), 1024)
+    m = (len(y) - 1) // s
+    assert s == 128 and len(ex) == 2 * m + (len(y) - m * s) <= 2 * 1024 + s
+    body = y[:m * s].reshape(m, s)
+    np.testing.assert_array_equal(ey[0:2 * m:2], body.min(axis=1))
+    np.testing.assert_array_equal(ey[1:2 * m:2], body.max(axis=1))
+    np.testing.assert_array_equal(ex[0:2 * m:2], x[0:m * s:s])
+    np.testing.assert_array_equal(ex[2 * m:], x[m * s:])  # the newest points, as they are
+    assert ey.min() == y.min() and ey.max() == y.max() and ex[-1] == x[-1] and ey[-1] == y[-1]
+    assert np.all(np.diff(ex) >= 0)
+
+
+def test_envelope_and_every_nth_leave_short_curves_alone():
+    x, y = np.arange(3000), np.arange(3000.0)
+    assert envelope(x, y, 2048)[0] is x and every_nth(x, y, 4096)[1] is y
+
+
+def test_every_nth_keeps_the_first_and_last_point():
+    x = np.arange(10_000)
+    y = np.sqrt(x + 1.0)
+    tx, ty = every_nth(x, y, 1000)
+    assert tx[0] == 0 and tx[-1] == 9999 and ty[-1] == y[-1] and len(tx) <= 1001
+    np.testing.assert_array_equal(ty, y[tx])
+
+
+@pytest.mark.parametrize("x1, end", [(10, 10), (101, 120), (10_001, 12_000), (23_456, 25_000), (25_001, 30_000),
+                                     (131_072, 140_000)])
+def test_headroom_end_is_a_round_number_a_little_past_the_last_iteration(x1, end):
+    assert headroom_end(1, x1) == end
+
+
+def test_whole_run_is_drawn_thinned_and_a_zoom_draws_every_point(qtbot):
+    panel = LossPlotPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 420)
+    panel.show()
+    for start in range(0, 60_000, 6000):
+        panel.append(progress(start, 6000, seed=start))
+    panel.refresh()
+    raw = panel._raw.view
+    x, y = panel.raw_curve.getOriginalDataset()
+    assert len(x) <= 2 * DRAWN_BUCKETS + bucket_size(len(raw), DRAWN_BUCKETS)
+    assert y.min() == raw.min() and y.max() == raw.max() and x[-1] == 60_000 and y[-1] == raw[-1]
+    sx, sy = panel.smooth_curve.getOriginalDataset()
+    assert len(sx) <= DRAWN_BUCKETS + 1 and sy[-1] == panel._smooth.view[-1]
+    ex, _ = panel.ema_curve.getOriginalDataset()
+    assert len(ex) == len(x)
+    vb = panel.plot.getPlotItem().getViewBox()
+    vb.prepareForPaint()
+    assert vb.viewRange()[0][1] >= 60_000  # the headroom marker keeps the last iteration in view
+
+    vb.setXRange(20_000, 21_000)  # as a mouse zoom does: the x auto-range goes off
+    qtbot.waitUntil(lambda: len(panel.raw_curve.getOriginalDataset()[0]) == 60_000, timeout=2000)
+    np.testing.assert_array_equal(panel.ema_curve.getOriginalDataset()[1], panel._ema.values.view)
+    assert len(panel.headroom.getOriginalDataset()[0] or []) == 0
+
+    vb.enableAutoRange()  # "fit" again
+    qtbot.waitUntil(lambda: len(panel.raw_curve.getOriginalDataset()[0]) < 5000, timeout=2000)
+
+
+def test_plot_timer_skips_a_hidden_plot_and_catches_up_when_shown(qtbot):
+    panel = LossPlotPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.append(progress(0, 500))
+    panel.hide()
+    panel._on_timer()
+    assert panel.raw_curve.getOriginalDataset()[0] is None  # nothing drawn while hidden
+    panel.show()
+    panel._on_timer()
+    assert len(panel.raw_curve.getOriginalDataset()[0]) == 500
