@@ -3,10 +3,12 @@ know, and nothing else around them (no checks, no snapshots, no options, no book
 
 Not a program for users. bench/lesson.py runs it beside `charrnn-train` and the lesson's program to show what
 NumPy's per-call cost allows: per step of the window one matmul, one add and one tanh forward and one matmul,
-one add and one multiply backward; about twenty calls for the scores, softmax, loss and weight gradients of the
-whole window; two reductions for the clip check; seven passes of Adagrad over the flat parameters; and the
-sampler's six calls per character (200 characters every 100 iterations). Same model, data order, update and
-sampling as the lesson (and as the preset): tests/test_bench_floor.py checks its losses against tests/naive.py.
+one add and one multiply backward; about twenty calls for the scores, softmax (unshifted, as the lesson's),
+loss and weight gradients of the whole window; two reductions for the clip check; seven passes of Adagrad over
+the flat parameters; and the sampler's six calls per character (200 characters every 100 iterations). Same
+model, data order, update and sampling as the lesson (and as the preset): tests/test_bench_floor.py checks its
+losses against tests/naive.py. (Folding the input term into the matmul, or the output layer's gradient into
+the backward matmul, saves a call per step but costs as much in the longer matmul: measured, no faster.)
 
     python bench/floor_min_char_rnn.py input.txt 3000     # prints like the lesson's program
 """
@@ -115,9 +117,7 @@ class FloorMinCharRNN:
         dot(h_flat, Why.T, out=probs)
         add(probs, by, out=probs)
         rowcol = self.rowmax[:, None]
-        np.maximum.reduce(probs, axis=1, out=self.rowmax)
-        np.subtract(probs, rowcol, out=probs)
-        np.exp(probs, out=probs)
+        np.exp(probs, out=probs)  # no shift by the maximum: the lesson has none either
         np.add.reduce(probs, axis=1, out=self.rowmax)
         np.divide(probs, rowcol, out=probs)
         add(self.rowbase, y, out=self.ypos)
