@@ -1,4 +1,5 @@
-"""Thinning a long curve for drawing: a bounded number of points that keeps its look (min/max envelope).
+"""Thinning a long curve for drawing: a bounded number of points that keeps its look (min/max envelope), and
+ranges rounded out to round steps.
 
 A run at the min-char-rnn preset adds 3,000+ loss points a second; redrawing all of them five times a
 second made the plot the GUI thread's biggest cost (pyqtgraph's own downsampling recomputes over every
@@ -57,13 +58,12 @@ def every_nth(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, n
             np.concatenate([y[::s], y[-1:]]) if last else y[::s])
 
 
-def headroom_end(x0: float, x1: float) -> float:
-    """Where a growing x range [x0, x1] should end: x1 rounded up to a multiple of a round step (1, 2 or 5
-    times a power of ten) of about an eighth of the span, so the end moves in steps of ~5-25% of the span
-    rather than at every new point."""
-    span = x1 - x0
+def round_out(lo: float, hi: float, parts: int = 10) -> tuple[float, float]:
+    """[lo, hi] widened to multiples of a round step (1, 2 or 5 times a power of ten) of about 1/parts of the
+    span, so that a range following growing data changes only when the data cross a step, not at every point."""
+    span = hi - lo
     if not (span > 0 and math.isfinite(span)):
-        return x1
-    power = 10.0 ** math.floor(math.log10(span / 8))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= span / 8)
-    return math.ceil(x1 / step) * step
+        return lo, hi
+    power = 10.0 ** math.floor(math.log10(span / parts))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= span / parts)
+    return math.floor(lo / step) * step, math.ceil(hi / step) * step

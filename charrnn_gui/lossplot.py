@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from .decimate import envelope, every_nth, headroom_end
+from .decimate import envelope, every_nth, round_out
 from .history import LN2, LOSS_DTYPE, DebiasedEMA, GrowingArray, LossHistory, Progress
 
 UNITS = ("lesson", "nats", "bits")
@@ -21,7 +21,7 @@ RAW_PEN = pg.mkPen((185, 198, 228), width=1)  # opaque: alpha blending is slow i
 EMA_PEN = pg.mkPen((230, 115, 20), width=1)
 SMOOTH_PEN = pg.mkPen((25, 40, 120), width=2)
 VAL_BRUSH = pg.mkBrush(200, 30, 45)
-HEADROOM_PEN = pg.mkPen((0, 0, 0, 0))  # invisible: the x-range marker is seen by the auto-range only
+HEADROOM_PEN = pg.mkPen((0, 0, 0, 0))  # invisible: the range marker is seen by the auto-range only
 
 
 class LossPlotPanel(QWidget):
@@ -97,9 +97,7 @@ class LossPlotPanel(QWidget):
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
             curve.setSkipFiniteCheck(True)
-        # Showing the whole run, the x range reaches a round number past the last iteration, so it (and the
-        # bottom axis, whose ticks and labels are rebuilt at every range change) changes every few refreshes
-        # instead of at each one.
+        # Showing the whole run, an invisible marker holds the auto-range on round numbers (_update_headroom).
         self.headroom = pi.plot(pen=HEADROOM_PEN)
         self.cursor_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine))
         self.cursor_line.setVisible(False)
@@ -174,6 +172,7 @@ class LossPlotPanel(QWidget):
             self.log_check.setChecked(bool(on))
             return
         self.plot.getPlotItem().setLogMode(y=bool(on))
+        self._update_headroom()
 
     def _factor(self) -> float:
         """Display units per nat/char."""
@@ -231,6 +230,7 @@ class LossPlotPanel(QWidget):
         if m != self._val_shown:
             self._val_shown = m
             self.val_curve.setData(h.val_iterations.view.copy(), h.val_bpc.view * (LN2 * f))
+        self._update_headroom()
         # Settle the auto-range now rather than inside the paint, which would schedule a second paint.
         self.plot.getPlotItem().getViewBox().prepareForPaint()
 
@@ -241,11 +241,6 @@ class LossPlotPanel(QWidget):
         n = len(self._raw)
         x = self.history.iterations.view[:n]
         self._whole = self.plot.getPlotItem().getViewBox().autoRangeEnabled()[0] is not False
-        y = float(self._raw.view[-1]) if n else math.nan  # inside the y range already: the marker moves only x
-        if self._whole and math.isfinite(y):
-            self.headroom.setData([float(x[0]), headroom_end(float(x[0]), float(x[-1]))], [y, y])
-        else:
-            self.headroom.setData([], [])
         if self._whole:
             self.raw_curve.setData(*envelope(x, self._raw.view, DRAWN_BUCKETS))
             self.smooth_curve.setData(*every_nth(x, self._smooth.view, DRAWN_BUCKETS))
@@ -255,11 +250,31 @@ class LossPlotPanel(QWidget):
             self.smooth_curve.setData(x, self._smooth.view)
             self.ema_curve.setData(x, self._ema.values.view)
 
+    def _update_headroom(self) -> None:
+        """Round the whole-run view's range out to round steps (about a tenth of the span) with an invisible
+        marker over the other items' bounds: the range, and the axes, whose ticks and labels are rebuilt at
+        every change of it, then move once every few refreshes instead of at each one as the run grows."""
+        vb = self.plot.getPlotItem().getViewBox()
+        bounds = None
+        if self._whole and len(self._raw):
+            bounds = vb.childrenBounds(items=[i for i in vb.addedItems if i is not self.headroom])
+        if bounds is None or None in bounds or not all(map(math.isfinite, bounds[0] + bounds[1])):
+            self.headroom.setData([], [])
+            return
+        (x0, x1), (y0, y1) = round_out(*bounds[0]), round_out(*bounds[1])
+        if self.log_y:  # the bounds are log10 of the data: round there, hand the marker data values
+            y0, y1 = 10.0 ** y0, 10.0 ** y1
+        self.headroom.setData([x0, x1], [y0, y1])
+
     def _on_view_changed(self, view) -> None:
         """The x auto-range was switched (a zoom or pan, or back to the whole run): redraw from the right arrays,
         after pyqtgraph has finished changing the view."""
         if (view.autoRangeEnabled()[0] is not False) != self._whole:
-            QTimer.singleShot(0, self, self._set_curves)
+            QTimer.singleShot(0, self, self._redraw)
+
+    def _redraw(self) -> None:
+        self._set_curves()
+        self._update_headroom()
 
     # -- controls ------------------------------------------------------------------------------
 
@@ -275,6 +290,7 @@ class LossPlotPanel(QWidget):
         self._ema.reset(weight)
         self._ema.extend(self._raw.view)
         self._set_curves()
+        self._update_headroom()
 
     # -- hover ---------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charrnn_gui.decimate import bucket_size, envelope, every_nth, headroom_end
+from charrnn_gui.decimate import bucket_size, envelope, every_nth, round_out
 from charrnn_gui.history import Progress
 from charrnn_gui.lossplot import DRAWN_BUCKETS, LossPlotPanel
 
@@ -51,10 +51,11 @@ def test_every_nth_keeps_the_first_and_last_point():
     np.testing.assert_array_equal(ty, y[tx])
 
 
-@pytest.mark.parametrize("x1, end", [(10, 10), (101, 120), (10_001, 12_000), (23_456, 25_000), (25_001, 30_000),
-                                     (131_072, 140_000)])
-def test_headroom_end_is_a_round_number_a_little_past_the_last_iteration(x1, end):
-    assert headroom_end(1, x1) == end
+@pytest.mark.parametrize("lo, hi, out", [(1, 10, (1, 10)), (1, 101, (0, 110)), (1, 23_456, (0, 25_000)),
+                                         (1, 25_001, (0, 30_000)), (38.2, 151.7, (20, 160)), (1.62, 1.63, (1.62, 1.63)),
+                                         (5, 5, (5, 5))])
+def test_round_out_widens_a_range_to_round_steps_of_about_a_tenth(lo, hi, out):
+    assert round_out(lo, hi) == pytest.approx(out)
 
 
 def test_whole_run_is_drawn_thinned_and_a_zoom_draws_every_point(qtbot):
@@ -75,10 +76,15 @@ def test_whole_run_is_drawn_thinned_and_a_zoom_draws_every_point(qtbot):
     assert len(ex) == len(x)
     vb = panel.plot.getPlotItem().getViewBox()
     vb.prepareForPaint()
-    assert vb.viewRange()[0][1] >= 60_000  # the headroom marker keeps the last iteration in view
+    (x0, x1), (y0, y1) = vb.viewRange()
+    assert x0 <= 1 and x1 >= 60_000 and y0 <= raw.min() and y1 >= raw.max()
+    panel.append(progress(60_000, 300, seed=99))  # more of the same: inside the rounded range
+    panel.refresh()
+    vb.prepareForPaint()
+    assert vb.viewRange() == [[x0, x1], [y0, y1]]  # the range, and with it the axes, did not move
 
     vb.setXRange(20_000, 21_000)  # as a mouse zoom does: the x auto-range goes off
-    qtbot.waitUntil(lambda: len(panel.raw_curve.getOriginalDataset()[0]) == 60_000, timeout=2000)
+    qtbot.waitUntil(lambda: len(panel.raw_curve.getOriginalDataset()[0]) == len(raw) + 300, timeout=2000)
     np.testing.assert_array_equal(panel.ema_curve.getOriginalDataset()[1], panel._ema.values.view)
     assert len(panel.headroom.getOriginalDataset()[0] or []) == 0
 
