@@ -65,14 +65,17 @@ def percentile(values, q):
     return values[k]
 
 
-def in_app(preset: str, seconds: float, warmup: float, pauses: int) -> dict:
+def open_window(preset: str):
+    """A main window at 1400x900 with a preset applied, throwaway settings; and spin(seconds), which runs a
+    real event loop for that long, as the app does: idle waits release the GIL (a processEvents/sleep
+    polling loop would wake a thousand times a second and compete with the worker for it)."""
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     import tempfile
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="charrnn-measure-"))
-    app = QApplication.instance() or QApplication([])
+    QApplication.instance() or QApplication([])
     from charrnn_gui import MainWindow
 
     window = MainWindow(restore_last_corpus=False)
@@ -81,12 +84,17 @@ def in_app(preset: str, seconds: float, warmup: float, pauses: int) -> dict:
     window.settings_panel.apply_preset(preset)
 
     def spin(duration):
-        # A real event loop, as in the app: idle waits release the GIL (a processEvents/sleep
-        # polling loop would wake a thousand times a second and compete with the worker for it).
         loop = QEventLoop()
         QTimer.singleShot(max(1, int(duration * 1000)), loop.quit)
         loop.exec()
 
+    return window, spin
+
+
+def in_app(preset: str, seconds: float, warmup: float, pauses: int) -> dict:
+    from PySide6.QtCore import QTimer
+
+    window, spin = open_window(preset)
     ticks = []
     timer = QTimer()
     timer.setInterval(16)
@@ -127,25 +135,7 @@ def in_app(preset: str, seconds: float, warmup: float, pauses: int) -> dict:
 
 def fed(preset: str, seconds: float, rate: float) -> dict:
     """GUI-thread CPU per second while the paused window is fed the worker's signals at `rate` it/s."""
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    import tempfile
-
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="charrnn-measure-"))
-    app = QApplication.instance() or QApplication([])  # noqa: F841
-    from charrnn_gui import MainWindow
-
-    window = MainWindow(restore_last_corpus=False)
-    window.resize(1400, 900)
-    window.show()
-    window.settings_panel.apply_preset(preset)
-
-    def spin(duration):
-        loop = QEventLoop()
-        QTimer.singleShot(max(1, int(duration * 1000)), loop.quit)
-        loop.exec()
-
+    window, spin = open_window(preset)
     window.start()
     spin(0.5)
     window.pause()
