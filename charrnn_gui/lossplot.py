@@ -22,6 +22,7 @@ EMA_PEN = pg.mkPen((230, 115, 20), width=1)
 SMOOTH_PEN = pg.mkPen((25, 40, 120), width=2)
 VAL_BRUSH = pg.mkBrush(200, 30, 45)
 HEADROOM_PEN = pg.mkPen((0, 0, 0, 0))  # invisible: the range marker is seen by the auto-range only
+ROUND_PARTS = 16  # the whole-run range moves in round steps of about 1/16 of the span (decimate.round_out)
 
 
 class LossPlotPanel(QWidget):
@@ -251,18 +252,23 @@ class LossPlotPanel(QWidget):
             self.ema_curve.setData(x, self._ema.values.view)
 
     def _update_headroom(self) -> None:
-        """Round the whole-run view's range out to round steps (about a tenth of the span) with an invisible
-        marker over the other items' bounds: the range, and the axes, whose ticks and labels are rebuilt at
-        every change of it, then move once every few refreshes instead of at each one as the run grows."""
+        """Round the whole-run view's range out to round steps (about 1/16 of the span) with an invisible
+        marker over the other items' data bounds: the range, and the axes, whose ticks and labels are rebuilt
+        at every change of it, then move once every few refreshes instead of at each one as the run grows."""
         vb = self.plot.getPlotItem().getViewBox()
-        bounds = None
+        bounds = [[], []]  # what the auto-range would cover, per axis (view coordinates: log10 y in log mode)
         if self._whole and len(self._raw):
-            bounds = vb.childrenBounds(items=[i for i in vb.addedItems if i is not self.headroom])
-        if bounds is None or None in bounds or not all(map(math.isfinite, bounds[0] + bounds[1])):
+            for item in vb.addedItems:
+                if item is not self.headroom and item.isVisible() and hasattr(item, "dataBounds"):
+                    for axis in (0, 1):
+                        b = item.dataBounds(axis)
+                        if b is not None and None not in b and math.isfinite(b[0]) and math.isfinite(b[1]):
+                            bounds[axis] += b
+        if not (bounds[0] and bounds[1]):
             self.headroom.setData([], [])
             return
-        (x0, x1), (y0, y1) = round_out(*bounds[0]), round_out(*bounds[1])
-        if self.log_y:  # the bounds are log10 of the data: round there, hand the marker data values
+        (x0, x1), (y0, y1) = (round_out(min(b), max(b), ROUND_PARTS) for b in bounds)
+        if self.log_y:  # rounded in log10, handed over as data values
             y0, y1 = 10.0 ** y0, 10.0 ** y1
         self.headroom.setData([x0, x1], [y0, y1])
 

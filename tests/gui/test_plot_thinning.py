@@ -63,13 +63,13 @@ def test_whole_run_is_drawn_thinned_and_a_zoom_draws_every_point(qtbot):
     qtbot.addWidget(panel)
     panel.resize(900, 420)
     panel.show()
-    for start in range(0, 60_000, 6000):
-        panel.append(progress(start, 6000, seed=start))
+    for start in range(0, 58_000, 5800):
+        panel.append(progress(start, 5800, seed=start))
     panel.refresh()
     raw = panel._raw.view
     x, y = panel.raw_curve.getOriginalDataset()
     assert len(x) <= 2 * DRAWN_BUCKETS + bucket_size(len(raw), DRAWN_BUCKETS)
-    assert y.min() == raw.min() and y.max() == raw.max() and x[-1] == 60_000 and y[-1] == raw[-1]
+    assert y.min() == raw.min() and y.max() == raw.max() and x[-1] == 58_000 and y[-1] == raw[-1]
     sx, sy = panel.smooth_curve.getOriginalDataset()
     assert len(sx) <= DRAWN_BUCKETS + 1 and sy[-1] == panel._smooth.view[-1]
     ex, _ = panel.ema_curve.getOriginalDataset()
@@ -77,8 +77,8 @@ def test_whole_run_is_drawn_thinned_and_a_zoom_draws_every_point(qtbot):
     vb = panel.plot.getPlotItem().getViewBox()
     vb.prepareForPaint()
     (x0, x1), (y0, y1) = vb.viewRange()
-    assert x0 <= 1 and x1 >= 60_000 and y0 <= raw.min() and y1 >= raw.max()
-    panel.append(progress(60_000, 300, seed=99))  # more of the same: inside the rounded range
+    assert x0 <= 1 and x1 >= 58_000 and y0 <= raw.min() and y1 >= raw.max()
+    panel.append(progress(58_000, 300, seed=99))  # more of the same, not past the next round step (60,000)
     panel.refresh()
     vb.prepareForPaint()
     assert vb.viewRange() == [[x0, x1], [y0, y1]]  # the range, and with it the axes, did not move
@@ -103,3 +103,21 @@ def test_plot_timer_skips_a_hidden_plot_and_catches_up_when_shown(qtbot):
     panel.show()
     panel._on_timer()
     assert len(panel.raw_curve.getOriginalDataset()[0]) == 500
+
+
+def test_log_scale_keeps_the_whole_run_in_view(qtbot):
+    panel = LossPlotPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 420)
+    panel.show()
+    panel.append(progress(0, 20_000))
+    panel.refresh()
+    panel.set_log_y(True)
+    vb = panel.plot.getPlotItem().getViewBox()
+    vb.prepareForPaint()
+    (x0, x1), (y0, y1) = vb.viewRange()
+    raw = panel._raw.view
+    assert x0 <= 1 and x1 >= 20_000
+    assert y0 <= np.log10(raw.min()) and y1 >= np.log10(raw.max()) and y1 - y0 < 2  # log10 units, not data units
+    _, marker_y = panel.headroom.getOriginalDataset()
+    assert marker_y.min() > 0  # data values, which the log scale maps
