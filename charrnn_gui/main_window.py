@@ -16,6 +16,7 @@ import core
 from core.builtins import BUILTINS, describe_builtin, load_builtin
 from core.probe import default_probe_text, probe_passage
 
+from .checkpoint_meta import MetaError, read_app_meta
 from .corpus_panel import CorpusPanel
 from .fmt import duration
 from .heatmap import HiddenHeatmap
@@ -41,17 +42,6 @@ LOOK_INSIDE_HEIGHT = 500  # pixels the Look inside tab gets when opened in a sho
 def make_settings() -> QSettings:
     """The app's settings (INI format, so tests can redirect them with QSettings.setPath)."""
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "charrnn", "charrnn-gui")
-
-
-def _gui_meta(ckpt) -> dict:
-    raw = ckpt.extras.get("gui")
-    if raw is None:
-        return {}
-    try:
-        meta = json.loads(np.asarray(raw, dtype=np.uint8).tobytes().decode("utf-8"))
-        return meta if isinstance(meta, dict) else {}
-    except (ValueError, UnicodeDecodeError):
-        return {}
 
 
 class MainWindow(QMainWindow):
@@ -485,7 +475,7 @@ class MainWindow(QMainWindow):
             return
         event.acceptProposedAction()
         if path.lower().endswith(".npz"):
-            self.open_checkpoint(path)
+            self.open_checkpoint(path=path)
         else:
             self.open_corpus_path(path)
 
@@ -812,14 +802,18 @@ class MainWindow(QMainWindow):
         except core.CheckpointError as e:
             self._warn("Cannot open checkpoint", str(e))
             return
+        try:
+            meta = read_app_meta(ckpt, core.PRESETS)  # all of it checked before anything is replaced
+        except MetaError as e:
+            self._warn("Cannot open checkpoint", f"{os.path.basename(path)} cannot be opened: {e}.")
+            return
         if not self._confirm_discard("Open checkpoint?", "Opening a checkpoint replaces the current model."):
             return
-        meta = _gui_meta(ckpt)
         if self.corpus is not None and self.corpus.vocab == ckpt.vocab and \
                 len(self.corpus) == int(ckpt.meta.get("n_data", len(self.corpus))):
             self._restore_checkpoint(ckpt, path, self.corpus, self.corpus_spec)
             return
-        spec = meta.get("corpus")
+        spec = meta.corpus
         if isinstance(spec, str) and spec.startswith(BUILTIN_PREFIX) and spec[len(BUILTIN_PREFIX):] in BUILTINS:
             name = spec[len(BUILTIN_PREFIX):]
             self._start_load(spec, lambda: load_builtin(name), f"built-in {name}", ("checkpoint", ckpt, path))
@@ -827,30 +821,27 @@ class MainWindow(QMainWindow):
             self._start_load(spec, lambda: core.load_corpus(spec), os.path.basename(spec), ("checkpoint", ckpt, path))
         else:
             self._warn("Cannot open checkpoint",
-                       f"{os.path.basename(path)} was trained on {meta.get('corpus_name', 'another text')}, which "
+                       f"{os.path.basename(path)} was trained on {meta.corpus_name or 'another text'}, which "
                        f"is not open. Open that text first, then the checkpoint.")
 
     def _restore_checkpoint(self, ckpt, path: str, corpus, spec: str) -> None:
+        # Everything is read and checked first; the current model is replaced only when all of it is good.
         try:
             trainer = core.restore_trainer(ckpt, corpus.data, corpus.vocab)
+            meta = read_app_meta(ckpt, core.PRESETS)
+            cfg = trainer.config.replace(learning_rate=trainer.learning_rate, temperature=trainer.temperature,
+                                         sample_every=trainer.sample_every, sample_length=trainer.sample_length)
         except (core.CheckpointError, core.CorpusError, ValueError) as e:
             self._warn("Cannot open checkpoint", str(e))
             return
-        meta = _gui_meta(ckpt)
+        history = LossHistory.from_extras(ckpt.extras, trainer.config.seq_length, up_to=trainer.iteration)
         self._discard_model()
         if corpus is not self.corpus:
             self._set_corpus(corpus, spec)
-        cfg = trainer.config.replace(learning_rate=trainer.learning_rate, temperature=trainer.temperature,
-                                     sample_every=trainer.sample_every, sample_length=trainer.sample_length)
-        preset = meta.get("preset") if meta.get("preset") in core.PRESETS else None
-        self.settings_panel.show_config(cfg, preset)
-        history = LossHistory.from_extras(ckpt.extras, trainer.config.seq_length, up_to=trainer.iteration)
-        self._install_model(trainer, history, float(meta.get("elapsed", 0.0) or 0.0))
-        for rec in meta.get("samples", []) or []:
-            try:
-                self.samples_panel.add(SampleRecord(**rec))
-            except TypeError:
-                pass
+        self.settings_panel.show_config(cfg, meta.preset)
+        self._install_model(trainer, history, meta.elapsed)
+        for rec in meta.samples:
+            self.samples_panel.add(rec)
         self.saved_iteration = trainer.iteration
         self.checkpoint_path = path
         self._last_progress = None
