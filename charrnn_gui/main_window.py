@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
+import traceback
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
@@ -290,15 +292,25 @@ class MainWindow(QMainWindow):
         name = DEFAULT_BUILTIN
         if last.startswith(BUILTIN_PREFIX) and last[len(BUILTIN_PREFIX):] in BUILTINS:
             name = last[len(BUILTIN_PREFIX):]
-        try:
-            corpus, notes = load_builtin(name), ()
-        except core.CorpusError as e:
-            fallback = FALLBACK_BUILTIN if name != FALLBACK_BUILTIN else DEFAULT_BUILTIN
-            corpus = load_builtin(fallback)
-            name = fallback
-            notes = (f"{e}; using the built-in {fallback} text instead",)
-            self.statusBar().showMessage(notes[0], 15000)
-        self._set_corpus(corpus, BUILTIN_PREFIX + name, notes, remember=False)
+        fallback = FALLBACK_BUILTIN if name != FALLBACK_BUILTIN else DEFAULT_BUILTIN
+        corpus, problems = None, []
+        for candidate in (name, fallback):  # a broken built-in must never keep the window from opening
+            try:
+                corpus, name = load_builtin(candidate), candidate
+                break
+            except Exception as e:  # noqa: BLE001 - whatever it is, it is shown, and a file can still be opened
+                if not isinstance(e, core.CorpusError):
+                    traceback.print_exc(file=sys.stderr)
+                problems.append(f"the built-in {candidate} text cannot be loaded: {e}")
+        if corpus is None:
+            problems.append("open a text file to train on (File → Open Text…)")
+            self.corpus_panel.set_notes([p[:1].upper() + p[1:] for p in problems])
+            self.statusBar().showMessage(f"No text to train on: {problems[0]}", 30000)
+        else:
+            notes = (f"{problems[0]}; using the built-in {fallback} text instead",) if problems else ()
+            if notes:
+                self.statusBar().showMessage(notes[0], 15000)
+            self._set_corpus(corpus, BUILTIN_PREFIX + name, notes, remember=False)
         if restore_last and last and not last.startswith(BUILTIN_PREFIX) and os.path.isfile(last):
             self.open_corpus_path(last)
 
