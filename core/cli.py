@@ -45,8 +45,9 @@ def _blas_threads(text):
 def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="charrnn-train", description="Train a character-level RNN on a text file.")
     p.add_argument("corpus", help="a text file, or builtin:shakespeare / builtin:python-docs")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="min-char-rnn",
-                   help="starting hyperparameters (default: min-char-rnn, the lesson's program)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="starting hyperparameters (default: min-char-rnn, the lesson's program; a resumed run "
+                        "keeps its checkpoint's)")
     p.add_argument("--hidden-size", type=_positive_int)
     p.add_argument("--seq-length", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)
@@ -65,7 +66,9 @@ def train_parser() -> argparse.ArgumentParser:
     budget.add_argument("--seconds", type=float, help="stop after this much training time")
     out = p.add_argument_group("output")
     out.add_argument("--print-every", type=_positive_int, default=100,
-                     help="print 'iter N, loss: L' every this many iterations (default 100)")
+                     help="print 'iter N, loss: L' every this many iterations (default 100; N counts completed "
+                          "iterations, except with the min-char-rnn preset, which prints the lesson's N = completed "
+                          "- 1)")
     out.add_argument("--metrics", metavar="FILE.jsonl", help="append one JSON object per logged iteration")
     out.add_argument("--log-every", type=_positive_int, default=100, help="iterations between metrics lines")
     out.add_argument("--checkpoint", metavar="FILE.npz", help="where to save checkpoints (and on Ctrl+C)")
@@ -104,7 +107,7 @@ def config_from_args(args):
     names = ("hidden_size", "seq_length", "batch_size", "dtype", "optimizer", "learning_rate", "clip", "seed",
              "val_fraction", "eval_every", "sample_every", "sample_length", "temperature")
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
-    return preset(args.preset, **overrides)
+    return preset(args.preset or LESSON_PRESET, **overrides)
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -115,38 +118,44 @@ def _fmt_duration(seconds: float) -> str:
 LIVE_OPTIONS = ("learning_rate", "temperature", "sample_every", "sample_length")  # may change on --resume
 MODEL_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "optimizer", "clip", "seed", "val_fraction",
                  "eval_every")  # fixed by a checkpoint
-STOP_SIGNALS = ("SIGTERM", "SIGHUP")  # handled like Ctrl+C: save, then exit 128 + signal number
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # stop between two steps, save, then exit 128 + signal number
+LESSON_PRESET = "min-char-rnn"  # its "iter n, loss" lines keep the lesson's counter, n = completed - 1
+LESSON_TRAITS = ("optimizer", "batch_size", "dtype")  # what makes a resumed model the lesson's program
 
 
-class _Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP arrived; handled like Ctrl+C."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-class _stop_signals_interrupt:
-    """While active (main thread only), SIGTERM and SIGHUP raise _Stopped so the run saves before exiting."""
+class _StopRequest:
+    """While active (main thread only), Ctrl+C, SIGTERM and SIGHUP only set `signum`; the training loop looks
+    at it between two steps, so a signal never leaves a step half done (weights updated, counters not yet) in
+    the checkpoint it saves. Further signals while it finishes the step change nothing."""
 
     def __enter__(self):
+        self.signum: int | None = None
         self.previous = {}
         if threading.current_thread() is threading.main_thread():
             for name in STOP_SIGNALS:
                 signum = getattr(signal, name, None)
                 # An ignored signal stays ignored: `nohup charrnn-train ...` must survive the terminal closing.
                 if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
-                    self.previous[signum] = signal.signal(signum, self._raise)
+                    self.previous[signum] = signal.signal(signum, self._note)
         return self
 
-    @staticmethod
-    def _raise(signum, frame):
-        raise _Stopped(signum)
+    def _note(self, signum, frame):
+        if self.signum is None:
+            self.signum = signum
 
     def __exit__(self, *exc):
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
         return False
+
+
+def _lesson_counter(args, config) -> bool:
+    """Whether the 'iter n, loss' lines use the lesson's counter: the min-char-rnn preset (for a resumed run, a
+    model with the lesson's optimizer, one stream and float64, unless --preset says otherwise)."""
+    if args.resume and args.preset is None:
+        lesson = PRESETS[LESSON_PRESET]
+        return all(getattr(config, k) == getattr(lesson, k) for k in LESSON_TRAITS)
+    return (args.preset or LESSON_PRESET) == LESSON_PRESET
 
 
 def _check_checkpoint_destination(path: str) -> None:
@@ -208,19 +217,29 @@ def train_command(args, out=None, err=None) -> int:
             return f"{args.resume} still holds iteration {first_iteration}"
         return "no checkpoint was saved"
 
+    lesson = _lesson_counter(args, cfg)
+
     try:
-        with _stop_signals_interrupt():
+        with _StopRequest() as stop:
             try:
                 for snap in trainer.run(iterations=args.iterations, seconds=args.seconds):
-                    n = snap.iteration - 1  # the lesson's counter: the iteration just done, from 0
+                    # Iteration N is the model after N completed updates; a diverged snapshot is the model
+                    # after the last good one, whose next update failed.
                     if snap.sample is not None:
                         print(f"----\n {snap.sample.text} \n----", file=out)
+                    if snap.diverged:  # an event row: the iteration it happened after, no loss to report
+                        if metrics:
+                            metrics.write(json.dumps({"iteration": snap.iteration, "diverged": snap.diverged,
+                                                      "learning_rate": snap.learning_rate,
+                                                      "elapsed": time.perf_counter() - start}) + "\n")
+                        print(f"charrnn: {snap.diverged}; {kept()}", file=err)
+                        return 1
+                    n = snap.iteration - 1 if lesson else snap.iteration  # the lesson's counter is one behind
                     if n % args.print_every == 0:
                         print(f"iter {n}, loss: {snap.smooth_loss:f}", file=out)
                     if snap.val_bpc is not None:
-                        print(f"iter {n}, validation: {snap.val_bpc:.4f} bits/char", file=out)
-                    if metrics and (snap.iteration % args.log_every == 0 or snap.val_bpc is not None
-                                    or snap.diverged):
+                        print(f"iter {snap.iteration}, validation: {snap.val_bpc:.4f} bits/char", file=out)
+                    if metrics and (snap.iteration % args.log_every == 0 or snap.val_bpc is not None):
                         row = {"iteration": snap.iteration, "loss": snap.loss, "smooth_loss": snap.smooth_loss,
                                "loss_per_char": snap.loss_per_char, "bits_per_char": snap.bits_per_char,
                                "chars_seen": snap.chars_seen, "epoch": snap.epoch,
@@ -229,9 +248,6 @@ def train_command(args, out=None, err=None) -> int:
                             row["val_bpc"] = snap.val_bpc
                         metrics.write(json.dumps({k: (v if math.isfinite(v) else None) for k, v in row.items()})
                                       + "\n")
-                    if snap.diverged:
-                        print(f"charrnn: {snap.diverged}; {kept()}", file=err)
-                        return 1
                     if ckpt_path and args.checkpoint_every and snap.iteration % args.checkpoint_every == 0:
                         try:
                             save_checkpoint(trainer, ckpt_path)
@@ -244,13 +260,8 @@ def train_command(args, out=None, err=None) -> int:
                     if args.progress_every and now - last_progress >= args.progress_every:
                         last_progress = now
                         print(_progress_line(trainer, args, now - start, first_iteration, cfg), file=err)
-            except KeyboardInterrupt as e:
-                signum = getattr(e, "signum", signal.SIGINT)
-                path = ckpt_path or "charrnn-interrupted.npz"
-                save_checkpoint(trainer, path)
-                what = "interrupted" if signum == signal.SIGINT else "terminated"
-                print(f"\n{what} at iteration {trainer.iteration}; checkpoint saved to {path}", file=err)
-                return 128 + int(signum)
+                    if stop.signum is not None:  # between two steps: the state on disk will be exact
+                        break
             except Exception as e:  # a fault inside the engine (or writing metrics): keep the last good state
                 message = f"training stopped at iteration {trainer.iteration}: {type(e).__name__}: {e}"
                 if not ckpt_path:
@@ -265,6 +276,12 @@ def train_command(args, out=None, err=None) -> int:
                         message += f"; the checkpoint could not be saved either ({save_error}); {kept()}"
                 print(f"charrnn-train: error: {_one_line(message)}", file=err)
                 return 1
+            if stop.signum is not None:  # saved while further signals are still only noted
+                path = ckpt_path or "charrnn-interrupted.npz"
+                save_checkpoint(trainer, path)
+                what = "interrupted" if stop.signum == signal.SIGINT else "terminated"
+                print(f"\n{what} at iteration {trainer.iteration}; checkpoint saved to {path}", file=err)
+                return 128 + int(stop.signum)
     finally:
         if metrics:
             metrics.close()
