@@ -18,6 +18,7 @@ import core
 from core.builtins import BUILTINS, describe_builtin, load_builtin
 from core.probe import default_probe_text, probe_passage
 
+from .affordable import confirm_affordable
 from .checkpoint_meta import MetaError, read_app_meta
 from .corpus_panel import CorpusPanel
 from .fmt import duration
@@ -498,9 +499,15 @@ class MainWindow(QMainWindow):
             return False
         try:
             cfg = self.settings_panel.config()
+            if not confirm_affordable(self, cfg, len(self.corpus.vocab)):  # too big refused, too slow asked
+                return False
             trainer = core.Trainer.from_corpus(self.corpus, cfg)
         except (core.CorpusError, ValueError) as e:
             self._warn("Cannot start training", str(e))
+            return False
+        except MemoryError:  # the estimate is conservative, but memory can also be taken by others meanwhile
+            self._warn("Cannot start training", "There is not enough memory for a model with these settings; "
+                                                "choose a smaller hidden size, sequence length or batch size.")
             return False
         self._install_model(trainer, LossHistory(cfg.seq_length), 0.0)
         self.saved_iteration = None

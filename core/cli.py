@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from .budget import SLOW_STEP_SECONDS, human_seconds, refusal, step_cost
 from .checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
 from .config import DTYPES, OPTIMIZERS, PRESETS, preset
 from .corpus import CorpusError, load_corpus
@@ -169,7 +170,7 @@ def _check_checkpoint_destination(path: str) -> None:
         raise CLIError(f"cannot save checkpoints to {path}: the folder {folder} is not writable")
 
 
-def _resumed_trainer(args, corpus):
+def _resumed_trainer(args, corpus, err):
     """The trainer of --resume, with the live options given applied; options that need new weights must agree."""
     ckpt = load_checkpoint(args.resume)
     for name in MODEL_OPTIONS:
@@ -179,9 +180,21 @@ def _resumed_trainer(args, corpus):
             raise CLIError(f"{option} {given} differs from the checkpoint's {saved}; a resumed run keeps the "
                            f"checkpoint's model (only --lr, --temperature, --sample-every and --sample-length "
                            f"can change)")
+    _check_budget(ckpt.config, corpus.vocab_size, err)
     trainer = restore_trainer(ckpt, corpus.data, corpus.vocab)
     trainer.set_live(**{k: getattr(args, k) for k in LIVE_OPTIONS if getattr(args, k) is not None})
     return trainer
+
+
+def _check_budget(config, vocab_size: int, err) -> None:
+    """Refuse settings that cannot fit in memory (CLIError), before anything is allocated; warn about slow steps."""
+    cost = step_cost(config, vocab_size)
+    reason = refusal(cost)
+    if reason:
+        raise CLIError(reason)
+    if cost.seconds() > SLOW_STEP_SECONDS:
+        print(f"warning: one training step with these settings takes about {human_seconds(cost.seconds())} "
+              f"here; Ctrl+C stops after the step in progress", file=err)
 
 
 def _one_line(text) -> str:
@@ -198,9 +211,11 @@ def train_command(args, out=None, err=None) -> int:
     for warning in corpus.warnings:
         print(f"warning: {warning}", file=err)
     if args.resume:
-        trainer = _resumed_trainer(args, corpus)
+        trainer = _resumed_trainer(args, corpus, err)
     else:
-        trainer = Trainer.from_corpus(corpus, config_from_args(args))
+        config = config_from_args(args)
+        _check_budget(config, corpus.vocab_size, err)
+        trainer = Trainer.from_corpus(corpus, config)
     cfg = trainer.config
     print(f"data has {len(corpus)} characters, {corpus.vocab_size} unique.", file=out)
     metrics = open(args.metrics, "a", encoding="utf-8") if args.metrics else None
