@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         self.corpus_panel.builtin_button.setText("Built-in")
         self.settings_panel = SettingsPanel()
         self.settings_panel.liveChanged.connect(self._on_live_changed)
+        self.settings_panel.speedChanged.connect(self._on_speed_changed)
 
         left = QWidget(objectName="controlsPanel")
         left_layout = QVBoxLayout(left)
@@ -531,6 +532,7 @@ class MainWindow(QMainWindow):
 
     def _start_worker(self, history: LossHistory) -> None:
         w = TrainingWorker(self.trainer, history, self._elapsed)
+        w.set_speed(self.settings_panel.speed())
         w.progressed.connect(self._on_progressed)
         w.sampled.connect(self._on_sampled)
         w.diverged.connect(self._on_diverged)
@@ -647,6 +649,12 @@ class MainWindow(QMainWindow):
     def _on_live_changed(self, settings: dict) -> None:
         if self.worker is not None:
             self.worker.set_live(**settings)
+
+    @Slot(float)
+    def _on_speed_changed(self, its_per_second: float) -> None:
+        if self.worker is not None:
+            self.worker.set_speed(its_per_second)
+        self.settings.setValue("training/speed", its_per_second)
 
     # worker signals (queued to this thread) -----------------------------------------------------
 
@@ -1017,6 +1025,10 @@ class MainWindow(QMainWindow):
             self.loss_panel.set_smoothing(float(s.value("plot/smoothing", 0.9)))
             self.samples_panel.temperature_spin.setValue(float(s.value("sampleNow/temperature", 0.8)))
             self.samples_panel.length_spin.setValue(int(s.value("sampleNow/length", 300)))
+        except (TypeError, ValueError):
+            pass
+        try:
+            self.settings_panel.set_speed(float(s.value("training/speed", 0.0) or 0.0))
         except (TypeError, ValueError):
             pass
 
