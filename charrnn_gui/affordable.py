@@ -22,12 +22,14 @@ def confirm_affordable(parent: QWidget, config, vocab_size: int) -> bool:
     seconds = cost.seconds()
     if seconds <= SLOW_STEP_SECONDS:
         return True
+    every = config.sample_every
+    samples = f", and samples come {human_seconds(every * seconds)} apart (every {every:,} steps)" if every else ""
     B = QMessageBox.StandardButton
     answer = QMessageBox.question(
         parent, "Train with slow steps?",
         f"One training step with these settings takes about {human_seconds(seconds)} on this computer "
         f"({human_bytes(cost.total_bytes)} of memory). Pause, Save and closing the window each wait for the step "
-        f"in progress, and the first sample takes {config.sample_every or 1:,} steps.\n\n"
+        f"in progress{samples}.\n\n"
         f"Smaller settings (hidden size, sequence length, batch size) train much faster. Train anyway?",
         B.Yes | B.Cancel, B.Cancel)
     return answer == B.Yes

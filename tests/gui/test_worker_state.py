@@ -21,23 +21,14 @@ from charrnn_gui.worker import TrainingWorker
 from .test_worker import Recorder, make_trainer
 
 
-def connect(worker, recorder):
-    worker.progressed.connect(recorder.on_progressed)
-    worker.sampled.connect(recorder.on_sampled)
-    worker.diverged.connect(recorder.on_diverged)
-    worker.failed.connect(recorder.on_failed)
-    worker.paused.connect(recorder.on_paused)
-    worker.finished.connect(recorder.on_finished)
-
-
 def tiny_trainer():
     return make_trainer(hidden_size=4, seq_length=4, sample_every=7, sample_length=5)
 
 
 def test_start_step_and_pause_hammered_from_the_gui_thread_never_break_the_loop(qtbot):
     trainer = tiny_trainer()
-    w, r = TrainingWorker(trainer), Recorder()
-    connect(w, r)
+    w = TrainingWorker(trainer)
+    r = Recorder().listen_to(w)
     w.start()
     rng = random.Random(12)
     ops = [lambda: w.step(rng.randint(1, 3)), w.resume, w.pause, w.resume, lambda: w.step(1), w.pause]
@@ -170,8 +161,8 @@ def pause_during_a_step(w, r, qtbot, press):
 def test_a_control_pressed_at_any_line_of_the_loop_has_its_effect(qtbot, scenario):
     code, lines = loop_lines()
     stopper = LineStopper(code)
-    w, r = TrainingWorker(tiny_trainer()), Recorder()
-    connect(w, r)
+    w = TrainingWorker(tiny_trainer())
+    r = Recorder().listen_to(w)
     stopper.install(w)
     w.start()
 
