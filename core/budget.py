@@ -1,9 +1,9 @@
 """What a training configuration costs before any of it is allocated: memory and arithmetic of one step.
 
-step_cost(config, V) counts the arrays a Trainer holds for a vocabulary of V characters (weights and
-gradients, the optimizer's memory and scratch, the restore point kept across live learning-rate changes,
-the window's work buffers, the evaluation and sampling buffers) and the floating-point operations of one
-training step (forward, backward through time, update; validation and samples amortised over their
+step_cost(config, V) counts the arrays a Trainer holds for a vocabulary of V characters, for any cell and
+number of layers (weights and gradients, the optimizer's memory and scratch, the restore point kept across
+live learning-rate changes, the window's work buffers, the evaluation and sampling buffers) and the
+floating-point operations of one training step (forward, backward through time, update; validation and samples amortised over their
 intervals). refusal() says why a configuration cannot fit in this machine's memory, and
 StepCost.seconds() gives the order of magnitude of a step's time, so a caller can warn before a step
 that would keep Pause, Save and closing waiting.
@@ -11,20 +11,24 @@ that would keep Pause, Save and closing waiting.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
 from .config import TrainConfig
+from .model import GATE_BLOCKS, STATE_NAMES, arch_of_config, param_shapes
 
 MEMORY_FRACTION = 0.5  # of physical RAM a model may take: the rest is the OS's, the corpus's, the GUI's
 FLOPS_PER_SECOND = {"float64": 3e9, "float32": 6e9}  # one BLAS thread; measured 4-6 and 8-11 on a busy 2-core CPU
-CALL_SECONDS = 20e-6  # Python and NumPy per-call overhead, about four calls per time step
+CALL_SECONDS = 20e-6  # Python and NumPy per-call overhead, about four calls per time step and layer
 SLOW_STEP_SECONDS = 2.0  # a step longer than this keeps Pause, Save and closing waiting noticeably
 EVAL_CHUNK, EVAL_STREAMS = 256, 16  # Trainer.evaluate's window: (chunk, streams)
 OPTIMIZER_SLOTS = {"adagrad": 1, "rmsprop": 1, "adam": 2}  # state arrays the size of the weights
 OPTIMIZER_SCRATCH = 2  # scratch arrays the size of the weights (Optimizer._tmp)
 RESTORE_MAX_BYTES = 256 << 20  # as core.trainer: a larger model keeps no restore point
 INDEX_BYTES = 8  # np.intp
+# (T, B, H)-sized work arrays of one layer's window: states, gate inputs and activations, their gradients.
+WINDOW_ARRAYS = {"rnn": 4, "lstm": 20, "gru": 19}
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class StepCost:
     optimizer_bytes: int  # the optimizer's state and scratch, and the restore point when one is kept
     workspace_bytes: int  # one window's buffers (T, B, H and V sized), evaluation and sampling buffers
     flops: float  # floating-point operations of one training step
-    time_steps: int  # T, for the per-call overhead
+    time_steps: int  # T times the layers, for the per-call overhead
     dtype: str  # float64 or float32
 
     @property
@@ -49,30 +53,40 @@ class StepCost:
 
 
 def step_cost(config: TrainConfig, vocab_size: int) -> StepCost:
-    """The cost of training config on a vocabulary of vocab_size characters."""
+    """The cost of training config on a vocabulary of vocab_size characters (any cell, any number of layers)."""
     T, B, H, V = config.seq_length, config.batch_size, config.hidden_size, int(vocab_size)
+    L = config.num_layers
+    arch = arch_of_config(config, V)
+    G = GATE_BLOCKS[config.cell]  # gate blocks: 1 rnn, 4 lstm, 3 gru
     item = 8 if config.dtype == "float64" else 4
-    P = 2 * H * V + H * H + H + V  # Wxh (H, V), Whh (H, H), Why (V, H), bh (H,), by (V,)
+    P = sum(math.prod(shape) for shape in param_shapes(arch).values())
     slots = OPTIMIZER_SLOTS.get(config.optimizer, 2)
     restore = (1 + slots) * P * item
     optimizer = (slots + OPTIMIZER_SCRATCH) * P * item + (restore if restore <= RESTORE_MAX_BYTES else 0)
-    TB = T * B
-    window = (4 * TB * H  # hs, dh, dtanh, draw: (T, B, H) each
-              + 2 * TB * V  # probs and the one-hot inputs: (T*B, V) each
-              + 2 * H * V + H * H  # contiguous copies of Wxh.T + bh, Whh.T, Why.T
-              + 2 * B * H) * item  # carried hidden state, one step's product
-    window += 2 * TB * item + 5 * (T + 1) * B * INDEX_BYTES  # per-row scratch, row offsets, data indices
+    TB, GH = T * B, G * H
+    # One window's buffers (core/fast_rnn.Workspace for the lesson's layer, core/fast_model.FastModel otherwise):
+    # per layer, (T, B, H)-sized arrays for states, gate inputs, activations and their gradients, and contiguous
+    # copies of its weights; between layers, dropout's outputs and masks and the gradients they pass down;
+    # the read-out's (T*B, V) scores and one-hot inputs.
+    between = (L - 1) * (3 + (1 if config.dropout else 0))  # dropped outputs, dx, dh_in (and the dropout masks)
+    window = (L * WINDOW_ARRAYS[config.cell] + between) * TB * H
+    window += sum((V if layer == 0 else H) * GH + H * GH for layer in range(L)) + H * V  # weight copies
+    window += 2 * TB * V + (arch.state_rows + 2) * B * H  # read-out, carried state and step scratch
+    window = window * item + 2 * TB * item + 5 * (T + 1) * B * INDEX_BYTES  # per-row scratch, offsets, indices
     S = EVAL_STREAMS
-    evaluation = (3 * EVAL_CHUNK * S * H + 3 * EVAL_CHUNK * S * V) * 8  # hidden states, scores and softmax
-    sampling = config.sample_length * (H + V) * 8  # the hidden state after every sampled character
-    per_step = TB * (6 * H * H + 8 * H * V) + 20 * TB * (H + V) + 12 * P  # forward, backward, softmax, update
-    per_eval = config.eval_chars * (2 * H * H + 2 * H * V + 5 * V) if config.val_fraction else 0
-    per_sample = config.sample_length * (2 * H * H + 2 * H * V + 5 * V)
-    flops = float(per_step) + per_eval / config.eval_every
+    evaluation = EVAL_CHUNK * S * (3 * L * GH + 3 * V) * 8  # hidden states and gates, scores and softmax
+    sampling = config.sample_length * (len(STATE_NAMES[config.cell]) * L * H + V) * 8  # every state per character
+    # Arithmetic: the products dominate (a product of (m, k) and (k, n) is 2 m k n operations).
+    per_char = sum(2 * H * GH + (0 if layer == 0 else 2 * H * GH) for layer in range(L)) + 2 * H * V + 5 * V
+    per_step = TB * (sum(6 * H * GH + (2 * V * GH if layer == 0 else 6 * H * GH) for layer in range(L))
+                     + 6 * H * V + 10 * L * GH + 10 * V) + 12 * P  # forward, backward, softmax; the update
+    flops = float(per_step)
+    if config.val_fraction:
+        flops += config.eval_chars * per_char / config.eval_every
     if config.sample_every:
-        flops += per_sample / config.sample_every
+        flops += config.sample_length * per_char / config.sample_every
     return StepCost(parameters=P, model_bytes=2 * P * item, optimizer_bytes=optimizer,
-                    workspace_bytes=window + evaluation + sampling, flops=flops, time_steps=T,
+                    workspace_bytes=window + evaluation + sampling, flops=flops, time_steps=T * L,
                     dtype=config.dtype)
 
 
