@@ -84,3 +84,21 @@ def test_the_cli_warns_before_slow_steps(tmp_path, capsys, monkeypatch):
     corpus.write_text(TEXT)
     assert train_main([str(corpus), "--hidden-size", "8", "--iterations", "1", "--progress-every", "0"]) == 0
     assert "warning: one training step with these settings takes about" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cell, layers, dropout", [("lstm", 1, 0.0), ("gru", 2, 0.0), ("lstm", 3, 0.2),
+                                                   ("rnn", 2, 0.1)])
+def test_the_memory_estimate_covers_every_cell_and_layer_count(cell, layers, dropout):
+    corpus = core.corpus_from_text(TEXT * 20)
+    cfg = core.preset("fast", cell=cell, num_layers=layers, dropout=dropout, hidden_size=64, seq_length=24,
+                      batch_size=8, eval_chars=16 * 256 + 1, sample_length=100)
+    estimate = step_cost(cfg, corpus.vocab_size).total_bytes
+    peak = measured_peak(cfg, corpus)
+    assert peak <= estimate <= 3 * peak + (4 << 20), (peak, estimate)
+
+
+def test_gated_cells_cost_more_than_the_tanh_cell():
+    base = core.preset("fast")
+    rnn, gru, lstm = (step_cost(base.replace(cell=c), 65) for c in ("rnn", "gru", "lstm"))
+    assert rnn.flops < gru.flops < lstm.flops and rnn.total_bytes < gru.total_bytes < lstm.total_bytes
+    assert step_cost(base.replace(num_layers=3), 65).flops > 2 * rnn.flops
