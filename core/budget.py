@@ -110,12 +110,15 @@ def refusal(cost: StepCost, budget: int | None = None) -> str | None:
     budget = memory_budget() if budget is None else budget
     if budget is None or cost.total_bytes <= budget:
         return None
-    return (f"these settings need about {human_bytes(cost.total_bytes)} of memory to train, more than the "
-            f"{human_bytes(budget)} this computer can spare; choose a smaller hidden size, sequence length or "
+    return (f"not enough memory: these settings need about {human_bytes(cost.total_bytes)} to train, more than "
+            f"the {human_bytes(budget)} this computer can spare; choose a smaller hidden size, sequence length or "
             f"batch size")
 
 
 def human_bytes(n: float) -> str:
+    """1,000 bytes, 12.3 MB, 4.5 GB; beyond a thousand terabytes, a power of ten."""
+    if n >= 1000 * 1024**4:
+        return f"{n:.1e} bytes"
     for unit in ("bytes", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":
             return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"

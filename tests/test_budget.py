@@ -56,7 +56,8 @@ def test_the_panels_largest_settings_are_refused_and_the_lesson_is_not():
     huge = step_cost(core.preset("min-char-rnn", **HUGE), 65)
     assert huge.total_bytes > 100 * 2**30 and huge.seconds() > 3600
     reason = refusal(huge, budget=16 * 2**30)
-    assert reason and "need about" in reason and "16.0 GB" in reason and "\n" not in reason
+    assert reason.startswith("not enough memory: these settings need about") and "16.0 GB" in reason
+    assert "\n" not in reason
     assert refusal(step_cost(core.preset("min-char-rnn"), 65), budget=16 * 2**30) is None
     assert step_cost(core.preset("min-char-rnn"), 65).seconds() < budget.SLOW_STEP_SECONDS
 
@@ -73,7 +74,7 @@ def test_the_cli_refuses_settings_that_cannot_fit_with_one_line(tmp_path, capsys
     code = train_main([str(corpus), "--hidden-size", "4096", "--seq-length", "1000", "--batch-size", "1024",
                        "--iterations", "1"])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "charrnn-train: error: these settings need about" in err
+    assert code == 2 and err.count("\n") == 1 and "charrnn-train: error: not enough memory: these settings need about" in err
 
 
 def test_the_cli_warns_before_slow_steps(tmp_path, capsys, monkeypatch):

@@ -19,7 +19,7 @@ def test_settings_too_big_for_memory_are_refused_with_a_message(make_window, dia
     w.start()  # raised MemoryError out of the slot before
     assert w.trainer is None and w.state == "idle" and w.worker is None
     ((kind, title, text),) = dialogs.messages
-    assert (kind, title) == ("warning", "Cannot start training") and "of memory" in text and "smaller" in text
+    assert (kind, title) == ("warning", "Cannot start training") and text.startswith("Not enough memory: ") and "smaller" in text
     use_small_settings(w)
     w.start()  # smaller settings train
     assert w.trainer is not None
