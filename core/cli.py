@@ -47,9 +47,8 @@ def _blas_threads(text):
 def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="charrnn-train", description="Train a character-level RNN on a text file.")
     p.add_argument("corpus", help="a text file, or builtin:shakespeare / builtin:python-docs")
-    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                   help="starting hyperparameters (default: min-char-rnn, the lesson's program; a resumed run "
-                        "keeps its checkpoint's)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="min-char-rnn",
+                   help="starting hyperparameters (default: min-char-rnn, the lesson's program)")
     p.add_argument("--hidden-size", type=_positive_int)
     p.add_argument("--cell", choices=CELLS, help="rnn (the lesson's tanh cell), lstm or gru")
     p.add_argument("--layers", dest="num_layers", type=_positive_int, help=f"stacked layers, 1 to {MAX_LAYERS}")
@@ -122,7 +121,7 @@ def config_from_args(args):
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     # A schedule spans this run's budget (it is kept by checkpoints; a resumed run goes on along it).
     overrides.update(budget_iterations=args.iterations or 0, budget_seconds=args.seconds or 0.0)
-    return preset(args.preset or LESSON_PRESET, **overrides)
+    return preset(args.preset, **overrides)
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -136,7 +135,7 @@ MODEL_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "optimizer"
 MODEL_OPTIONS += ("cell", "num_layers", "dropout", "lr_schedule", "lr_floor")
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # stop between two steps, save, then exit 128 + signal number
 LESSON_PRESET = "min-char-rnn"  # its "iter n, loss" lines keep the lesson's counter, n = completed - 1
-LESSON_TRAITS = ("cell", "num_layers", "optimizer", "batch_size", "dtype")  # a resumed model the lesson's program
+LESSON_PROGRAM = ("cell", "num_layers", "batch_size", "dtype", "optimizer")  # the lesson's, whatever its sizes
 
 
 class _StopRequest:
@@ -166,12 +165,12 @@ class _StopRequest:
 
 
 def _lesson_counter(args, config) -> bool:
-    """Whether the 'iter n, loss' lines use the lesson's counter: the min-char-rnn preset (for a resumed run, a
-    model with the lesson's optimizer, one stream and float64, unless --preset says otherwise)."""
-    if args.resume and args.preset is None:
+    """Whether the 'iter n, loss' lines use the lesson's counter: the min-char-rnn preset, or for a resumed run
+    (whose preset is not recorded) the lesson's program: one tanh layer, one stream, float64, Adagrad."""
+    if args.resume:
         lesson = PRESETS[LESSON_PRESET]
-        return all(getattr(config, k) == getattr(lesson, k) for k in LESSON_TRAITS)
-    return (args.preset or LESSON_PRESET) == LESSON_PRESET
+        return all(getattr(config, k) == getattr(lesson, k) for k in LESSON_PROGRAM)
+    return args.preset == LESSON_PRESET
 
 
 def _check_checkpoint_destination(path: str) -> None:

@@ -118,3 +118,14 @@ def test_the_engine_names_the_iteration_whose_weights_it_keeps(monkeypatch):
     assert snaps[-1].diverged and snaps[-1].iteration == trainer.iteration == 7
     assert snaps[-1].diverged.startswith("training diverged at iteration 7:")
 
+
+
+@pytest.mark.parametrize("preset, first", [("min-char-rnn", 150), ("fast", 160)])
+def test_a_resumed_run_keeps_its_presets_counter(corpus_file, tmp_path, capsys, preset, first):
+    ckpt = tmp_path / "c.npz"
+    assert train_main([str(corpus_file), *TINY, "--preset", preset, "--iterations", "150",
+                       "--checkpoint", str(ckpt)]) == 0
+    capsys.readouterr()
+    assert train_main([str(corpus_file), "--resume", str(ckpt), "--iterations", "30", "--print-every", "10",
+                       "--progress-every", "0"]) == 0
+    assert list(loss_lines(capsys.readouterr().out))[0] == first
