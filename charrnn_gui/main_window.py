@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
+import traceback
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
@@ -16,6 +18,8 @@ import core
 from core.builtins import BUILTINS, describe_builtin, load_builtin
 from core.probe import default_probe_text, probe_passage
 
+from .affordable import confirm_affordable
+from .checkpoint_meta import MetaError, read_app_meta
 from .column import ColumnScrollArea
 from .corpus_panel import CorpusPanel
 from .fmt import duration
@@ -42,17 +46,6 @@ LOOK_INSIDE_HEIGHT = 500  # pixels the Look inside tab gets when opened in a sho
 def make_settings() -> QSettings:
     """The app's settings (INI format, so tests can redirect them with QSettings.setPath)."""
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "charrnn", "charrnn-gui")
-
-
-def _gui_meta(ckpt) -> dict:
-    raw = ckpt.extras.get("gui")
-    if raw is None:
-        return {}
-    try:
-        meta = json.loads(np.asarray(raw, dtype=np.uint8).tobytes().decode("utf-8"))
-        return meta if isinstance(meta, dict) else {}
-    except (ValueError, UnicodeDecodeError):
-        return {}
 
 
 class MainWindow(QMainWindow):
@@ -146,6 +139,7 @@ class MainWindow(QMainWindow):
         self.corpus_panel.builtin_button.setText("Built-in")
         self.settings_panel = SettingsPanel()
         self.settings_panel.liveChanged.connect(self._on_live_changed)
+        self.settings_panel.speedChanged.connect(self._on_speed_changed)
 
         left = QWidget(objectName="controlsPanel")
         left_layout = QVBoxLayout(left)
@@ -297,15 +291,25 @@ class MainWindow(QMainWindow):
         name = DEFAULT_BUILTIN
         if last.startswith(BUILTIN_PREFIX) and last[len(BUILTIN_PREFIX):] in BUILTINS:
             name = last[len(BUILTIN_PREFIX):]
-        try:
-            corpus, notes = load_builtin(name), ()
-        except core.CorpusError as e:
-            fallback = FALLBACK_BUILTIN if name != FALLBACK_BUILTIN else DEFAULT_BUILTIN
-            corpus = load_builtin(fallback)
-            name = fallback
-            notes = (f"{e}; using the built-in {fallback} text instead",)
-            self.statusBar().showMessage(notes[0], 15000)
-        self._set_corpus(corpus, BUILTIN_PREFIX + name, notes, remember=False)
+        fallback = FALLBACK_BUILTIN if name != FALLBACK_BUILTIN else DEFAULT_BUILTIN
+        corpus, problems = None, []
+        for candidate in (name, fallback):  # a broken built-in must never keep the window from opening
+            try:
+                corpus, name = load_builtin(candidate), candidate
+                break
+            except Exception as e:  # noqa: BLE001 - whatever it is, it is shown, and a file can still be opened
+                if not isinstance(e, core.CorpusError):
+                    traceback.print_exc(file=sys.stderr)
+                problems.append(f"the built-in {candidate} text cannot be loaded: {e}")
+        if corpus is None:
+            problems.append("open a text file to train on (File → Open Text…)")
+            self.corpus_panel.set_notes([p[:1].upper() + p[1:] for p in problems])
+            self.statusBar().showMessage(f"No text to train on: {problems[0]}", 30000)
+        else:
+            notes = (f"{problems[0]}; using the built-in {fallback} text instead",) if problems else ()
+            if notes:
+                self.statusBar().showMessage(notes[0], 15000)
+            self._set_corpus(corpus, BUILTIN_PREFIX + name, notes, remember=False)
         if restore_last and last and not last.startswith(BUILTIN_PREFIX) and os.path.isfile(last):
             self.open_corpus_path(last)
 
@@ -482,7 +486,7 @@ class MainWindow(QMainWindow):
             return
         event.acceptProposedAction()
         if path.lower().endswith(".npz"):
-            self.open_checkpoint(path)
+            self.open_checkpoint(path=path)
         else:
             self.open_corpus_path(path)
 
@@ -493,9 +497,15 @@ class MainWindow(QMainWindow):
             return False
         try:
             cfg = self.settings_panel.config()
+            if not confirm_affordable(self, cfg, len(self.corpus.vocab)):  # too big refused, too slow asked
+                return False
             trainer = core.Trainer.from_corpus(self.corpus, cfg)
         except (core.CorpusError, ValueError) as e:
             self._warn("Cannot start training", str(e))
+            return False
+        except MemoryError:  # the estimate is conservative, but memory can also be taken by others meanwhile
+            self._warn("Cannot start training", "There is not enough memory for a model with these settings; "
+                                                "choose a smaller hidden size, sequence length or batch size.")
             return False
         self._install_model(trainer, LossHistory(cfg.seq_length), 0.0)
         self.saved_iteration = None
@@ -519,6 +529,7 @@ class MainWindow(QMainWindow):
 
     def _start_worker(self, history: LossHistory) -> None:
         w = TrainingWorker(self.trainer, history, self._elapsed)
+        w.set_speed(self.settings_panel.speed())
         w.progressed.connect(self._on_progressed)
         w.sampled.connect(self._on_sampled)
         w.diverged.connect(self._on_diverged)
@@ -635,6 +646,12 @@ class MainWindow(QMainWindow):
     def _on_live_changed(self, settings: dict) -> None:
         if self.worker is not None:
             self.worker.set_live(**settings)
+
+    @Slot(float)
+    def _on_speed_changed(self, its_per_second: float) -> None:
+        if self.worker is not None:
+            self.worker.set_speed(its_per_second)
+        self.settings.setValue("training/speed", its_per_second)
 
     # worker signals (queued to this thread) -----------------------------------------------------
 
@@ -809,14 +826,18 @@ class MainWindow(QMainWindow):
         except core.CheckpointError as e:
             self._warn("Cannot open checkpoint", str(e))
             return
+        try:
+            meta = read_app_meta(ckpt, core.PRESETS)  # all of it checked before anything is replaced
+        except MetaError as e:
+            self._warn("Cannot open checkpoint", f"{os.path.basename(path)} cannot be opened: {e}.")
+            return
         if not self._confirm_discard("Open checkpoint?", "Opening a checkpoint replaces the current model."):
             return
-        meta = _gui_meta(ckpt)
         if self.corpus is not None and self.corpus.vocab == ckpt.vocab and \
                 len(self.corpus) == int(ckpt.meta.get("n_data", len(self.corpus))):
             self._restore_checkpoint(ckpt, path, self.corpus, self.corpus_spec)
             return
-        spec = meta.get("corpus")
+        spec = meta.corpus
         if isinstance(spec, str) and spec.startswith(BUILTIN_PREFIX) and spec[len(BUILTIN_PREFIX):] in BUILTINS:
             name = spec[len(BUILTIN_PREFIX):]
             self._start_load(spec, lambda: load_builtin(name), f"built-in {name}", ("checkpoint", ckpt, path))
@@ -824,30 +845,27 @@ class MainWindow(QMainWindow):
             self._start_load(spec, lambda: core.load_corpus(spec), os.path.basename(spec), ("checkpoint", ckpt, path))
         else:
             self._warn("Cannot open checkpoint",
-                       f"{os.path.basename(path)} was trained on {meta.get('corpus_name', 'another text')}, which "
+                       f"{os.path.basename(path)} was trained on {meta.corpus_name or 'another text'}, which "
                        f"is not open. Open that text first, then the checkpoint.")
 
     def _restore_checkpoint(self, ckpt, path: str, corpus, spec: str) -> None:
+        # Everything is read and checked first; the current model is replaced only when all of it is good.
         try:
             trainer = core.restore_trainer(ckpt, corpus.data, corpus.vocab)
+            meta = read_app_meta(ckpt, core.PRESETS)
+            cfg = trainer.config.replace(learning_rate=trainer.learning_rate, temperature=trainer.temperature,
+                                         sample_every=trainer.sample_every, sample_length=trainer.sample_length)
         except (core.CheckpointError, core.CorpusError, ValueError) as e:
             self._warn("Cannot open checkpoint", str(e))
             return
-        meta = _gui_meta(ckpt)
+        history = LossHistory.from_extras(ckpt.extras, trainer.config.seq_length, up_to=trainer.iteration)
         self._discard_model()
         if corpus is not self.corpus:
             self._set_corpus(corpus, spec)
-        cfg = trainer.config.replace(learning_rate=trainer.learning_rate, temperature=trainer.temperature,
-                                     sample_every=trainer.sample_every, sample_length=trainer.sample_length)
-        preset = meta.get("preset") if meta.get("preset") in core.PRESETS else None
-        self.settings_panel.show_config(cfg, preset)
-        history = LossHistory.from_extras(ckpt.extras, trainer.config.seq_length, up_to=trainer.iteration)
-        self._install_model(trainer, history, float(meta.get("elapsed", 0.0) or 0.0))
-        for rec in meta.get("samples", []) or []:
-            try:
-                self.samples_panel.add(SampleRecord(**rec))
-            except TypeError:
-                pass
+        self.settings_panel.show_config(cfg, meta.preset)
+        self._install_model(trainer, history, meta.elapsed)
+        for rec in meta.samples:
+            self.samples_panel.add(rec)
         self.saved_iteration = trainer.iteration
         self.checkpoint_path = path
         self._last_progress = None
@@ -1005,6 +1023,10 @@ class MainWindow(QMainWindow):
             self.loss_panel.set_smoothing(float(s.value("plot/smoothing", 0.9)))
             self.samples_panel.temperature_spin.setValue(float(s.value("sampleNow/temperature", 0.8)))
             self.samples_panel.length_spin.setValue(int(s.value("sampleNow/length", 300)))
+        except (TypeError, ValueError):
+            pass
+        try:
+            self.settings_panel.set_speed(float(s.value("training/speed", 0.0) or 0.0))
         except (TypeError, ValueError):
             pass
 
