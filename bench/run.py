@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # python bench/run.py
 from bench.common import ROOT, machine_info  # noqa: E402
 
 SECTIONS = ("lesson", "engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui", "cells",
-            "cellquality", "runs")
+            "cellquality", "runs", "gradflow")
 DEFAULT_SKIPS = ("cellquality",)  # long: run it by name (--only cellquality [--long])
 SETTINGS = {  # rounds, seconds per contender per round, ...
     "quick": {"rounds": 4, "seconds": 0.6, "sample_rounds": 3, "corpus_mb": 20, "gui_seconds": 3.0, "runs_rounds": 3,
@@ -85,6 +85,11 @@ def table(results: dict) -> list[str]:
     th = results.get("threads", {})
     for k, v in th.items():
         ratio_row(f"{k}: it/s with 2 BLAS threads vs 1", v, "threads2", "threads1")
+    for k, v in results.get("gradflow", {}).items():
+        ratio_row(f"{k}: it/s, grad flow every 100 / off", v, "on", "off")
+        if "estimated_ratio" in v:
+            rows.append((f"{k}: the same from one measurement's cost", f"{fmt(v['measurement_ms'])} ms", "",
+                         f"{fmt(v['estimated_ratio'])}x"))
     lines = []
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     for i, r in enumerate(rows):
@@ -183,8 +188,8 @@ def main(argv=None) -> int:
             print(f"[bench] {name} failed: {type(e).__name__}: {e}", flush=True)
         timings[name] = round(time.perf_counter() - t, 1)
 
-    from bench import (cells, corpus_load, engine, gui_hook, lesson, profile_b1, quality, runs_listing, sampling,
-                       torch_ref)
+    from bench import (cells, corpus_load, engine, gradflow, gui_hook, lesson, profile_b1, quality, runs_listing,
+                       sampling, torch_ref)
 
     R, S = cfg["rounds"], cfg["seconds"]
     checkpoints = quality.CHECKPOINTS_QUICK if args.quick else quality.CHECKPOINTS_FULL
@@ -208,6 +213,7 @@ def main(argv=None) -> int:
     run("cells", lambda: cells.cells_vs_torch(max(3, R // 2), S))
     run("cellquality", lambda: cells.cells_quality(long=args.long, include_torch="torch" in only))
     run("runs", lambda: runs_listing.runs_listing(cfg["runs_rounds"]))
+    run("gradflow", lambda: gradflow.gradflow_cost(R, S))
     results["section_seconds"] = timings
 
     print()

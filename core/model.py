@@ -20,8 +20,8 @@ import numpy as np
 
 from .gru import gru_backward, gru_forward
 from .lstm import lstm_backward, lstm_forward
-from .rnn import (init_params, rnn_forward, rnn_layer_backward, rnn_layer_forward, temporal_affine_backward,
-                  temporal_affine_forward, temporal_softmax_loss)
+from .rnn import (init_params, recurrent_init, rnn_forward, rnn_layer_backward, rnn_layer_forward,
+                  temporal_affine_backward, temporal_affine_forward, temporal_softmax_loss)
 
 CELLS = ("rnn", "lstm", "gru")
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}  # G: blocks of H rows stacked in Wx, Wh and b
@@ -90,11 +90,15 @@ def param_shapes(arch: Arch) -> dict[str, tuple]:
     return shapes
 
 
-def init_model_params(arch: Arch, seed: int, scale: float, dtype: str) -> dict[str, np.ndarray]:
+def init_model_params(arch: Arch, seed: int, scale: float, dtype: str, whh_init: str = "randn",
+                      whh_gain: float = 1.0) -> dict[str, np.ndarray]:
     """Weights drawn as RandomState(seed).randn * scale, biases zero; an LSTM's forget-gate biases start at 1
-    (so that it keeps its cell state until it learns not to). One tanh layer is the lesson's init exactly."""
+    (so that it keeps its cell state until it learns not to). One tanh layer is the lesson's init exactly.
+    whh_init and whh_gain reshape a tanh cell's recurrent matrices (rnn.recurrent_init); gated cells refuse them."""
     if arch.lesson:
-        return init_params(arch.vocab, arch.hidden, seed, scale, dtype)
+        return init_params(arch.vocab, arch.hidden, seed, scale, dtype, whh_init, whh_gain)
+    if arch.cell != "rnn" and (whh_init != "randn" or whh_gain != 1.0):
+        raise ValueError("W_hh init and gain apply to the tanh cell (rnn) only")
     rng = np.random.RandomState(seed)
     params = {}
     for name, shape in param_shapes(arch).items():
@@ -102,6 +106,8 @@ def init_model_params(arch: Arch, seed: int, scale: float, dtype: str) -> dict[s
             params[name] = rng.randn(*shape) * scale
         else:
             params[name] = np.zeros(shape)
+        if name.endswith(".Wh") and arch.cell == "rnn":
+            params[name] = recurrent_init(params[name], whh_init, whh_gain)
     if arch.cell == "lstm":
         H = arch.hidden
         for layer in range(arch.layers):
