@@ -1,18 +1,21 @@
-"""Loss history kept in growing NumPy arrays, the debiased moving average, and CSV export.
+"""A run's curves and samples: loss history in growing NumPy arrays, samples, the debiased moving average, CSV.
 
-No Qt here: the worker thread records into a LossHistory and the plot keeps its own copy.
+No Qt here: the worker thread records into a LossHistory; the session keeps a RunHistory (curves and
+samples) that the live training feeds, and a run read from disk feeds the same kind of RunHistory.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 LN2 = math.log(2.0)
 LOSS_DTYPE = np.float32  # stored losses (the engine computes in float64 or float32)
+RECENT_SAMPLES = 2_000  # samples a RunHistory keeps as objects (the newest)
 
 
 class GrowingArray:
@@ -253,6 +256,60 @@ class LossHistory:
                 v = val.get(i)
                 w.writerow([i, f"{l * T:.6g}", f"{l:.6g}", f"{l / LN2:.6g}", f"{s:.6g}", "" if v is None else f"{v:.6g}"])
         return len(its)
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One sample of a run: the text and what it was drawn with."""
+
+    iteration: int  # completed iterations when drawn
+    text: str
+    smooth_loss: float | None = None  # the lesson's smooth loss then (training samples)
+    temperature: float = 1.0
+    kind: str = "training"  # "training" or "sample now"
+    prime: str = ""
+    argmax: bool = False
+
+    def header(self) -> str:
+        if self.kind == "training":
+            loss = "" if self.smooth_loss is None else f"  ·  smooth loss {self.smooth_loss:.2f}"
+            temp = "" if self.temperature == 1.0 else f"  ·  temperature {self.temperature:g}"
+            return f"── iteration {self.iteration:,}{loss}{temp} ──"
+        how = "argmax" if self.argmax else f"temperature {self.temperature:g}"
+        prime = f"  ·  prime {self.prime!r}" if self.prime else ""
+        return f"══ sample now  ·  iteration {self.iteration:,}  ·  {how}{prime} ══"
+
+
+class RunHistory:
+    """One run's curves (a LossHistory) and its newest samples: what the live session and a run on disk both feed.
+
+    The live session adds worker batches (add_progress) and samples as they are drawn; a run read
+    from disk adds the same things from its records. Plots, the samples view and checkpoints read it.
+    """
+
+    def __init__(self, seq_length: int = 25, max_samples: int = RECENT_SAMPLES):
+        self.curves = LossHistory(seq_length)
+        self.samples: deque[SampleRecord] = deque(maxlen=max_samples)
+
+    def add_progress(self, progress: Progress) -> None:
+        self.curves.extend(progress)
+
+    def add_sample(self, record: SampleRecord) -> None:
+        self.samples.append(record)
+
+    def recent_samples(self, n: int) -> list[SampleRecord]:
+        """The newest n samples, oldest first."""
+        return list(self.samples)[-n:] if n > 0 else []
+
+    def sample_nearest(self, iteration: int, kind: str | None = "training") -> SampleRecord | None:
+        """The kept sample (of that kind; None: any) whose iteration is nearest, the earlier one on a tie."""
+        best = None
+        for rec in self.samples:
+            if kind is not None and rec.kind != kind:
+                continue
+            if best is None or abs(rec.iteration - iteration) < abs(best.iteration - iteration):
+                best = rec
+        return best
 
 
 # -- smoothing ---------------------------------------------------------------------------------

@@ -128,6 +128,10 @@ class LossPlotPanel(QWidget):
         self.history.extend(progress)
         self._dirty = True
 
+    def data_changed(self) -> None:
+        """The history shown has grown (its owner extended it); drawn on the next refresh."""
+        self._dirty = True
+
     def set_history(self, history: LossHistory) -> None:
         """Replace the whole history (a reset, or a checkpoint's curves)."""
         self.history = history
