@@ -1,0 +1,44 @@
+"""Runs: every training written to a folder that outlives the process, to reopen, compare and follow live.
+
+The run directory (format version 1)::
+
+    <run>/run.json          {"format": "charrnn-run", "version": 1, "created" (ISO), "created_unix",
+                             "command" (charrnn-train's argv, or "app"), "preset", "config" (TrainConfig),
+                             "corpus": {"name", "path", "characters", "vocabulary", "sha256" (of the text
+                             as UTF-8)}, "status": running | finished | interrupted | diverged,
+                             "updated" (unix; a heartbeat at least every 20 s while running), "iteration",
+                             "best_val_bpc", "best_iteration", "ended", ["resumes"], ["diverged": why]}
+    <run>/metrics.jsonl     one object per logged iteration: iteration, wall_time (unix s), elapsed (training
+                             s), chars_seen, loss, loss_per_char, smooth_loss, learning_rate, val_bpc when
+                             evaluated, + any other fields logged (the CLI adds epoch); null for non-finite
+    <run>/samples.jsonl     iteration, temperature, prime, text, wall_time
+    <run>/checkpoints/      latest.npz (every N iterations, or every minute, and at the end),
+                             best.npz (best held-out bits/char); core.checkpoint's format, written atomically
+    <run>/writer.lock       {"pid", "host", "since"} while a writer holds the run
+
+Files are append-only; each line is written whole by one system call, so a crash leaves every complete
+line readable. A resume from a checkpoint at iteration a appends {"event": "resumed", "iteration": a} to
+both logs, and readers drop the points after a written before it (TensorBoard's orphan rule).
+
+Writing: RunWriter.create / RunWriter.resume (one writer per run, by its lock), RunRecorder (Trainer
+snapshots -> lines and checkpoints). Reading: read_run / RunReader (poll() follows a live run), and
+find_runs (a fast listing of every run under a folder). No Qt and no threads here: callers that must stay
+responsive call the readers off their GUI thread.
+"""
+
+from .curves import COLUMNS, RESUMED, VAL_COLUMNS, Curves, RunSample, SampleLog
+from .layout import (BEST, DIVERGED, FINISHED, INTERRUPTED, LATEST, RUNNING, RunError, RunExistsError,
+                     checkpoint_path, corpus_identity, default_run_name, is_run_dir, read_info)
+from .listing import RunSummary, find_run_dirs, find_runs, summarize_run
+from .lock import RunLockedError
+from .reader import LIVE, STALE, STALE_SECONDS, STATUSES, UNREADABLE, RunReader, derive_status, read_run
+from .recorder import NoRecorder, RunRecorder
+from .writer import RunWriter
+
+__all__ = [
+    "BEST", "COLUMNS", "Curves", "DIVERGED", "FINISHED", "INTERRUPTED", "LATEST", "LIVE", "NoRecorder", "RESUMED",
+    "RUNNING", "RunError", "RunExistsError", "RunLockedError", "RunReader", "RunRecorder", "RunSample",
+    "RunSummary", "RunWriter", "STALE", "STALE_SECONDS", "STATUSES", "SampleLog", "UNREADABLE", "VAL_COLUMNS",
+    "checkpoint_path", "corpus_identity", "default_run_name", "derive_status", "find_run_dirs", "find_runs",
+    "is_run_dir", "read_info", "read_run", "summarize_run",
+]
