@@ -5,14 +5,22 @@ save, open) and listens to its past-tense signals; the session drives core (Trai
 and the worker threads. The picture is panels <- window -> session -> core.
 
 States (`state`): "idle" (no model yet), "paused" (a model, its worker parked), "running".
-A divergence parks the worker: the state becomes "paused" and `diverged` says why until training
-resumes or the weights are restored.
+A divergence parks the worker: the state becomes "paused" and `diverged_reason` says why until
+training resumes or the weights are restored.
+
+Every training is written as a run (core.runs) under `runs_folder`, from the first Start or Step of
+a model until it is discarded (Reset, another text or checkpoint, closing): metrics lines, samples,
+checkpoints/latest.npz every minute and at the end, best.npz at each better held-out score. A model
+opened from a run's checkpoint continues that run (a resume). The writing happens off the GUI
+thread (charrnn_gui/recording.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from contextlib import nullcontext
 
 import numpy as np
@@ -20,12 +28,20 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 import core
 from core.builtins import BUILTINS, load_builtin
+from core.runs import (DIVERGED, FINISHED, RunError, RunExistsError, RunWriter, default_run_name, is_run_dir,
+                       read_info)
+from core.runs import RUNNING as RUN_RUNNING
+from core.runs.layout import CHECKPOINTS
 
-from .history import LossHistory, RunHistory, SampleRecord
+from .history import LossHistory, RunHistory, SampleRecord, stride_for
+from .recording import RunRecording
 from .worker import CorpusLoader, TrainingWorker
 
 BUILTIN_PREFIX = "builtin:"
 SAMPLES_IN_CHECKPOINT = 200  # newest samples saved with a checkpoint
+RUN_CHECKPOINT_SECONDS = 60.0  # the run's latest.npz is saved this often while training (and at its end)
+RUN_META_SECONDS = 5.0  # how stale the samples saved with a run's best.npz may be
+LOG_POINTS = 10_000  # metrics lines: every iteration up to this, then every 2nd, 4th ... (a long run stays small)
 
 IDLE, PAUSED, RUNNING = "idle", "paused", "running"
 
@@ -40,6 +56,46 @@ def gui_meta(ckpt) -> dict:
         return meta if isinstance(meta, dict) else {}
     except (ValueError, UnicodeDecodeError):
         return {}
+
+
+def checkpoint_extras(history: LossHistory, elapsed: float, meta: dict) -> dict:
+    """The arrays the app saves with a checkpoint: its curves and its metadata (as UTF-8 JSON bytes)."""
+    extras = history.to_extras()
+    extras["gui"] = np.frombuffer(json.dumps({**meta, "elapsed": elapsed}).encode("utf-8"), dtype=np.uint8)
+    return extras
+
+
+def run_of_checkpoint(path: str) -> str | None:
+    """The run directory a checkpoint belongs to (<run>/checkpoints/NAME.npz), or None."""
+    folder = os.path.dirname(os.path.abspath(path))
+    run = os.path.dirname(folder)
+    return run if os.path.basename(folder) == CHECKPOINTS and is_run_dir(run) else None
+
+
+def run_corpus_spec(run: str | None) -> str | None:
+    """How to reopen a run's text: the app's spec, else the file the run names, else None."""
+    if run is None:
+        return None
+    try:
+        info = read_info(run)
+    except RunError:
+        return None
+    spec = info.get("app_corpus")
+    if isinstance(spec, str):
+        return spec
+    corpus = info.get("corpus") if isinstance(info.get("corpus"), dict) else {}
+    path = corpus.get("path")
+    return path if isinstance(path, str) else None
+
+
+def create_run_writer(folder: str, name: str, **kwargs) -> RunWriter:
+    """A new run in folder/name (name-2, name-3 ... when taken)."""
+    for k in range(1, 100):
+        try:
+            return RunWriter.create(os.path.join(folder, name if k == 1 else f"{name}-{k}"), **kwargs)
+        except RunExistsError:
+            continue
+    raise RunError(f"cannot find a free name for a new run in {folder}")
 
 
 def corpus_loader(spec: str):
@@ -70,6 +126,9 @@ class Session(QObject):
     checkpointSaved = Signal(str, int)  # path, iteration
     checkpointOpened = Signal(str, object, object)  # path, the config in use, the preset name (or None)
     checkpointFailed = Signal(str)  # a checkpoint that cannot be restored: why
+    runStarted = Signal(str)  # the folder of the run now being written
+    runEnded = Signal(str, str)  # its folder and the status it ended with (finished, diverged, interrupted)
+    runWarned = Signal(str)  # the run could not be written (or part of it): why; training goes on
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -89,6 +148,16 @@ class Session(QObject):
         self._load_spec: str | None = None
         self._after_load = None  # (ckpt, path): a checkpoint to restore once its corpus is loaded
         self._old_loaders: list[CorpusLoader] = []
+        self.runs_folder: str | None = None  # where new runs are written; None: none are
+        self.recording: RunRecording | None = None  # the run being written
+        self.run_path: str | None = None  # its folder, once it exists
+        self._resume_run: str | None = None  # the run whose checkpoint the model came from: training continues it
+        self._run_status = RUN_RUNNING
+        self._run_saved_at = 0.0  # time.monotonic() of the last latest.npz queued
+        self._run_meta: dict = {}  # the app's checkpoint metadata, refreshed every RUN_META_SECONDS for best.npz
+        self._run_meta_at = -RUN_META_SECONDS
+        self._model_lock = threading.Lock()  # guards _live_worker, which the run writer's thread reads
+        self._live_worker: TrainingWorker | None = None
 
     # == state ==================================================================================
 
@@ -183,7 +252,7 @@ class Session(QObject):
         """New random weights for the corpus in use (raises CorpusError or ValueError with a one-line reason)."""
         trainer = core.Trainer.from_corpus(self.corpus, cfg)
         self.preset = preset
-        self._install(trainer, RunHistory(cfg.seq_length), LossHistory(cfg.seq_length), 0.0)
+        self._install(trainer, RunHistory(cfg.seq_length, batch_size=cfg.batch_size), LossHistory(cfg.seq_length), 0.0)
         self.saved_iteration = None
         self.checkpoint_path = None
 
@@ -195,12 +264,15 @@ class Session(QObject):
         self.last_progress = None
         self.rate = 0.0
         self.run = run
+        run.curves.elapsed_mark = elapsed
         self._start_worker(history)
         self.state = PAUSED
         self.modelInstalled.emit()
         self._set_state(PAUSED)
 
     def discard_model(self) -> None:
+        self._end_run()
+        self._resume_run = None
         self._stop_worker()
         self.trainer = None
         self.preset = None
@@ -224,6 +296,8 @@ class Session(QObject):
         w.finished.connect(self._on_worker_finished)
         self.worker = w
         w.start()
+        with self._model_lock:
+            self._live_worker = w
 
     def _ensure_worker(self) -> None:
         """A live worker for the current trainer (a new one after a failure ended the last)."""
@@ -233,10 +307,14 @@ class Session(QObject):
         if self.worker is not None:
             self.elapsed = self.worker.elapsed
             self.worker.stop()
+        if self.recording is not None:  # a checkpoint it is writing holds the old worker: let it finish
+            self.recording.wait_idle()
         self._start_worker(history)
 
     def _stop_worker(self) -> None:
         w, self.worker = self.worker, None
+        with self._model_lock:  # waits for a run checkpoint being written
+            self._live_worker = None
         if w is not None:
             w.pause()
             if not w.stop(30.0):  # pragma: no cover - a step never takes this long
@@ -249,6 +327,7 @@ class Session(QObject):
         """Resume training the model (there must be one: create_model first)."""
         self._ensure_worker()
         self._clear_divergence()
+        self._begin_run()
         self.worker.resume()
         self._set_state(RUNNING)
 
@@ -265,6 +344,7 @@ class Session(QObject):
         """Train n iterations, then park (the model must exist)."""
         self._ensure_worker()
         self._clear_divergence()
+        self._begin_run()
         self.worker.step(n)
 
     def _clear_divergence(self) -> None:
@@ -273,6 +353,9 @@ class Session(QObject):
         if self.trainer is not None and self.trainer.diverged:
             with self.worker.hold() as t:
                 t.clear_divergence()
+        if self.recording is not None and self._run_status != RUN_RUNNING:
+            self._run_status = RUN_RUNNING
+            self.recording.set_status(RUN_RUNNING)
 
     def restore_before_divergence(self):
         """Go back to the weights from before the last learning-rate change; the RestorePoint, or None."""
@@ -312,7 +395,9 @@ class Session(QObject):
     def _on_progressed(self, progress) -> None:
         if self.sender() is not self.worker:
             return
-        self.run.add_progress(progress)
+        times = self.run.add_progress(progress)
+        if self.recording is not None:
+            self._record_progress(progress, times)
         self.last_progress = progress
         self.elapsed = progress.elapsed
         if progress.its_per_sec > 0:
@@ -325,6 +410,8 @@ class Session(QObject):
             return
         record = SampleRecord(sample.iteration, sample.text, sample.smooth_loss, sample.temperature)
         self.run.add_sample(record)
+        if self.recording is not None:
+            self.recording.log_sample(record.iteration, record.text, record.temperature)
         self.sampled.emit(record, sample.hidden)
 
     @Slot(str)
@@ -332,6 +419,9 @@ class Session(QObject):
         if self.sender() is not self.worker:
             return
         self._set_state(PAUSED if self.trainer is not None else IDLE)
+        if self.recording is not None:
+            self._run_status = DIVERGED
+            self.recording.set_status(DIVERGED, reason)
         self.diverged.emit(reason)
 
     @Slot(str)
@@ -354,6 +444,110 @@ class Session(QObject):
         if w is self.worker and w is not None and not w.thread_running:
             self.elapsed = w.elapsed
 
+    # == the run being written =================================================================
+
+    def _begin_run(self) -> None:
+        """Start writing this model's run (a new one, or the run its checkpoint came from), once."""
+        if self.recording is not None or self.runs_folder is None or self.trainer is None:
+            return
+        t, corpus, spec, preset = self.trainer, self.corpus, self.corpus_spec, self.preset
+        config = t.config.replace(learning_rate=t.learning_rate, temperature=t.temperature,
+                                  sample_every=t.sample_every, sample_length=t.sample_length)
+        folder, resume, iteration = self.runs_folder, self._resume_run, t.iteration
+        name = default_run_name(corpus.name, preset, time.time())
+
+        def open_writer(warn) -> RunWriter:  # runs in the writer's thread: hashing a big text takes a while
+            if resume is not None:
+                try:
+                    return RunWriter.resume(resume, iteration=iteration, config=config, corpus=corpus, command="app")
+                except RunError as e:
+                    warn(f"{e}; writing a new run instead")
+            writer = create_run_writer(folder, name, config=config, corpus=corpus, command="app", preset=preset)
+            writer.info["app_corpus"] = spec  # how the app reopens the text ("builtin:NAME" or a path)
+            writer.heartbeat(force=True)
+            return writer
+
+        rec = RunRecording(open_writer, self._save_run_checkpoint)
+        rec.opened.connect(self._on_run_opened)
+        rec.refused.connect(self._on_run_refused)
+        rec.warned.connect(self.runWarned)
+        self.recording = rec
+        self._run_status = RUN_RUNNING
+        self._run_saved_at = time.monotonic()
+        self._refresh_run_meta(force=True)
+
+    def _record_progress(self, progress, times) -> None:
+        """Queue the metrics lines of a worker batch: every iteration early on, thinning out as the run grows."""
+        its = progress.iterations  # (n,)
+        T, B = self.trainer.config.seq_length, self.trainer.config.batch_size
+        val = dict(zip(progress.val_iterations.tolist(), progress.val_bpc.tolist()))
+        rows = []
+        if len(its):
+            stride = stride_for(int(its[-1]), LOG_POINTS)
+            for i in np.flatnonzero(its % stride == 0).tolist():
+                it = int(its[i])
+                lpc = float(progress.loss_per_char[i])
+                row = {"iteration": it, "elapsed": float(times[i]), "chars_seen": it * T * B, "loss": lpc * T,
+                       "loss_per_char": lpc, "smooth_loss": float(progress.smooth_loss[i]),
+                       "learning_rate": progress.learning_rate}
+                if it in val:
+                    row["val_bpc"] = val.pop(it)
+                rows.append(row)
+        for it, bpc in val.items():  # an evaluation at an iteration the thinning left out
+            rows.append({"iteration": int(it), "elapsed": progress.elapsed, "chars_seen": int(it) * T * B,
+                         "learning_rate": progress.learning_rate, "val_bpc": bpc})
+        rows.sort(key=lambda r: r["iteration"])
+        self.recording.log_metrics(rows)
+        self._refresh_run_meta()
+        if time.monotonic() - self._run_saved_at >= RUN_CHECKPOINT_SECONDS:
+            self._run_saved_at = time.monotonic()
+            self.recording.save_checkpoint("latest")
+
+    def _refresh_run_meta(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._run_meta_at >= RUN_META_SECONDS:
+            self._run_meta_at = now
+            self._run_meta = self._checkpoint_meta()  # replaced whole: the writer's thread reads it
+
+    def _save_run_checkpoint(self, path: str) -> None:
+        """Save the model to one of its run's checkpoints. Runs in the run writer's thread."""
+        with self._model_lock:
+            w = self._live_worker
+            if w is None:
+                return
+            meta = self._run_meta
+            with w.hold() as t:
+                if not all(np.isfinite(p).all() for p in t.params.values()):
+                    return
+                core.save_checkpoint(t, path, extras=checkpoint_extras(w.history, w.elapsed, meta))
+
+    def _end_run(self) -> None:
+        """Close the run being written: its latest checkpoint, its status (diverged or finished)."""
+        rec, self.recording = self.recording, None
+        if rec is None:
+            return
+        if self.trainer is not None:
+            self._refresh_run_meta(force=True)
+            rec.save_checkpoint("latest")
+        reason = self.trainer.diverged if self.trainer is not None else None
+        status = DIVERGED if reason else FINISHED
+        rec.close(status, reason)
+        path, self.run_path = self.run_path or rec.path, None
+        if path:
+            self.runEnded.emit(path, status)
+
+    @Slot(str)
+    def _on_run_opened(self, path: str) -> None:
+        if self.sender() is self.recording:
+            self.run_path = path
+            self.runStarted.emit(path)
+
+    @Slot(str)
+    def _on_run_refused(self, why: str) -> None:
+        if self.sender() is self.recording:
+            self.recording = None
+            self.runWarned.emit(f"{why}; this training is not recorded as a run")
+
     # == checkpoints ============================================================================
 
     def save_checkpoint(self, path: str, preset: str | None = None) -> int:
@@ -361,20 +555,22 @@ class Session(QObject):
 
         A consistent snapshot even while training. Raises OSError when the file cannot be written.
         """
+        meta = self._checkpoint_meta(preset)
         with self.held_trainer() as t:  # the worker is idle in here: params, history and counters agree
             history = self.worker.history if self.worker is not None else self.run.curves
-            extras = history.to_extras()
-            meta = {"corpus": self.corpus_spec, "corpus_name": self.corpus.name,
-                    "elapsed": self.worker.elapsed if self.worker is not None else self.elapsed,
-                    "preset": preset if preset is not None else self.preset,
-                    "samples": [r.__dict__ for r in self.run.recent_samples(SAMPLES_IN_CHECKPOINT)]}
-            extras["gui"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-            core.save_checkpoint(t, path, extras=extras)
+            elapsed = self.worker.elapsed if self.worker is not None else self.elapsed
+            core.save_checkpoint(t, path, extras=checkpoint_extras(history, elapsed, meta))
             iteration = t.iteration
         self.saved_iteration = iteration
         self.checkpoint_path = path
         self.checkpointSaved.emit(path, iteration)
         return iteration
+
+    def _checkpoint_meta(self, preset: str | None = None) -> dict:
+        """The app's metadata for a checkpoint of this model (everything but the elapsed time)."""
+        return {"corpus": self.corpus_spec, "corpus_name": self.corpus.name,
+                "preset": preset if preset is not None else self.preset,
+                "samples": [r.__dict__ for r in self.run.recent_samples(SAMPLES_IN_CHECKPOINT)]}
 
     @staticmethod
     def read_checkpoint(path: str):
@@ -392,6 +588,8 @@ class Session(QObject):
             return None
         meta = gui_meta(ckpt)
         spec = meta.get("corpus")
+        if not isinstance(spec, str):
+            spec = run_corpus_spec(run_of_checkpoint(path))  # a checkpoint charrnn-train wrote into a run
         how = corpus_loader(spec) if isinstance(spec, str) else None
         if how is None:
             return (f"{os.path.basename(path)} was trained on {meta.get('corpus_name', 'another text')}, which "
@@ -413,9 +611,11 @@ class Session(QObject):
         cfg = trainer.config.replace(learning_rate=trainer.learning_rate, temperature=trainer.temperature,
                                      sample_every=trainer.sample_every, sample_length=trainer.sample_length)
         preset = meta.get("preset") if meta.get("preset") in core.PRESETS else None
-        history = LossHistory.from_extras(ckpt.extras, trainer.config.seq_length, up_to=trainer.iteration)
-        run = RunHistory(trainer.config.seq_length)
+        T, B = trainer.config.seq_length, trainer.config.batch_size
+        history = LossHistory.from_extras(ckpt.extras, T, up_to=trainer.iteration)
+        run = RunHistory(T, batch_size=B)
         run.curves = history.copy()
+        run.curves.batch_size = B
         for rec in meta.get("samples", []) or []:
             try:
                 run.add_sample(SampleRecord(**rec))
@@ -423,6 +623,7 @@ class Session(QObject):
                 pass
         self.preset = preset
         self._install(trainer, run, history, float(meta.get("elapsed", 0.0) or 0.0))
+        self._resume_run = run_of_checkpoint(path)
         self.saved_iteration = trainer.iteration
         self.checkpoint_path = path
         self.last_progress = None
@@ -437,6 +638,7 @@ class Session(QObject):
         does not wait for it. Its thread stays in the worker registry, so it is never destroyed while
         running; its late result is ignored; app.main() deals with it at exit.
         """
+        self._end_run()
         self._stop_worker()
         loader, self._loader = self._loader, None
         if loader is not None and not loader.join(0.2):

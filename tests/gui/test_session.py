@@ -100,3 +100,32 @@ def test_sample_nearest_picks_the_closest_training_sample():
     assert run.sample_nearest(250).iteration == 200  # a tie goes to the earlier
     assert run.sample_nearest(240, kind=None).text == "probe"
     assert RunHistory().sample_nearest(5) is None
+
+
+def test_training_is_written_as_a_run_from_start_until_reset(qtbot, tmp_path):
+    from core.runs import read_run
+
+    session = make_session(qtbot)
+    session.runs_folder = str(tmp_path / "runs")
+    started, ended = [], []
+    session.runStarted.connect(started.append)
+    session.runEnded.connect(lambda p, status: ended.append((p, status)))
+    try:
+        session.create_model(small_config(), "min-char-rnn")
+        assert session.recording is None  # a model alone is not a run yet
+        session.start()
+        qtbot.waitUntil(lambda: bool(started) and session.trainer.iteration >= 150, timeout=15_000)
+        session.pause()
+        qtbot.waitUntil(lambda: session.run.curves.iterations.last(0) == session.trainer.iteration, timeout=5000)
+        last = session.trainer.iteration
+        session.discard_model()
+        assert ended == [(started[0], "finished")]
+        run = read_run(started[0])
+        assert run.status == "finished" and run.latest_iteration == last
+        assert list(run.curves.iteration) == list(range(1, last + 1))
+        assert len(run.samples) == len([r for r in range(0, last, 20)])  # a sample every 20, from iteration 0
+        assert run.checkpoint() is not None and run.info["app_corpus"] == "builtin:small"
+        assert run.preset == "min-char-rnn" and run.config["hidden_size"] == 16
+        assert (run.curves.elapsed[1:] >= run.curves.elapsed[:-1]).all()
+    finally:
+        session.shutdown()
