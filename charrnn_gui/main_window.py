@@ -25,6 +25,8 @@ from .heatmap import HiddenHeatmap
 from .history import LN2
 from .inspector import InspectorPanel
 from .lossplot import LossPlotPanel
+from .runs_library import RunsLibrary
+from .runs_panel import RunsPanel, run_colour
 from .samples import SamplesPanel
 from .session import BUILTIN_PREFIX, IDLE, PAUSED, RUNNING, Session
 from .settings_panel import SettingsPanel
@@ -37,6 +39,13 @@ HEATMAP_MIN_INTERVAL = 0.5  # seconds between two heatmap redraws while samples 
 CORPUS_FILTER = "Text files (*.txt);;All files (*)"
 CHECKPOINT_FILTER = "charrnn checkpoints (*.npz);;All files (*)"
 LOOK_INSIDE_HEIGHT = 500  # pixels the Look inside tab gets when opened in a shorter tab area
+
+
+def default_runs_folder() -> str:
+    """Where the app writes its runs unless the user chose another folder: the user data directory's runs/."""
+    import platformdirs
+
+    return os.path.join(platformdirs.user_data_dir("charrnn", appauthor=False), "runs")
 
 
 def make_settings() -> QSettings:
@@ -54,6 +63,7 @@ class MainWindow(QMainWindow):
         self.corpus_notes: tuple[str, ...] = ()
         self._next_corpus_notes: tuple[str, ...] = ()  # notes for the corpus about to be put in use
         self._remember_corpus = True  # a corpus put in use is remembered as the last one (not at startup)
+        self._look_inside_next = False  # the checkpoint being opened is to be looked inside
         self._latest_sample = None  # (text, hidden, caption) waiting for the heatmap
         self._shut_down = False
         self._heatmap_shown_at = 0.0
@@ -107,6 +117,12 @@ class MainWindow(QMainWindow):
                                            "Ctrl+Shift+S")
         self.export_csv_action = self._action("Export Loss History (CSV)…", "exportLossCsvAction", self.export_loss_csv)
         self.export_png_action = self._action("Export Loss Plot (PNG)…", "exportLossPngAction", self.export_loss_png)
+        self.open_runs_folder_action = self._action("Open &Runs Folder…", "openRunsFolderAction",
+                                                    self.open_runs_folder_dialog, None, None,
+                                                    "Add a folder whose runs (searched recursively) are listed in "
+                                                    "the Runs tab, e.g. where charrnn-train writes on a server")
+        self.runs_folder_action = self._action("Folder for New Runs…", "runsFolderAction", self.choose_runs_folder,
+                                               None, None, "Where this app writes every training as a run")
         self.export_samples_action = self._action("Export Samples (TXT)…", "exportSamplesAction", self.export_samples)
         self.quit_action = self._action("&Quit", "quitAction", self.close, QKeySequence.StandardKey.Quit)
         self.start_pause_action = self._action("Start", "startPauseAction", self.toggle_training, Qt.Key.Key_Space,
@@ -152,6 +168,9 @@ class MainWindow(QMainWindow):
         self.inspector.set_source(self._probe_params, None)
         self.inspector.unitChanged.connect(self._on_inspector_unit)
         self.add_panel("Look inside", self.inspector)
+        self.runs = RunsLibrary(self)
+        self.runs_panel = RunsPanel(self.runs, self.open_runs_folder_action)
+        self.add_panel("Runs", self.runs_panel)
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.top_splitter = QSplitter(Qt.Orientation.Horizontal, objectName="topSplitter")
@@ -221,6 +240,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.save_checkpoint_action)
         file_menu.addAction(self.save_as_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.open_runs_folder_action)
+        file_menu.addAction(self.runs_folder_action)
+        file_menu.addSeparator()
         export = file_menu.addMenu("&Export")
         export.addAction(self.export_csv_action)
         export.addAction(self.export_png_action)
@@ -254,6 +276,13 @@ class MainWindow(QMainWindow):
         s.checkpointSaved.connect(self._on_checkpoint_saved)
         s.checkpointOpened.connect(self._on_checkpoint_opened)
         s.checkpointFailed.connect(self._on_checkpoint_failed)
+        s.runStarted.connect(self._on_run_started)
+        s.runEnded.connect(self._on_run_ended)
+        s.runWarned.connect(self._on_run_warned)
+        self.runs.curvesChanged.connect(self._update_overlays)
+        self.runs.rowsChanged.connect(self._update_overlays)
+        self.runs_panel.axisChanged.connect(self._update_overlays)
+        self.runs_panel.openCheckpointRequested.connect(self._open_run_checkpoint)
 
     # The session's state, as the window (and its tests) have always read it.
 
@@ -718,10 +747,83 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opened {os.path.basename(path)} at iteration {self.trainer.iteration:,}", 8000)
         self._update_ui()
         self.refresh_now()
+        if self._look_inside_next:
+            self._look_inside_next = False
+            self.tabs.setCurrentWidget(self.inspector)
+            self.inspector.run()
 
     @Slot(str)
     def _on_checkpoint_failed(self, message: str) -> None:
         self._warn("Cannot open checkpoint", message)
+
+    # == runs ==================================================================================
+
+    def open_runs_folder_dialog(self, checked: bool = False, folder: str | None = None) -> bool:
+        """Add a folder whose runs the Runs tab lists (and follows while they are written); remembered."""
+        if not folder:
+            folder = QFileDialog.getExistingDirectory(self, "Open a runs folder", self._dialog_dir())
+            if not folder:
+                return False
+        folder = os.path.abspath(folder)
+        if not os.path.isdir(folder):
+            self._warn("Cannot open runs folder", f"{folder} is not a folder.")
+            return False
+        self.runs.add_folder(folder)
+        self.settings.setValue("runs/folders", json.dumps(self.runs.user_folders))
+        self.tabs.setCurrentWidget(self.runs_panel)
+        self.statusBar().showMessage(f"Listing the runs under {folder}", 5000)
+        return True
+
+    def choose_runs_folder(self, checked: bool = False, folder: str | None = None) -> bool:
+        """Choose where this app writes its runs (from the next training on)."""
+        if not folder:
+            folder = QFileDialog.getExistingDirectory(self, "Folder for new runs", self.session.runs_folder or "")
+            if not folder:
+                return False
+        folder = os.path.abspath(folder)
+        self.settings.setValue("runs/folder", folder)
+        self.session.runs_folder = folder
+        self.runs.set_app_folder(folder)
+        self.statusBar().showMessage(f"New runs are written under {folder}", 8000)
+        return True
+
+    def _restore_runs_settings(self) -> None:
+        s = self.settings
+        folder = str(s.value("runs/folder", "") or "") or default_runs_folder()
+        self.session.runs_folder = folder
+        try:
+            folders = json.loads(str(s.value("runs/folders", "[]") or "[]"))
+        except ValueError:
+            folders = []
+        self.runs.app_folder = os.path.abspath(folder)
+        self.runs.user_folders = [f for f in folders if isinstance(f, str) and f]
+        self.runs.set_app_folder(folder)
+        self.runs_panel.set_x_axis(str(s.value("runs/xAxis", "iteration")))
+
+    @Slot(str)
+    def _on_run_started(self, path: str) -> None:
+        t = self.trainer
+        self.runs.set_current(path, self.session.run, t.config.to_dict() if t is not None else None,
+                              self.session.preset, self.corpus.name if self.corpus is not None else None)
+
+    @Slot(str, str)
+    def _on_run_ended(self, path: str, status: str) -> None:
+        self.runs.set_current(None)
+
+    @Slot(str)
+    def _on_run_warned(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+
+    @Slot()
+    def _update_overlays(self) -> None:
+        runs = [(row.path, row.history.curves, run_colour(row), row.name)
+                for row in self.runs.checked_rows() if row.history is not None]
+        self.loss_panel.set_overlays(runs, self.runs_panel.x_axis)
+
+    @Slot(str, bool)
+    def _open_run_checkpoint(self, path: str, look_inside: bool) -> None:
+        self._look_inside_next = look_inside
+        self.open_checkpoint(path=path)
 
     # == export ================================================================================
 
@@ -765,6 +867,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_refresh_timer(self) -> None:
         self.refresh_now(plot=False)  # the plot has its own, slower timer
+        self.runs.update_current()
 
     def refresh_now(self, plot: bool = True) -> None:
         """Flush samples, the heatmap, the status bar and (unless plot=False) the loss plot."""
@@ -861,6 +964,7 @@ class MainWindow(QMainWindow):
                 self.settings_panel.show_config(cfg, saved.get("preset"))
         except (ValueError, TypeError):
             pass
+        self._restore_runs_settings()
         self.loss_panel.set_units(str(s.value("plot/units", "lesson")))
         self.loss_panel.set_log_y(str(s.value("plot/logY", "false")).lower() == "true")
         try:
@@ -888,17 +992,21 @@ class MainWindow(QMainWindow):
         s.setValue("sampleNow/length", self.samples_panel.length_spin.value())
         if self.corpus_spec:
             s.setValue("corpus/last", self.corpus_spec)
+        s.setValue("runs/folders", json.dumps(self.runs.user_folders))
+        s.setValue("runs/xAxis", self.runs_panel.x_axis)
         s.sync()
 
     def shutdown(self) -> None:
-        """Stop and join the training thread; let go of a corpus load (idempotent, never hangs).
+        """Stop and join the training thread, end the run being written; let go of a corpus load and of the
+        runs readers (idempotent, never hangs).
 
-        A load blocked in a read (a stalled network share, a pipe) cannot be interrupted: the window
-        does not wait for it. Its thread stays in the worker registry, so it is never destroyed while
+        A load or a runs folder blocked in a read (a stalled network share, a pipe) cannot be interrupted:
+        the window does not wait for it. Its thread stays in the worker registry, so it is never destroyed while
         running; its late result is ignored; app.main() deals with it at exit.
         """
         self._refresh_timer.stop()
         self.session.shutdown()
+        self.runs.shutdown()
         self._shut_down = True
 
     def closeEvent(self, event) -> None:
