@@ -33,7 +33,7 @@ from core.runs import (DIVERGED, FINISHED, RunError, RunExistsError, RunWriter, 
 from core.runs import RUNNING as RUN_RUNNING
 from core.runs.layout import CHECKPOINTS
 
-from .history import LossHistory, RunHistory, SampleRecord, stride_for
+from .history import LossHistory, Progress, RunHistory, SampleRecord, stride_for
 from .recording import RunRecording
 from .worker import CorpusLoader, TrainingWorker
 
@@ -395,6 +395,9 @@ class Session(QObject):
     def _on_progressed(self, progress) -> None:
         if self.sender() is not self.worker:
             return
+        self._take_progress(progress)
+
+    def _take_progress(self, progress) -> None:
         times = self.run.add_progress(progress)
         if self.recording is not None:
             self._record_progress(progress, times)
@@ -521,8 +524,27 @@ class Session(QObject):
                     return
                 core.save_checkpoint(t, path, extras=checkpoint_extras(w.history, w.elapsed, meta))
 
+    def _catch_up(self) -> None:
+        """Take the iterations the worker recorded but has not sent yet, so that the run ends with every iteration
+        its checkpoint holds. Only right before the worker is stopped: what it still sends is then ignored."""
+        w = self.worker
+        if w is None or self.trainer is None:
+            return
+        curves = self.run.curves
+        with w.hold() as t:
+            h = w.history
+            rows, vals = h.since(int(curves.iterations.last(0))), h.val_since(int(curves.val_iterations.last(0)))
+            progress = Progress(h.iterations.view[rows].copy(), h.loss.view[rows].astype(np.float64),
+                                h.smooth.view[rows].astype(np.float64), h.val_iterations.view[vals].copy(),
+                                h.val_bpc.view[vals].copy(), int(t.iteration), float(t.epoch), int(t.chars_seen),
+                                float(t.learning_rate), 0.0, w.elapsed, h.stride)
+        if len(progress.iterations) or len(progress.val_iterations):
+            self._take_progress(progress)
+
     def _end_run(self) -> None:
         """Close the run being written: its latest checkpoint, its status (diverged or finished)."""
+        if self.recording is not None:
+            self._catch_up()
         rec, self.recording = self.recording, None
         if rec is None:
             return
