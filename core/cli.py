@@ -68,9 +68,12 @@ def train_parser() -> argparse.ArgumentParser:
     out.add_argument("--print-every", type=_positive_int, default=100,
                      help="print 'iter N, loss: L' every this many iterations (default 100)")
     out.add_argument("--metrics", metavar="FILE.jsonl", help="append one JSON object per logged iteration")
-    out.add_argument("--log-every", type=_positive_int, default=100, help="iterations between metrics lines")
+    out.add_argument("--log-every", type=_positive_int, default=100,
+                     help="iterations between metrics lines (of --metrics and of the run)")
     out.add_argument("--checkpoint", metavar="FILE.npz", help="where to save checkpoints (and on Ctrl+C)")
-    out.add_argument("--checkpoint-every", type=_positive_int, help="iterations between checkpoints")
+    out.add_argument("--checkpoint-every", type=_positive_int,
+                     help="iterations between checkpoints (to --checkpoint, and the run's latest.npz: by default "
+                          "every minute)")
     out.add_argument("--resume", metavar="FILE.npz", help="continue from a checkpoint trained on this corpus")
     add_run_options(out)
     out.add_argument("--progress-every", type=float, default=5.0,

@@ -20,15 +20,34 @@ Files are append-only; each line is written whole by one system call, so a crash
 line readable. A resume from a checkpoint at iteration a appends {"event": "resumed", "iteration": a} to
 both logs, and readers drop the points after a written before it (TensorBoard's orphan rule).
 
-Writing: RunWriter.create / RunWriter.resume (one writer per run, by its lock), RunRecorder (Trainer
-snapshots -> lines and checkpoints). Reading: read_run / RunReader (poll() follows a live run), and
-find_runs (a fast listing of every run under a folder). No Qt and no threads here: callers that must stay
-responsive call the readers off their GUI thread.
+Writing (one thread, the one stepping the trainer)::
+
+    writer = RunWriter.create(new_run_folder(runs_folder, default_run_name(corpus.name, "fast", time.time())),
+                              config=trainer.config, corpus=corpus, command="app", preset="fast")
+    # or, continuing a run from one of its checkpoints: RunWriter.resume(run_dir, iteration=ckpt.iteration, ...)
+    recorder = RunRecorder(writer, trainer, log_every=100)   # checkpoint_every=None: latest.npz every minute
+    for snap in trainer.run(...):
+        warnings = recorder.record(snap, elapsed=training_seconds)  # [] unless a write failed (disk full)
+    recorder.end("finished")   # or "interrupted"; a diverged snapshot already said "diverged"
+    recorder.close()           # latest.npz, run.json's status, the lock released
+
+Reading (no threads here: an app calls these off its GUI thread and hands the arrays over; arrays
+returned are never modified afterwards)::
+
+    runs = find_runs(folder)        # [RunSummary(path, name, status, iteration, best_val_bpc, preset, cell, ...)]
+    reader = read_run(runs[0].path) # RunReader: .info, .curves (Curves), .samples (SampleLog), .status
+    reader.curves.iteration, reader.curves.loss_per_char, reader.curves.val["val_bpc"]   # NumPy arrays
+    reader.samples.nearest(5000)    # RunSample(iteration, text, temperature, prime, wall_time)
+    if reader.poll(): ...           # True when something was appended (or the files were replaced)
+
+Status (RunReader.status, RunSummary.status): live | finished | interrupted | diverged | stale (still
+"running" but nothing updated for STALE_SECONDS, or its writer died on this host) | unreadable.
 """
 
 from .curves import COLUMNS, RESUMED, VAL_COLUMNS, Curves, RunSample, SampleLog
 from .layout import (BEST, DIVERGED, FINISHED, INTERRUPTED, LATEST, RUNNING, RunError, RunExistsError,
-                     checkpoint_path, corpus_identity, default_run_name, is_run_dir, read_info)
+                     checkpoint_path, corpus_identity, default_run_name, is_run_dir, new_run_folder, read_info,
+                     run_of_checkpoint)
 from .listing import RunSummary, find_run_dirs, find_runs, summarize_run
 from .lock import RunLockedError
 from .reader import LIVE, STALE, STALE_SECONDS, STATUSES, UNREADABLE, RunReader, derive_status, read_run
@@ -40,5 +59,5 @@ __all__ = [
     "RUNNING", "RunError", "RunExistsError", "RunLockedError", "RunReader", "RunRecorder", "RunSample",
     "RunSummary", "RunWriter", "STALE", "STALE_SECONDS", "STATUSES", "SampleLog", "UNREADABLE", "VAL_COLUMNS",
     "checkpoint_path", "corpus_identity", "default_run_name", "derive_status", "find_run_dirs", "find_runs",
-    "is_run_dir", "read_info", "read_run", "summarize_run",
+    "is_run_dir", "new_run_folder", "read_info", "read_run", "run_of_checkpoint", "summarize_run",
 ]

@@ -15,10 +15,16 @@ VAL_COLUMNS = ("iteration", "chars_seen", "elapsed", "wall_time", "val_bpc")  # 
 
 
 def _number(value) -> float:
-    """A JSON value as a float; NaN for null, absent, or not a number."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return math.nan
+    """A JSON value as a float (true/false as 1/0); NaN for null, absent, or not a number."""
+    return float(value) if isinstance(value, (int, float)) else math.nan
+
+
+def _floats(values: list) -> np.ndarray:
+    """(n,) float64 of JSON values, as _number does each."""
+    try:
+        return np.array(values, dtype=np.float64)  # None becomes NaN
+    except (TypeError, ValueError):  # text, lists, ...
+        return np.array([_number(v) for v in values], dtype=np.float64)
 
 
 def _iteration(record: dict) -> int | None:
@@ -35,9 +41,9 @@ class Curves:
     """The metrics of one run as columns (one value per logged iteration, in the order written, orphans dropped).
 
     Read the columns with `curves["loss_per_char"]` or `curves.loss_per_char` (NumPy arrays, (n,); iteration
-    int64, the rest float64 with NaN where a line lacked the field). Fields beyond COLUMNS
-    that hold numbers become columns too (`curves.extra_names`). Evaluations are `curves.val[name]` for
-    name in VAL_COLUMNS, (m,) each. Arrays are rebuilt only after new lines arrive.
+    int64, the rest float64 with NaN where a line lacked the field). Fields beyond COLUMNS that hold numbers
+    become columns too (`curves.extra_names`). Evaluations are `curves.val[name]` for name in VAL_COLUMNS,
+    (m,) each. Lines are taken in batches, column by column; arrays are joined only when read after a change.
     """
 
     def __init__(self):
@@ -50,75 +56,89 @@ class Curves:
         self.generation += 1
 
     def _reset(self) -> None:
-        self._rows: dict[str, list] = {name: [] for name in COLUMNS}
-        self._extra: dict[str, list[float]] = {}
-        self._val: dict[str, list] = {name: [] for name in VAL_COLUMNS}
+        # name -> pieces of the column, in order (COLUMNS, val_bpc with NaN where not evaluated, extras)
+        self._chunks: dict[str, list[np.ndarray]] = {name: [] for name in (*COLUMNS, "val_bpc")}
+        self._extra: list[str] = []  # names of the extra columns, in order of appearance
+        self._known = {*COLUMNS, "val_bpc", "event"}  # fields that are columns already (or never are)
+        self._n = 0
         self.resumes: list[int] = []  # iteration of each resume, in order
         self._arrays: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
-        return len(self._rows["iteration"])
+        return self._n
 
     def add(self, records) -> int:
         """Take metrics lines in file order; return how many points they added."""
-        added = 0
-        for record in records:
-            a = resume_point(record)
-            if a is not None:
-                self._drop_after(a)
-                self.resumes.append(a)
-                continue
-            it = _iteration(record)
-            if it is None or "event" in record:
-                continue
-            self._append(it, record)
-            added += 1
-        if added:
-            self._arrays = None
+        records = list(records)
+        events = [i for i, r in enumerate(records) if "event" in r]
+        added, start = 0, 0
+        for i in events + [len(records)]:
+            added += self._add_batch(records[start:i])
+            if i < len(records):
+                a = resume_point(records[i])
+                if a is not None:
+                    self._drop_after(a)
+                    self.resumes.append(a)
+            start = i + 1
         return added
 
-    def _append(self, it: int, record: dict) -> None:
-        n = len(self)
-        rows = self._rows
-        rows["iteration"].append(it)
+    def _add_batch(self, records: list[dict]) -> int:
+        """Append lines that hold no event, column by column."""
+        its = [r.get("iteration") for r in records]
+        valid = [i for i, it in enumerate(its) if it.__class__ is int and it >= 0]
+        if len(valid) < len(records):
+            records, its = [records[i] for i in valid], [its[i] for i in valid]
+        k = len(records)
+        if not k:
+            return 0
+        chunks = self._chunks
+        chunks["iteration"].append(np.array(its, dtype=np.int64))
         for name in COLUMNS[1:]:
-            rows[name].append(_number(record.get(name)))
-        for name, value in record.items():
-            if name in rows or name in self._extra or name in ("val_bpc", "event"):
-                continue
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                self._extra[name] = [math.nan] * n  # a new field: absent from the earlier lines
-        for name, column in self._extra.items():
-            column.append(_number(record.get(name)))
-        val = _number(record.get("val_bpc"))
-        if not math.isnan(val):
-            for name in VAL_COLUMNS:
-                self._val[name].append(val if name == "val_bpc" else rows[name][-1])
+            chunks[name].append(_floats([r.get(name) for r in records]))
+        for name in sorted(set().union(*map(dict.keys, records)) - self._known):
+            values = [r.get(name) for r in records]
+            if all(v is None for v in values):
+                continue  # null alone: perhaps a number later
+            self._known.add(name)  # a field with numbers is a column from now on; text never is
+            if any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                self._extra.append(name)
+                chunks[name] = [np.full(self._n, np.nan)]  # absent from the earlier lines
+        for name in self._extra:
+            chunks[name].append(_floats([r.get(name) for r in records]))
+        chunks["val_bpc"].append(_floats([r.get("val_bpc") for r in records]))
+        self._n += k
+        self._arrays = None
+        return k
 
     def _drop_after(self, a: int) -> None:
         """TensorBoard's orphan rule: a resume from iteration a drops every earlier point beyond a."""
-        its = self._rows["iteration"]
-        keep = [i for i, it in enumerate(its) if it <= a]
-        if len(keep) < len(its):
-            for column in (*self._rows.values(), *self._extra.values()):
-                column[:] = [column[i] for i in keep]
-            self._arrays = None
-            self.generation += 1
-        vits = self._val["iteration"]
-        vkeep = [i for i, it in enumerate(vits) if it <= a]
-        if len(vkeep) < len(vits):
-            for column in self._val.values():
-                column[:] = [column[i] for i in vkeep]
-            self._arrays = None
-            self.generation += 1
+        arrays = self._joined()
+        keep = arrays["iteration"] <= a  # (n,)
+        if keep.all():
+            return
+        for name, column in arrays.items():
+            self._chunks[name] = [column[keep]]
+        self._n = int(keep.sum())
+        self._arrays = None
+        self.generation += 1
+
+    def _joined(self) -> dict[str, np.ndarray]:
+        """Every column as one array (and stored so, in one piece)."""
+        joined = {}
+        for name, pieces in self._chunks.items():
+            if len(pieces) != 1:
+                dtype = np.int64 if name in INT_COLUMNS else np.float64
+                pieces[:] = [np.concatenate(pieces) if pieces else np.empty(0, dtype)]
+            joined[name] = pieces[0]
+        return joined
 
     def _build(self) -> dict[str, np.ndarray]:
         if self._arrays is None:
-            arrays = {}
-            for name, column in (*self._rows.items(), *self._extra.items()):
-                arrays[name] = np.array(column, dtype=np.int64 if name in INT_COLUMNS else np.float64)
-            for name, column in self._val.items():
-                arrays["val." + name] = np.array(column, dtype=np.int64 if name in INT_COLUMNS else np.float64)
+            arrays = self._joined()
+            val = arrays.pop("val_bpc", np.empty(0))
+            has = ~np.isnan(val)  # (n,) rows that evaluated
+            for name in VAL_COLUMNS:
+                arrays["val." + name] = val[has] if name == "val_bpc" else arrays[name][has]
             self._arrays = arrays
         return self._arrays
 
@@ -145,17 +165,17 @@ class Curves:
 
     @property
     def latest_iteration(self) -> int | None:
-        its = self._rows["iteration"]
-        return its[-1] if its else None
+        pieces = self._chunks["iteration"]
+        return int(pieces[-1][-1]) if self._n else None
 
     @property
     def best_val(self) -> tuple[int, float] | None:
-        """(iteration, bits/char) of the lowest held-out score, or None before any evaluation."""
-        vals = self._val["val_bpc"]
-        if not vals:
+        """(iteration, bits/char) of the lowest held-out score (the earliest on a tie), or None before any."""
+        val = self.val
+        if not len(val["val_bpc"]):
             return None
-        i = min(range(len(vals)), key=vals.__getitem__)
-        return self._val["iteration"][i], vals[i]
+        i = int(np.argmin(val["val_bpc"]))
+        return int(val["iteration"][i]), float(val["val_bpc"][i])
 
 
 @dataclass(frozen=True)

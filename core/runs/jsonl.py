@@ -113,10 +113,15 @@ class JsonlFollower:
         if self._skipping:
             lines, self._skipping = lines[1:], False
             self.bad_lines += 1
+        lines = [line for line in lines if line.strip()]
+        try:  # one parse for the whole batch is about twice as fast as one per line
+            records = json.loads(b"[" + b",".join(lines) + b"]")
+            if len(records) == len(lines) and all(type(r) is dict for r in records):
+                return records
+        except ValueError:  # also UnicodeDecodeError: a bad line somewhere; find it line by line
+            pass
         records = []
         for line in lines:
-            if not line.strip():
-                continue
             try:
                 record = json.loads(line)
             except ValueError:  # also UnicodeDecodeError

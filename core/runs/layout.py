@@ -44,6 +44,27 @@ def checkpoint_path(run_dir, which: str = LATEST) -> str:
     return os.path.join(os.fspath(run_dir), CHECKPOINTS, name)
 
 
+def run_of_checkpoint(checkpoint) -> str | None:
+    """The run directory a checkpoint file belongs to (<run>/checkpoints/NAME.npz), or None."""
+    folder = os.path.dirname(os.path.abspath(os.fspath(checkpoint)))
+    run = os.path.dirname(folder)
+    return run if os.path.basename(folder) == CHECKPOINTS and is_run_dir(run) else None
+
+
+def new_run_folder(parent, name: str) -> str:
+    """Create parent/name (or name-2, name-3, ... when taken; parent too if needed) and return its path."""
+    parent = os.fspath(parent)
+    os.makedirs(parent, exist_ok=True)
+    for i in range(1, 1000):
+        path = os.path.join(parent, name if i == 1 else f"{name}-{i}")
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+    raise RunError(f"cannot find a free folder name for a run in {parent}")
+
+
 def corpus_identity(corpus) -> dict:
     """What names a corpus in run.json: name, path, characters, vocabulary and the sha256 of its text (UTF-8)."""
     digest = hashlib.sha256()

@@ -11,6 +11,7 @@ from ..checkpoint import _process_exists
 from .layout import LOCK, RunError
 
 TAKEOVER_ATTEMPTS = 3  # a stale lock is moved aside and ours created; a racing writer may win instead
+ABANDONED_SECONDS = 60.0  # an unreadable lock file older than this is taken over
 
 
 class RunLockedError(RunError):
@@ -61,7 +62,7 @@ class RunLock:
                 holder = read_lock(self.run_dir)
                 if holder is None:
                     continue  # released meanwhile: try again
-                if not holder_is_gone(holder):
+                if not (holder_is_gone(holder) or (holder == {} and self._abandoned())):
                     raise RunLockedError(self._refusal(holder)) from None
                 if self._move_aside(holder):
                     self.took_over = holder
@@ -73,6 +74,13 @@ class RunLock:
             self.held = True
             return self
         raise RunLockedError(f"cannot take the lock of {self.run_dir}: another writer keeps taking it")
+
+    def _abandoned(self) -> bool:
+        """An unreadable lock (a writer killed between creating and filling it) left alone for a while."""
+        try:
+            return time.time() - os.stat(self.path).st_mtime > ABANDONED_SECONDS
+        except OSError:
+            return False
 
     def _refusal(self, holder: dict) -> str:
         if not holder:

@@ -70,6 +70,8 @@ class RunRecorder:
             self.outcome, self.reason = DIVERGED, snap.diverged
             self.save_latest(warnings)
             return warnings
+        if self.outcome == DIVERGED:  # training went on after the divergence (say, at a lower rate)
+            self.outcome = self.reason = None
         if snap.iteration % self.log_every == 0 or snap.val_bpc is not None:
             row = {"elapsed": self.elapsed() if elapsed is None else elapsed, "chars_seen": snap.chars_seen,
                    "loss": snap.loss, "loss_per_char": snap.loss_per_char, "smooth_loss": snap.smooth_loss,
