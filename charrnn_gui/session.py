@@ -28,10 +28,9 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 import core
 from core.builtins import BUILTINS, load_builtin
-from core.runs import (DIVERGED, FINISHED, RunError, RunExistsError, RunWriter, default_run_name, is_run_dir,
-                       read_info)
+from core.runs import (DIVERGED, FINISHED, RunError, RunWriter, default_run_name, new_run_folder, read_info,
+                       run_of_checkpoint)
 from core.runs import RUNNING as RUN_RUNNING
-from core.runs.layout import CHECKPOINTS
 
 from .history import LossHistory, Progress, RunHistory, SampleRecord, stride_for
 from .recording import RunRecording
@@ -65,13 +64,6 @@ def checkpoint_extras(history: LossHistory, elapsed: float, meta: dict) -> dict:
     return extras
 
 
-def run_of_checkpoint(path: str) -> str | None:
-    """The run directory a checkpoint belongs to (<run>/checkpoints/NAME.npz), or None."""
-    folder = os.path.dirname(os.path.abspath(path))
-    run = os.path.dirname(folder)
-    return run if os.path.basename(folder) == CHECKPOINTS and is_run_dir(run) else None
-
-
 def run_corpus_spec(run: str | None) -> str | None:
     """How to reopen a run's text: the app's spec, else the file the run names, else None."""
     if run is None:
@@ -86,16 +78,6 @@ def run_corpus_spec(run: str | None) -> str | None:
     corpus = info.get("corpus") if isinstance(info.get("corpus"), dict) else {}
     path = corpus.get("path")
     return path if isinstance(path, str) else None
-
-
-def create_run_writer(folder: str, name: str, **kwargs) -> RunWriter:
-    """A new run in folder/name (name-2, name-3 ... when taken)."""
-    for k in range(1, 100):
-        try:
-            return RunWriter.create(os.path.join(folder, name if k == 1 else f"{name}-{k}"), **kwargs)
-        except RunExistsError:
-            continue
-    raise RunError(f"cannot find a free name for a new run in {folder}")
 
 
 def corpus_loader(spec: str):
@@ -465,7 +447,8 @@ class Session(QObject):
                     return RunWriter.resume(resume, iteration=iteration, config=config, corpus=corpus, command="app")
                 except RunError as e:
                     warn(f"{e}; writing a new run instead")
-            writer = create_run_writer(folder, name, config=config, corpus=corpus, command="app", preset=preset)
+            writer = RunWriter.create(new_run_folder(folder, name), config=config, corpus=corpus, command="app",
+                                      preset=preset)
             writer.info["app_corpus"] = spec  # how the app reopens the text ("builtin:NAME" or a path)
             writer.heartbeat(force=True)
             return writer
