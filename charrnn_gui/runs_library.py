@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from core.runs import LIVE, STALE, RunReader, find_runs
+from core.runs import LIVE, STALE, UNREADABLE, RunReader, RunSummary, find_run_dirs, summarize_run
 
 from .history import RunHistory, SampleRecord
 from .worker import _Runner
@@ -93,6 +93,18 @@ class _Followed:
                         r.best_val_bpc, r.info, r.error)
 
 
+def list_runs(root: str) -> list:
+    """Every run under root, summarised (core.runs.find_runs, bounded by LIST_TIMEOUT); a run that cannot be
+    summarised (a file that is a pipe, say) is listed as unreadable rather than hiding the others."""
+    runs = []
+    for path in find_run_dirs(root, deadline=time.monotonic() + LIST_TIMEOUT):
+        try:
+            runs.append(summarize_run(path))
+        except Exception as e:
+            runs.append(RunSummary(path, os.path.basename(path), UNREADABLE, error=f"{type(e).__name__}: {e}"))
+    return runs
+
+
 class FolderReader(QObject):
     """One runs folder's reader thread: takes (scan, follow) jobs, answers with finished(FolderResult)."""
 
@@ -148,7 +160,7 @@ class FolderReader(QObject):
         result = FolderResult(self.root)
         if scan:
             if os.path.isdir(self.root):
-                result.summaries = find_runs(self.root, timeout=LIST_TIMEOUT)
+                result.summaries = list_runs(self.root)
             else:
                 result.error = f"{self.root} is not reachable (moved, deleted, or a share that is not mounted)"
         for path in list(self._followed):
