@@ -304,6 +304,8 @@ class LossPlotPanel(QWidget):
             y = ema_scan(h.loss.view * self._factor_for(h.seq_length), weight)  # (n,) the same smoothing
             y = debias(y, weight)
             ok = np.isfinite(x) & np.isfinite(y)
+            x, y = x[ok], y[ok]
+            ok = x >= np.maximum.accumulate(x) if len(x) else ok[:0]  # x must not go back (downsampling needs it)
             o.x, o.y = x[ok], y[ok]
             o.item.setData(o.x, o.y)
 

@@ -505,7 +505,7 @@ class Session(QObject):
             with w.hold() as t:
                 if not all(np.isfinite(p).all() for p in t.params.values()):
                     return
-                core.save_checkpoint(t, path, extras=checkpoint_extras(w.history, w.elapsed, meta))
+                core.save_checkpoint(t, path, extras=checkpoint_extras(w.history, self._training_seconds(w), meta))
 
     def _catch_up(self) -> None:
         """Take the iterations the worker recorded but has not sent yet, so that the run ends with every iteration
@@ -520,9 +520,13 @@ class Session(QObject):
             progress = Progress(h.iterations.view[rows].copy(), h.loss.view[rows].astype(np.float64),
                                 h.smooth.view[rows].astype(np.float64), h.val_iterations.view[vals].copy(),
                                 h.val_bpc.view[vals].copy(), int(t.iteration), float(t.epoch), int(t.chars_seen),
-                                float(t.learning_rate), 0.0, w.elapsed, h.stride)
+                                float(t.learning_rate), 0.0, self._training_seconds(w), h.stride)
         if len(progress.iterations) or len(progress.val_iterations):
             self._take_progress(progress)
+
+    def _training_seconds(self, w: TrainingWorker) -> float:
+        """Training seconds now: the worker counts them when it parks, the progress it sends while it runs."""
+        return max(w.elapsed, self.elapsed)
 
     def _end_run(self) -> None:
         """Close the run being written: its latest checkpoint, its status (diverged or finished)."""
@@ -563,7 +567,7 @@ class Session(QObject):
         meta = self._checkpoint_meta(preset)
         with self.held_trainer() as t:  # the worker is idle in here: params, history and counters agree
             history = self.worker.history if self.worker is not None else self.run.curves
-            elapsed = self.worker.elapsed if self.worker is not None else self.elapsed
+            elapsed = self._training_seconds(self.worker) if self.worker is not None else self.elapsed
             core.save_checkpoint(t, path, extras=checkpoint_extras(history, elapsed, meta))
             iteration = t.iteration
         self.saved_iteration = iteration
