@@ -816,7 +816,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_overlays(self) -> None:
-        runs = [(row.path, row.history.curves, run_colour(row), row.name)
+        runs = [(row.path, row.history.curves, run_colour(row), f"{row.name}  ({row.settings()})")
                 for row in self.runs.checked_rows() if row.history is not None]
         self.loss_panel.set_overlays(runs, self.runs_panel.x_axis)
 

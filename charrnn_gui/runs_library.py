@@ -197,6 +197,15 @@ class RunRow:
     def name(self) -> str:
         return os.path.basename(self.path)
 
+    def settings(self) -> str:
+        """Its model's size and optimiser in a few characters, e.g. "H=128 T=32 B=32 adam 0.003"."""
+        c = self.config
+        parts = [f"{k}={c[key]}" for k, key in (("H", "hidden_size"), ("T", "seq_length"), ("B", "batch_size"))
+                 if key in c]
+        if c.get("optimizer"):
+            parts.append(f"{c['optimizer']} {c.get('learning_rate', '')}".strip())
+        return " ".join(parts)
+
     @property
     def seq_length(self) -> int:
         T = self.config.get("seq_length")

@@ -24,7 +24,11 @@ from .samples import monospace_font
 # Ten colours that stay apart on white (the Tableau 10 hues, darkened a little for thin lines).
 PALETTE = ("#1f77b4", "#e8710a", "#2a9d2a", "#d62728", "#8c5fbf", "#8c564b", "#d452b0", "#6f6f6f", "#a8a81a",
            "#17a2b8")
-COLUMNS = ("Run", "Cell · preset", "Status", "Iteration", "Best held-out bits/char", "Corpus")
+COLUMNS = ("Run", "Cell · preset", "Status", "Iteration", "Best held-out", "Corpus")
+COLUMN_TIPS = ("The run's folder; tick it to overlay its curve and compare its samples", "The model's cell and the "
+               "preset its settings started from", "live, finished, interrupted, diverged or stale",
+               "The latest iteration it logged", "Its best held-out (validation) bits per character",
+               "The text it trains on")
 STATUS_TIPS = {
     "live": "being written now",
     "finished": "ended cleanly",
@@ -51,9 +55,10 @@ class RunsModel(QAbstractTableModel):
         self._reset()
 
     def _order(self) -> list[str]:
-        rows = self.library.rows
-        return sorted(rows, key=lambda p: (not rows[p].current, self.library.folders.index(rows[p].root)
-                                           if rows[p].root in self.library.folders else 99, os.path.basename(p)))
+        """By runs folder, newest first within each (run folders are named by the time they were started)."""
+        rows, folders = self.library.rows, self.library.folders
+        by_name = sorted(rows, key=os.path.basename, reverse=True)
+        return sorted(by_name, key=lambda p: folders.index(rows[p].root) if rows[p].root in folders else len(folders))
 
     @Slot()
     def _reset(self) -> None:
@@ -86,6 +91,8 @@ class RunsModel(QAbstractTableModel):
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS[section]
         return None
 
     def flags(self, index: QModelIndex):
@@ -136,10 +143,7 @@ class RunsModel(QAbstractTableModel):
     def _tip(row: RunRow, col: int) -> str:
         if col == 2:
             return f"{row.status}: {STATUS_TIPS.get(row.status, '')}" + (f"\n{row.error}" if row.error else "")
-        cfg = row.config
-        size = f"H={cfg.get('hidden_size')} T={cfg.get('seq_length')} B={cfg.get('batch_size')} " \
-               f"{cfg.get('optimizer', '')} lr {cfg.get('learning_rate', '')}" if cfg else ""
-        return "\n".join(t for t in (row.path, size, row.error or "") if t)
+        return "\n".join(t for t in (row.path, row.settings(), row.error or "") if t)
 
     def setData(self, index: QModelIndex, value, role=Qt.ItemDataRole.EditRole) -> bool:
         row = self.row(index)
@@ -252,7 +256,7 @@ class CompareSamples(QWidget):
             sample = row.history.sample_nearest(it)
             colour = run_colour(row).name()
             where = "no samples yet" if sample is None else f"iteration {sample.iteration:,}"
-            heading = f'<span style="color:{colour}">&#9632;</span> <b>{row.name}</b><br>{where}'
+            heading = f'<span style="color:{colour}">&#9632;</span> <b>{row.name}</b><br>{row.settings()}<br>{where}'
             if column.heading.text() != heading:
                 column.heading.setText(heading)
             text = "" if sample is None else sample.text
@@ -285,7 +289,9 @@ class RunsPanel(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.header().setStretchLastSection(True)
         self.view.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        self.view.setColumnWidth(0, 250)
+        self.view.setColumnWidth(0, 270)
+        for column, width in ((1, 90), (2, 70), (3, 70), (4, 90)):
+            self.view.setColumnWidth(column, width)
         self.view.setToolTip("Tick runs to overlay their curves on the loss plot and compare their samples; "
                              "right-click a run for more")
 

@@ -25,7 +25,7 @@ os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="charrnn-shots-data-")  # 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=25.0, help="training time of each of the three runs")
+    p.add_argument("--seconds", type=float, default=45.0, help="training time of each of the three runs")
     p.add_argument("--out", default=os.path.join(ROOT, "assets", "screenshots"))
     p.add_argument("--suffix", default="", help="added to the file names (e.g. -offscreen)")
     args = p.parse_args()
@@ -79,7 +79,7 @@ def main() -> int:
     window.grab().save(overlay)
 
     latest = min(runs.rows[p].history.samples[-1].iteration for p in paths)
-    window.runs_panel.compare.set_iteration(latest // 2)
+    window.runs_panel.compare.set_iteration(latest)
     window.runs_panel.splitter.setSizes([560, 900])
     window.right_splitter.setSizes([380, 600])
     spin(lambda: False, timeout=0.5)
