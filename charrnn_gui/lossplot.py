@@ -257,6 +257,7 @@ class LossPlotPanel(QWidget):
         axis_changed = x_axis != self.x_axis
         self.x_axis = x_axis
         keys = [key for key, *_ in runs]
+        shown = [(key, o.label) for key, o in self.overlays.items()]
         for key in [k for k in self.overlays if k not in keys]:
             pi.removeItem(self.overlays.pop(key).item)
         for key, history, colour, label in runs:
@@ -269,6 +270,9 @@ class LossPlotPanel(QWidget):
             elif o.history is not history or o.label != label or o.colour != colour:
                 o.history, o.label, o.colour, o.drawn = history, label, colour, None
                 o.item.setPen(pg.mkPen(colour, width=2))
+        self._refresh_overlays()
+        if [(key, self.overlays[key].label) for key in keys] == shown and not axis_changed:
+            return  # the same runs: their curves are redrawn as they grow, nothing else changes
         self.overlay_legend.clear()
         for key in keys:
             self.overlay_legend.addItem(self.overlays[key].item, self.overlays[key].label)
@@ -278,7 +282,6 @@ class LossPlotPanel(QWidget):
             curve.setVisible(not comparing)
         self.legend.setVisible(not comparing)
         pi.setLabel("bottom", X_AXES[self.x_axis] if comparing else "iteration")
-        self._refresh_overlays()
         if axis_changed or not comparing:
             pi.enableAutoRange()
 

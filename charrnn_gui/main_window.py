@@ -808,7 +808,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _on_run_ended(self, path: str, status: str) -> None:
-        self.runs.set_current(None)
+        self.runs.set_current(None, ended=status)
 
     @Slot(str)
     def _on_run_warned(self, message: str) -> None:

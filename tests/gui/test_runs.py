@@ -34,7 +34,7 @@ def train_one(window, qtbot, iterations: int, **overrides) -> str:
 
 def row_text(window, path: str) -> str:
     name = os.path.basename(path)
-    return next(t for t in window.runs_panel.row_texts() if t.startswith(name))
+    return next(t for t in window.runs_panel.row_texts() if t.split("\t")[0].split("  (")[0] == name)
 
 
 def row_iteration(window, path: str) -> int | None:
