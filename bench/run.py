@@ -23,7 +23,9 @@ if __package__ in (None, ""):  # python bench/run.py
 
 from bench.common import ROOT, machine_info  # noqa: E402
 
-SECTIONS = ("engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui", "runs")
+SECTIONS = ("engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui", "runs", "cells",
+            "cellquality")
+DEFAULT_SKIPS = ("cellquality",)  # long: run it by name (--only cellquality [--long])
 SETTINGS = {  # rounds, seconds per contender per round, ...
     "quick": {"rounds": 4, "seconds": 0.6, "sample_rounds": 3, "corpus_mb": 20, "gui_seconds": 3.0, "runs_rounds": 3},
     "full": {"rounds": 12, "seconds": 1.5, "sample_rounds": 7, "corpus_mb": 100, "gui_seconds": 10.0, "runs_rounds": 7},
@@ -128,9 +130,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="short smoke run (about 2 minutes)")
     p.add_argument("--only", default="", help=f"comma-separated sections out of: {', '.join(SECTIONS)}")
+    p.add_argument("--long", action="store_true", help="cellquality: also run the best preset for 300 s")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "latest.json"))
     args = p.parse_args(argv)
-    only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SECTIONS)
+    only = [s.strip() for s in args.only.split(",") if s.strip()] or [s for s in SECTIONS if s not in DEFAULT_SKIPS]
     unknown = [s for s in only if s not in SECTIONS]
     if unknown:
         p.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
@@ -155,7 +158,7 @@ def main(argv=None) -> int:
             print(f"[bench] {name} failed: {type(e).__name__}: {e}", flush=True)
         timings[name] = round(time.perf_counter() - t, 1)
 
-    from bench import corpus_load, engine, gui_hook, profile_b1, quality, runs_listing, sampling, torch_ref
+    from bench import cells, corpus_load, engine, gui_hook, profile_b1, quality, runs_listing, sampling, torch_ref
 
     R, S = cfg["rounds"], cfg["seconds"]
     checkpoints = quality.CHECKPOINTS_QUICK if args.quick else quality.CHECKPOINTS_FULL
@@ -175,10 +178,12 @@ def main(argv=None) -> int:
     run("threads", lambda: engine.blas_threads(max(4, R // 2), S))
     run("gui", lambda: gui_hook.gui_figures(cfg["gui_seconds"]))
     run("runs", lambda: runs_listing.runs_listing(cfg["runs_rounds"]))
+    run("cells", lambda: cells.cells_vs_torch(max(3, R // 2), S))
+    run("cellquality", lambda: cells.cells_quality(long=args.long, include_torch="torch" in only))
     results["section_seconds"] = timings
 
     print()
-    for line in table(results):
+    for line in table(results) + cells.table(results):
         print(line)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:

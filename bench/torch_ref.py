@@ -1,5 +1,5 @@
-"""(b) PyTorch CPU reference: the same model (tanh RNN, one-hot inputs, linear read-out), the same
-streams, truncated BPTT, element-wise clipping and optimizer as a charrnn TrainConfig. Optional:
+"""(b) PyTorch CPU reference: the same model (tanh RNN, LSTM or GRU layers, one-hot inputs, linear read-out),
+the same streams, truncated BPTT, element-wise clipping, optimizer and schedule as a charrnn TrainConfig. Optional:
 skipped with a note when torch is not importable (it is never a dependency of charrnn)."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ def why_unavailable() -> str:
 
 
 class TorchRNN:
-    """nn.RNN(tanh) + nn.Linear trained like core.Trainer: B streams at even offsets, hidden carried."""
+    """nn.RNN(tanh) / nn.LSTM / nn.GRU + nn.Linear trained like core.Trainer: B streams at even offsets,
+    state carried, the config's layers, dropout and learning-rate schedule."""
 
     def __init__(self, corpus, config, threads: int = 1):
         import torch
@@ -38,20 +39,34 @@ class TorchRNN:
         self.steps = torch.arange(T + 1)[:, None]
         torch.manual_seed(config.seed)
         dtype = torch.float32 if config.dtype == "float32" else torch.float64
-        self.rnn = torch.nn.RNN(V, H, nonlinearity="tanh").to(dtype)
+        cell = getattr(config, "cell", "rnn")
+        layers = getattr(config, "num_layers", 1)
+        kinds = {"rnn": lambda **kw: torch.nn.RNN(nonlinearity="tanh", **kw), "lstm": torch.nn.LSTM,
+                 "gru": torch.nn.GRU}
+        self.rnn = kinds[cell](input_size=V, hidden_size=H, num_layers=layers,
+                               dropout=getattr(config, "dropout", 0.0)).to(dtype)
         self.out = torch.nn.Linear(H, V).to(dtype)
-        with torch.no_grad():  # the engine's initialisation: randn * init_scale, zero biases
-            for p in (self.rnn.weight_ih_l0, self.rnn.weight_hh_l0, self.out.weight):
-                p.normal_(0.0, config.init_scale)
-            for p in (self.rnn.bias_ih_l0, self.rnn.bias_hh_l0, self.out.bias):
-                p.zero_()
+        with torch.no_grad():  # the engine's initialisation: randn * init_scale, zero biases, forget gates 1
+            for name, p in list(self.rnn.named_parameters()) + list(self.out.named_parameters()):
+                if name.startswith("weight"):
+                    p.normal_(0.0, config.init_scale)
+                else:
+                    p.zero_()
+                    if cell == "lstm" and name.startswith("bias_ih"):
+                        p[H:2 * H] = 1.0  # PyTorch's order is i, f, g, o
+        self.cell, self.layers = cell, layers
         self.params = list(self.rnn.parameters()) + list(self.out.parameters())
         opt = {"adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop}
         self.opt = opt[config.optimizer](self.params, lr=config.learning_rate)
-        self.h = torch.zeros(1, B, H, dtype=dtype)
+        self.h = torch.zeros(layers, B, H, dtype=dtype)
+        if cell == "lstm":
+            self.h = (self.h, torch.zeros(layers, B, H, dtype=dtype))
         self.dtype = dtype
         self.pointer = 0
         self.iteration = 0
+        self.train_seconds = 0.0
+        self.n_train = n_train
+        self.all_data = corpus.data
 
     def describe(self) -> dict:
         c = self.config
@@ -61,10 +76,15 @@ class TorchRNN:
 
     def step(self) -> bool:
         """One window; returns True when the loss is not finite (diverged)."""
+        import time
+
+        started = time.perf_counter()
         torch, T, B, V = self.torch, self.T, self.B, self.V
+        self.rnn.train()
         if self.pointer + T + 1 >= self.seg or self.iteration == 0:
             self.pointer = 0
-            self.h.zero_()
+            for h in (self.h if isinstance(self.h, tuple) else (self.h,)):
+                h.zero_()
         chunk = self.data[self.steps + (self.offsets + self.pointer)]  # (T+1, B)
         x = torch.nn.functional.one_hot(chunk[:-1], V).to(self.dtype)  # (T, B, V)
         hs, h_last = self.rnn(x, self.h)
@@ -76,11 +96,38 @@ class TorchRNN:
         loss.backward()
         if self.config.clip > 0:
             torch.nn.utils.clip_grad_value_(self.params, self.config.clip)
+        factor = self.config.lr_factor(self.iteration, self.train_seconds) if hasattr(self.config, "lr_factor") else 1
+        for group in self.opt.param_groups:
+            group["lr"] = self.config.learning_rate * factor
         self.opt.step()
-        self.h = h_last.detach()
+        self.h = tuple(h.detach() for h in h_last) if isinstance(h_last, tuple) else h_last.detach()
         self.pointer += T
         self.iteration += 1
+        self.train_seconds += time.perf_counter() - started
         return not bool(torch.isfinite(loss))
+
+    def evaluate(self, streams: int = 16, chunk: int = 256) -> float:
+        """Held-out bits/char computed as core.Trainer.evaluate does (same tail, streams and chunks), in torch."""
+        import math
+
+        torch = self.torch
+        tail = np.asarray(self.all_data[self.n_train:self.n_train + self.config.eval_chars]).astype(np.int64)
+        S = max(1, min(streams, (len(tail) - 1) // 2))
+        L = len(tail) // S
+        ids = torch.from_numpy(tail[:S * L].reshape(S, L).T.copy())  # (L, S)
+        self.rnn.eval()
+        total, count, h = 0.0, 0, None
+        with torch.no_grad():
+            for start in range(0, L - 1, chunk):
+                stop = min(start + chunk, L - 1)
+                x = torch.nn.functional.one_hot(ids[start:stop], self.V).to(self.dtype)
+                hs, h = self.rnn(x, h)
+                scores = self.out(hs).double()
+                total += float(torch.nn.functional.cross_entropy(scores.reshape(-1, self.V),
+                                                                 ids[start + 1:stop + 1].reshape(-1),
+                                                                 reduction="sum"))
+                count += (stop - start) * S
+        return total / count / math.log(2.0)
 
     def numpy_params(self) -> dict:
         """The weights in the engine's layout, for scoring with the engine's own evaluator."""

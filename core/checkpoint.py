@@ -12,11 +12,11 @@ import zipfile
 import numpy as np
 
 from .config import TrainConfig
-from .rnn import PARAM_NAMES
+from .model import arch_of_config, param_shapes
 from .vocab import Vocab
 
 FORMAT = "charrnn-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: any cell and layer count (cell, num_layers, dropout in the config; hidden (K, B, H)); 1 reads as rnn
 TEMP_PREFIX = ".charrnn-"  # temp files are TEMP_PREFIX + target name + .PID.RANDOM + TEMP_SUFFIX
 TEMP_SUFFIX = ".tmp"
 COUNTERS = ("iteration", "pointer", "chars_seen", "optimizer_t")  # non-negative integers in the metadata
@@ -28,6 +28,7 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(trainer, path, extras: dict[str, np.ndarray] | None = None) -> None:
     """Write trainer's full state (and optional extra arrays, e.g. loss history) to path atomically."""
+    lesson = trainer.arch.lesson
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -42,10 +43,12 @@ def save_checkpoint(trainer, path, extras: dict[str, np.ndarray] | None = None) 
         "live": {"learning_rate": trainer.learning_rate, "temperature": trainer.temperature,
                  "sample_every": trainer.sample_every, "sample_length": trainer.sample_length},
         "rng": trainer.rng.bit_generator.state,
+        "dropout_rng": trainer.dropout_rng.bit_generator.state,
+        "train_seconds": trainer.train_seconds,
     }
-    arrays = {f"param.{k}": trainer.params[k] for k in PARAM_NAMES}
+    arrays = {f"param.{k}": v for k, v in trainer.params.items()}
     arrays.update({f"opt.{k}": v for k, v in trainer.optimizer.state_arrays().items()})
-    arrays["hidden"] = trainer.hidden
+    arrays["hidden"] = trainer.hidden if lesson else trainer.state  # (B, H) as format 1 had it, or (K, B, H)
     for k, v in (extras or {}).items():
         arrays[f"extra.{k}"] = np.asarray(v)
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
@@ -104,7 +107,8 @@ class Checkpoint:
         self.arrays = arrays
         self.config = TrainConfig.from_dict(meta["config"]).validate()
         self.vocab = Vocab(meta["vocab"])
-        self.params = {k: arrays[f"param.{k}"] for k in PARAM_NAMES}
+        self.arch = arch_of_config(self.config, len(self.vocab))  # files without a cell are one tanh layer
+        self.params = {k: arrays[f"param.{k}"] for k in param_shapes(self.arch)}
         self.extras = {k[len("extra."):]: v for k, v in arrays.items() if k.startswith("extra.")}
 
     @property
@@ -177,17 +181,17 @@ def _check_meta(meta: dict) -> None:
 
 
 def _check_shapes(ckpt: Checkpoint) -> None:
-    cfg, V = ckpt.config, len(ckpt.vocab)
+    cfg, arch = ckpt.config, ckpt.arch
     H, B = cfg.hidden_size, cfg.batch_size
-    want = {"Wxh": (H, V), "Whh": (H, H), "Why": (V, H), "bh": (H,), "by": (V,)}
-    for k, shape in want.items():
+    for k, shape in param_shapes(arch).items():
         p = ckpt.params[k]
         if p.shape != shape or p.dtype != np.dtype(cfg.dtype):
             raise CheckpointError(f"parameter {k} has shape {p.shape} {p.dtype}, expected {shape} {cfg.dtype}")
         if not np.isfinite(p).all():
             raise CheckpointError(f"parameter {k} holds non-finite values")
-    if ckpt.arrays["hidden"].shape != (B, H):
-        raise CheckpointError(f"hidden state has shape {ckpt.arrays['hidden'].shape}, expected {(B, H)}")
+    hidden = (B, H) if arch.lesson else (arch.state_rows, B, H)
+    if ckpt.arrays["hidden"].shape != hidden:
+        raise CheckpointError(f"hidden state has shape {ckpt.arrays['hidden'].shape}, expected {hidden}")
     # A NaN in the hidden or optimizer state would turn the weights into NaN on the first step.
     for key, array in ckpt.arrays.items():
         if (key == "hidden" or key.startswith("opt.")) and not _finite(array):
@@ -212,7 +216,7 @@ def restore_trainer(ckpt: Checkpoint, data: np.ndarray, vocab: Vocab):
         raise CheckpointError(
             f"the checkpoint was trained on a corpus of {ckpt.meta['n_data']} characters, this one has "
             f"{len(data)}; open the corpus it was trained on, or reset")
-    for k in PARAM_NAMES:
+    for k in trainer.params:
         trainer.params[k][...] = ckpt.params[k]
     opt = {k[len("opt."):]: v for k, v in ckpt.arrays.items() if k.startswith("opt.")}
     try:
@@ -220,12 +224,15 @@ def restore_trainer(ckpt: Checkpoint, data: np.ndarray, vocab: Vocab):
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"optimizer state is incomplete ({e})") from None
     try:
-        trainer.hidden[...] = ckpt.arrays["hidden"]
+        trainer.state[...] = ckpt.arrays["hidden"]  # (K, B, H), or the lesson's (B, H) into its one row
         trainer.pointer = int(ckpt.meta["pointer"])
         trainer.iteration = int(ckpt.meta["iteration"])
         trainer.smooth_loss = float(ckpt.meta["smooth_loss"])
         trainer.chars_seen = int(ckpt.meta["chars_seen"])
         trainer.rng.bit_generator.state = ckpt.meta["rng"]
+        if "dropout_rng" in ckpt.meta:
+            trainer.dropout_rng.bit_generator.state = ckpt.meta["dropout_rng"]
+        trainer.train_seconds = float(ckpt.meta.get("train_seconds", 0.0))
         trainer.set_live(**ckpt.meta.get("live", {}))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(f"the checkpoint's training state is incomplete or inconsistent ({e})") from None

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from .checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
-from .config import DTYPES, OPTIMIZERS, PRESETS, preset
+from .config import CELLS, DTYPES, LR_SCHEDULES, MAX_LAYERS, OPTIMIZERS, PRESETS, preset
 from .corpus import CorpusError, load_corpus
 from .runs.cli_hook import add_run_options, start_run
 from .sample import generate
@@ -49,11 +49,17 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=sorted(PRESETS), default="min-char-rnn",
                    help="starting hyperparameters (default: min-char-rnn, the lesson's program)")
     p.add_argument("--hidden-size", type=_positive_int)
+    p.add_argument("--cell", choices=CELLS, help="rnn (the lesson's tanh cell), lstm or gru")
+    p.add_argument("--layers", dest="num_layers", type=_positive_int, help=f"stacked layers, 1 to {MAX_LAYERS}")
+    p.add_argument("--dropout", type=float, help="fraction dropped between layers while training (needs 2+ layers)")
     p.add_argument("--seq-length", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--dtype", choices=DTYPES)
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="cosine: decay the rate to --lr-floor times itself over --iterations or --seconds")
+    p.add_argument("--lr-floor", type=float, help="the cosine schedule's final rate as a fraction of --lr")
     p.add_argument("--clip", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--val-fraction", type=float)
@@ -108,7 +114,10 @@ def config_from_args(args):
     """The preset with every option the user gave applied on top, validated."""
     names = ("hidden_size", "seq_length", "batch_size", "dtype", "optimizer", "learning_rate", "clip", "seed",
              "val_fraction", "eval_every", "sample_every", "sample_length", "temperature")
+    names += ("cell", "num_layers", "dropout", "lr_schedule", "lr_floor")
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    # A schedule spans this run's budget (it is kept by checkpoints; a resumed run goes on along it).
+    overrides.update(budget_iterations=args.iterations or 0, budget_seconds=args.seconds or 0.0)
     return preset(args.preset, **overrides)
 
 
@@ -120,6 +129,7 @@ def _fmt_duration(seconds: float) -> str:
 LIVE_OPTIONS = ("learning_rate", "temperature", "sample_every", "sample_length")  # may change on --resume
 MODEL_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "optimizer", "clip", "seed", "val_fraction",
                  "eval_every")  # fixed by a checkpoint
+MODEL_OPTIONS += ("cell", "num_layers", "dropout", "lr_schedule", "lr_floor")
 STOP_SIGNALS = ("SIGTERM", "SIGHUP")  # handled like Ctrl+C: save, then exit 128 + signal number
 
 
@@ -171,7 +181,7 @@ def _resumed_trainer(args, corpus):
     for name in MODEL_OPTIONS:
         given, saved = getattr(args, name), getattr(ckpt.config, name)
         if given is not None and given != saved:
-            option = "--" + name.replace("_", "-")
+            option = "--layers" if name == "num_layers" else "--" + name.replace("_", "-")
             raise CLIError(f"{option} {given} differs from the checkpoint's {saved}; a resumed run keeps the "
                            f"checkpoint's model (only --lr, --temperature, --sample-every and --sample-length "
                            f"can change)")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
 OPTIMIZERS = ("adagrad", "rmsprop", "adam")
 DTYPES = ("float64", "float32")
+CELLS = ("rnn", "lstm", "gru")
+LR_SCHEDULES = ("constant", "cosine")
+MAX_LAYERS = 3
 
 
 @dataclass(frozen=True)
@@ -13,11 +17,18 @@ class TrainConfig:
     """Everything that decides a training run's trajectory, given the corpus."""
 
     hidden_size: int = 100  # H, units in the hidden layer
+    cell: str = "rnn"  # rnn (the lesson's tanh cell) | lstm (forget-gate bias initialised to 1) | gru
+    num_layers: int = 1  # stacked recurrent layers, 1 to 3; each layer reads the hidden states of the one below
+    dropout: float = 0.0  # fraction of a layer's outputs zeroed before the next layer reads them (training only)
     seq_length: int = 25  # T, steps unrolled per window (truncated BPTT)
     batch_size: int = 1  # B, parallel streams over the corpus, each carrying its hidden state
     dtype: str = "float64"  # float64 (exact lesson) or float32 (fast)
     optimizer: str = "adagrad"  # adagrad | rmsprop | adam
     learning_rate: float = 0.1  # step size (live-changeable)
+    lr_schedule: str = "constant"  # constant | cosine: decay to lr_floor * learning_rate over the budget
+    lr_floor: float = 0.1  # the cosine schedule's final rate, as a fraction of learning_rate
+    budget_iterations: int = 0  # iterations the schedule spans (the CLI's --iterations); 0: no such budget
+    budget_seconds: float = 0.0  # training seconds the schedule spans (the CLI's --seconds); 0: no such budget
     clip: float = 5.0  # element-wise gradient clip to [-clip, clip]; 0 disables
     init_scale: float = 0.01  # weights drawn as randn * init_scale
     seed: int = 0  # seeds weight init (RandomState, lesson order Wxh, Whh, Why) and sampling
@@ -32,11 +43,18 @@ class TrainConfig:
         """Return self, or raise ValueError with a one-line reason."""
         checks = [
             (self.hidden_size >= 1, "hidden size must be at least 1"),
+            (self.cell in CELLS, f"cell must be one of {', '.join(CELLS)}"),
+            (1 <= self.num_layers <= MAX_LAYERS, f"layers must be between 1 and {MAX_LAYERS}"),
+            (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
+            (self.dropout == 0 or self.num_layers > 1, "dropout acts between layers: it needs 2 or more layers"),
             (self.seq_length >= 1, "sequence length must be at least 1"),
             (self.batch_size >= 1, "batch size must be at least 1"),
             (self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.learning_rate > 0, "learning rate must be positive"),
+            (self.lr_schedule in LR_SCHEDULES, f"learning-rate schedule must be one of {', '.join(LR_SCHEDULES)}"),
+            (0 <= self.lr_floor <= 1, "learning-rate floor must be in [0, 1]"),
+            (self.budget_iterations >= 0 and self.budget_seconds >= 0, "a schedule budget cannot be negative"),
             (self.clip >= 0, "clip must be 0 (off) or positive"),
             (self.init_scale > 0, "init scale must be positive"),
             (0 <= self.val_fraction < 0.5, "validation fraction must be in [0, 0.5)"),
@@ -50,6 +68,25 @@ class TrainConfig:
             if not ok:
                 raise ValueError(reason)
         return self
+
+    @property
+    def vanilla_one_layer(self) -> bool:
+        """The lesson's model: one tanh layer, with its parameter names (Wxh, Whh, Why, bh, by)."""
+        return self.cell == "rnn" and self.num_layers == 1
+
+    def lr_factor(self, iteration: int, seconds: float) -> float:
+        """The schedule's multiplier of learning_rate after `iteration` updates and `seconds` of training."""
+        if self.lr_schedule == "constant":
+            return 1.0
+        done = 0.0  # fraction of the budget spent; with no budget the rate stays constant
+        if self.budget_iterations:
+            done = iteration / self.budget_iterations
+        if self.budget_seconds:
+            done = max(done, seconds / self.budget_seconds)
+        if done <= 0.0:
+            return 1.0
+        cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, done)))  # 1 -> 0 over the budget
+        return self.lr_floor + (1.0 - self.lr_floor) * cosine
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -72,6 +109,16 @@ PRESETS: dict[str, TrainConfig] = {
     "fast": TrainConfig(
         hidden_size=192, seq_length=32, batch_size=32, dtype="float32",
         optimizer="adam", learning_rate=3e-3, init_scale=0.05, eval_every=200,
+    ),
+    # Gated cells with a cosine decay over the run's budget (--seconds or --iterations; none: constant).
+    # Values chosen by measurement: lowest held-out bits/char after 60 s on 2 cores (bench/README.md).
+    "gru": TrainConfig(
+        cell="gru", hidden_size=256, seq_length=64, batch_size=32, dtype="float32", optimizer="adam",
+        learning_rate=4e-3, lr_schedule="cosine", lr_floor=0.05, init_scale=0.05, eval_every=200,
+    ),
+    "lstm": TrainConfig(
+        cell="lstm", hidden_size=256, seq_length=64, batch_size=32, dtype="float32", optimizer="adam",
+        learning_rate=4e-3, lr_schedule="cosine", lr_floor=0.05, init_scale=0.05, eval_every=200,
     ),
 }
 

@@ -25,13 +25,15 @@ class Optimizer:
 
     def __init__(self, params: dict[str, np.ndarray], learning_rate: float):
         self.learning_rate = learning_rate  # live-changeable between steps
+        self.rate = learning_rate  # the rate of the last update (learning_rate, or a schedule's)
         self.t = 0  # updates applied so far
         self.state = {f"{s}.{k}": np.zeros_like(p) for s in self.slots for k, p in params.items()}
         self._tmp = {k: (np.empty_like(p), np.empty_like(p)) for k, p in params.items()}
 
-    def step(self, params, grads) -> None:
-        """Apply one update to every parameter in place."""
+    def step(self, params, grads, learning_rate: float | None = None) -> None:
+        """Apply one update to every parameter in place, at learning_rate (a schedule's) or self.learning_rate."""
         self.t += 1
+        self.rate = self.learning_rate if learning_rate is None else learning_rate
         for k, p in params.items():
             self.update(k, p, grads[k], *self._tmp[k])
 
@@ -64,7 +66,7 @@ class Adagrad(Optimizer):
         mem += a
         np.add(mem, self.eps, out=a)
         np.sqrt(a, out=a)
-        np.multiply(g, -self.learning_rate, out=b)
+        np.multiply(g, -self.rate, out=b)
         b /= a
         p += b
 
@@ -85,7 +87,7 @@ class RMSProp(Optimizer):
         ms += a
         np.sqrt(ms, out=a)
         a += self.eps
-        np.multiply(g, self.learning_rate, out=b)
+        np.multiply(g, self.rate, out=b)
         b /= a
         p -= b
 
@@ -106,7 +108,7 @@ class Adam(Optimizer):
         np.multiply(g, g, out=a)
         a *= 1.0 - self.beta2
         v += a
-        lr_t = self.learning_rate * np.sqrt(1.0 - self.beta2 ** self.t) / (1.0 - self.beta1 ** self.t)
+        lr_t = self.rate * np.sqrt(1.0 - self.beta2 ** self.t) / (1.0 - self.beta1 ** self.t)
         np.sqrt(v, out=a)
         a += self.eps
         np.multiply(m, lr_t, out=b)

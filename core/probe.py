@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .rnn import rnn_forward, softmax, temporal_affine_forward
+from .model import as_state, states_of
+from .rnn import softmax
 from .vocab import Vocab
 
 SATURATED = 0.95  # |h| above this counts as saturated
@@ -24,10 +25,12 @@ class ProbeResult(NamedTuple):
 
     text: str  # the probed text
     ids: np.ndarray  # (L,) character ids
-    hidden: np.ndarray  # (L, H) hidden state after reading each character
+    hidden: np.ndarray  # (L, H) the top layer's hidden state after reading each character
     probs: np.ndarray  # (L, V) next-character distribution after each character; probs[i] predicts text[i+1]
     actual_prob: np.ndarray  # (L-1,) probability given to the character that actually came next
     bits_per_char: float  # mean -log2(actual_prob) over the L-1 predicted characters; nan when L == 1
+    states: list | None = None  # per layer, {name: (L, H)}: "h", and "c", "i", "f", "o", "g" (LSTM) or
+    #                             "z", "r", "g" (GRU), as core.model.STATE_NAMES lists them
 
     def top_k(self, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
         """The k likeliest next characters after each position: (ids (L, k), probs (L, k)), likeliest first."""
@@ -37,20 +40,18 @@ class ProbeResult(NamedTuple):
 
 
 def probe(params, vocab: Vocab, text: str, h0=None) -> ProbeResult:
-    """Run the model over text from h0 (H,) (zeros when None); unknown characters raise UnknownCharactersError."""
+    """Run the model over text from h0 ((H,), or (K, H) for any model; zeros when None); unknown characters
+    raise UnknownCharactersError."""
     if not text:
         raise ValueError("the probe text is empty")
     ids = vocab.encode(text).astype(np.intp)  # (L,)
-    Whh = params["Whh"]
-    H = Whh.shape[0]
-    h0 = np.zeros((1, H), dtype=Whh.dtype) if h0 is None else np.asarray(h0, dtype=Whh.dtype).reshape(1, H)
-    h, _ = rnn_forward(ids[:, None], h0, params["Wxh"], Whh, params["bh"])  # (L, 1, H)
-    scores, _ = temporal_affine_forward(h, params["Why"], params["by"])  # (L, 1, V)
+    scores, layer_states, _ = states_of(params, ids[:, None], as_state(params, h0))  # (L, 1, V), {name: (L, 1, H)}
+    states = [{name: a[:, 0] for name, a in layer.items()} for layer in layer_states]  # {name: (L, H)} per layer
     probs = softmax(scores[:, 0])  # (L, V)
     actual = probs[np.arange(len(ids) - 1), ids[1:]]  # (L-1,)
     with np.errstate(divide="ignore"):
         bits = float(-np.log2(actual.astype(np.float64)).mean()) if len(actual) else math.nan
-    return ProbeResult(text, ids, h[:, 0], probs, actual, bits)
+    return ProbeResult(text, ids, states[-1]["h"], probs, actual, bits, states)
 
 
 def rank_span(hidden, start: int, stop: int, k: int = 10) -> list[tuple[int, float]]:

@@ -1,4 +1,8 @@
-"""Sampling text from the RNN: batched streams, temperature or argmax, inverse-CDF draws, hidden states kept."""
+"""Sampling text from the model: batched streams, temperature or argmax, inverse-CDF draws, states kept.
+
+The lesson's one tanh layer has its own quick loops (one fused product per character); stacked and gated
+models step through the readable cells of core/model.py, recording every layer's states and gates.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,46 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .rnn import rnn_forward
+from .gru import gru_step_forward
+from .lstm import lstm_step_forward
+from .model import STATE_NAMES, as_state, describe, layer_weights, states_of
+from .rnn import rnn_step_forward
 from .vocab import Vocab
 
 
 class SampleResult(NamedTuple):
-    """A generated text and the hidden state after reading each of its characters."""
+    """A generated text and the states after reading each of its characters."""
 
     text: str  # prime (if any) followed by the generated characters
-    hidden: np.ndarray  # (len(text), H) hidden state after reading each character
+    hidden: np.ndarray  # (len(text), H) the top layer's hidden state after reading each character
     ids: np.ndarray  # (len(text),) character ids
-
-
-def read(params, ids, h):
-    """Feed ids (T, S) through the recurrence from h (S, H); return hidden states (T, S, H)."""
-    return rnn_forward(ids, h, params["Wxh"], params["Whh"], params["bh"])[0]
+    states: list | None = None  # per layer, {name: (len(text), H)} for the names in core.model.STATE_NAMES
 
 
 def sample_streams(params, h, n, rng, temperature=1.0, argmax=False):
-    """Draw n characters for each of S streams whose state h (S, H) has read its context.
+    """Draw n characters for each of S streams whose state h has read its context.
 
+    h: (S, H) for the lesson's one tanh layer, or the carried state (K, S, H) of any model.
     temperature: scalar or (S,) array, one per stream. Returns (ids (S, n), hidden (S, n, H)),
-    hidden[s, t] being the state after reading the t-th generated character.
+    hidden[s, t] being the top layer's state after reading the t-th generated character.
     Draws are inverse-CDF with one uniform per character, rng.random((n, S)) drawn at once.
     """
+    ids, states = sample_states(params, h, n, rng, temperature, argmax)
+    return ids, states[-1]["h"]
+
+
+def sample_states(params, h, n, rng, temperature=1.0, argmax=False):
+    """sample_streams, returning (ids (S, n), states): states[layer] maps each name of
+    core.model.STATE_NAMES to (S, n, H), the values after reading each generated character."""
+    if not describe(params).lesson:
+        return _sample_stack(params, as_state(params, h), n, rng, temperature, argmax)
+    ids, hidden = _sample_lesson(params, np.asarray(h).reshape(-1, params["Whh"].shape[0]), n, rng, temperature,
+                                 argmax)
+    return ids, [{"h": hidden}]
+
+
+def _sample_lesson(params, h, n, rng, temperature, argmax):
+    """sample_streams for one tanh layer, h (S, H): one fused product per character."""
     Wxh, Whh, Why, bh, by = (params[k] for k in ("Wxh", "Whh", "Why", "bh", "by"))
     S, H = np.shape(h)
     V = Why.shape[0]
@@ -144,31 +164,98 @@ def _draw_one_stream(states, W, buf, WxhT, u, out_ids, H, V, bounded):
     out_ids[:] = picked
 
 
+def _sample_stack(params, state, n, rng, temperature, argmax):
+    """sample_states for any model from its carried state (K, S, H), one readable step per layer and character."""
+    arch = describe(params)
+    K, S, H = state.shape
+    V, C = arch.vocab, arch.carried
+    Why, by = params["Why"], params["by"]
+    dtype = Why.dtype
+    inv_temp = 1.0 / np.broadcast_to(np.asarray(temperature, dtype=np.float64), (S,))  # (S,)
+    u = rng.random((n, S))  # (n, S) uniforms, drawn at once as for one tanh layer
+    eye = np.eye(V, dtype=dtype)  # (V, V) one-hot rows
+    weights = [layer_weights(params, arch, layer) for layer in range(arch.layers)]
+    carried = [state[k] for k in range(K)]  # K arrays (S, H)
+    names = STATE_NAMES[arch.cell]
+    record = [{name: np.empty((n, S, H), dtype) for name in names} for _ in range(arch.layers)]  # (n, S, H) each
+    ids = np.empty((n, S), dtype=np.int64)  # (n, S)
+    top = carried[arch.top]
+    for t in range(n):
+        scores = (top @ Why.T + by).astype(np.float64)  # (S, V)
+        if argmax:
+            x = scores.argmax(axis=1)
+        else:
+            scores *= inv_temp[:, None]
+            scores -= scores.max(axis=1, keepdims=True)
+            cdf = np.cumsum(np.exp(scores), axis=1)  # (S, V) unnormalised CDF
+            x = np.minimum((cdf < (u[t] * cdf[:, -1])[:, None]).sum(axis=1), V - 1)
+        ids[t] = x
+        inputs = eye[x]  # (S, V)
+        for layer, (Wx, Wh, b) in enumerate(weights):
+            rows, out = slice(layer * C, (layer + 1) * C), record[layer]
+            if arch.cell == "lstm":
+                h, c, cache = lstm_step_forward(inputs, carried[layer * C], carried[layer * C + 1], Wx, Wh, b)
+                carried[rows] = [h, c]
+                out["c"][t] = c
+            elif arch.cell == "gru":
+                h, cache = gru_step_forward(inputs, carried[layer * C], Wx, Wh, b)
+                carried[rows] = [h]
+            else:
+                h, cache = rnn_step_forward(inputs, carried[layer * C], Wx, Wh, b)
+                carried[rows] = [h]
+            out["h"][t] = h
+            for name in names:
+                if name not in ("h", "c"):
+                    out[name][t] = getattr(cache, name)
+            inputs = h
+        top = carried[arch.top]
+    states = [{name: a.transpose(1, 0, 2).copy() for name, a in layer.items()} for layer in record]  # (S, n, H)
+    return ids.T.copy(), states
+
+
+def read(params, ids, h):
+    """Feed ids (T, S) from the state h ((S, H) for one tanh layer, or (K, S, H)).
+
+    Returns (states per layer {name: (T, S, H)}, the carried state (K, S, H) after the last id).
+    """
+    _, states, state = states_of(params, ids, as_state(params, h, ids.shape[1]))
+    return states, state
+
+
+def sample_from_state(params, h, seed_ix, n, rng, temperature=1.0, argmax=False):
+    """Read seed_ix from one stream's state h ((H,) or (K, H)), then draw n ids.
+
+    Returns (ids (n,), states per layer {name: (n, H)}).
+    """
+    _, state = read(params, np.array([[seed_ix]]), as_state(params, h))
+    ids, states = sample_states(params, state, n, rng, temperature, argmax)
+    return ids[0], [{name: a[0] for name, a in layer.items()} for layer in states]
+
+
 def sample_from_char(params, h, seed_ix, n, rng, temperature=1.0, argmax=False):
-    """The lesson's sample(h, seed_ix, n): read seed_ix from h (H,), then draw n ids. Returns (ids (n,), hidden (n, H))."""
-    h1 = read(params, np.array([[seed_ix]]), np.asarray(h).reshape(1, -1))[-1]  # (1, H)
-    ids, hidden = sample_streams(params, h1, n, rng, temperature, argmax)
-    return ids[0], hidden[0]
+    """The lesson's sample(h, seed_ix, n): read seed_ix from h ((H,), or (K, H) for any model), then draw n
+    ids. Returns (ids (n,), hidden (n, H)), the top layer's state after each drawn character."""
+    ids, states = sample_from_state(params, h, seed_ix, n, rng, temperature, argmax)
+    return ids, states[-1]["h"]
 
 
 def generate(params, vocab: Vocab, length, rng, prime="", h=None, temperature=1.0, argmax=False,
              seed_ix=None) -> SampleResult:
     """Sample length characters after reading prime (unknown characters raise, naming them).
 
-    h: (H,) starting state (zeros when None). With no prime, the first character is read from seed_ix
-    (default: a random character) and is not part of the text.
+    h: one stream's starting state, (H,) or (K, H) (zeros when None). With no prime, the first character is
+    read from seed_ix (default: a random character) and is not part of the text.
     """
-    H = params["Whh"].shape[0]
-    h0 = np.zeros((1, H), dtype=params["Whh"].dtype) if h is None else np.asarray(h).reshape(1, H)
+    h0 = as_state(params, h)  # (K, 1, H)
     if prime:
         pids = vocab.encode(prime).astype(np.int64)
-        ph = read(params, pids[:, None], h0)[:, 0]  # (P, H)
-        start = ph[-1:]
+        primed, start = read(params, pids[:, None], h0)  # {name: (P, 1, H)} per layer, (K, 1, H)
     else:
         pids = np.empty(0, dtype=np.int64)
-        ph = np.empty((0, H), dtype=h0.dtype)
         seed = int(rng.integers(len(vocab))) if seed_ix is None else int(seed_ix)
-        start = read(params, np.array([[seed]]), h0)[-1]
-    ids, hidden = sample_streams(params, start, length, rng, temperature, argmax)
+        primed, start = None, read(params, np.array([[seed]]), h0)[1]
+    ids, states = sample_states(params, start, length, rng, temperature, argmax)  # {name: (1, n, H)}
     all_ids = np.concatenate([pids, ids[0]])
-    return SampleResult(vocab.decode(all_ids), np.concatenate([ph, hidden[0]]), all_ids)
+    states = [{name: a[0] if primed is None else np.concatenate([primed[layer][name][:, 0], a[0]])
+               for name, a in layer_states.items()} for layer, layer_states in enumerate(states)]
+    return SampleResult(vocab.decode(all_ids), states[-1]["h"], all_ids, states)

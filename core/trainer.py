@@ -9,9 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import TrainConfig
+from .fast_model import FastModel
+from .fast_rnn import Workspace, loss_and_grads
+from .model import arch_of_config, dropout_masks, init_model_params, run
 from .optim import clip_grads, make_optimizer
-from .rnn import Workspace, init_params, loss_and_grads, rnn_forward, temporal_affine_forward, temporal_softmax_loss
-from .sample import SampleResult, generate, sample_from_char
+from .rnn import temporal_softmax_loss
+from .sample import SampleResult, generate, sample_from_state
 from .vocab import Vocab
 
 LN2 = math.log(2.0)
@@ -22,13 +25,14 @@ RESTORE_MAX_BYTES = 256 << 20  # a model whose weights and optimizer memory exce
 
 @dataclass
 class Sample:
-    """A sample drawn during training, with the hidden state after each of its characters."""
+    """A sample drawn during training, with the states after each of its characters."""
 
     iteration: int  # completed iterations when it was drawn (the weights it reflects)
     text: str  # the generated characters
-    hidden: np.ndarray  # (len(text), H) hidden state after reading each character
+    hidden: np.ndarray  # (len(text), H) the top layer's hidden state after reading each character
     smooth_loss: float  # the lesson's smooth loss when it was drawn
     temperature: float  # sampling temperature used
+    states: list | None = None  # per layer, {name: (len(text), H)}: h, and c and the gates (core.model.STATE_NAMES)
 
 
 @dataclass
@@ -62,7 +66,7 @@ class RestorePoint:
     weights: np.ndarray  # (P,) copy of every parameter, in the trainer's flat layout
     optimizer_state: dict[str, np.ndarray]  # copies of the optimizer's memory
     optimizer_t: int  # the optimizer's update count
-    hidden: np.ndarray  # (B, H) copy of the carried hidden state
+    hidden: np.ndarray  # (K, B, H) copy of the carried state (every layer's h, and c for an LSTM)
 
 
 class DivergedError(RuntimeError):
@@ -86,14 +90,23 @@ class Trainer:
         self.seg_len = self.n_train // B  # characters per stream
         self.offsets = np.arange(B, dtype=np.intp) * self.seg_len  # (B,) start of each stream
         self._steps = np.arange(T + 1, dtype=np.intp)[:, None]  # (T+1, 1)
+        self.arch = arch = arch_of_config(config, len(vocab))  # cell, layers, H, V
         # Params and grads are views into one flat buffer each, so clipping, the finiteness check and
         # the optimizer update are one vectorised pass instead of five.
-        self._flat, self.params = flatten(init_params(len(vocab), H, config.seed, config.init_scale, config.dtype))
+        self._flat, self.params = flatten(init_model_params(arch, config.seed, config.init_scale, config.dtype))
         self._gflat, self._grads = flatten({k: np.zeros_like(v) for k, v in self.params.items()})
-        # Work buffers for one window, reused every iteration; gradients land straight in _gflat.
-        self._ws = Workspace(T, B, H, len(vocab), config.dtype, grads=self._grads)
+        # Work buffers for one window, reused every iteration; gradients land straight in _gflat. The lesson's
+        # one tanh layer has its own quicker workspace.
+        if arch.lesson:
+            self._ws = Workspace(T, B, H, len(vocab), config.dtype, grads=self._grads)
+        else:
+            self._ws = FastModel(arch, T, B, config.dtype, grads=self._grads)
         self.optimizer = make_optimizer(config.optimizer, {"all": self._flat}, config.learning_rate)
-        self.hidden = np.zeros((B, H), dtype=config.dtype)  # (B, H) carried across windows
+        self.state = np.zeros((arch.state_rows, B, H), dtype=config.dtype)  # (K, B, H) carried across windows
+        self.hidden = self.state[arch.top]  # (B, H) view: the top layer's h
+        self.dropout_rng = np.random.default_rng([config.seed, 1])  # dropout masks only
+        self._masks = None if config.dropout == 0 else np.empty((config.num_layers - 1, T, B, H), config.dtype)
+        self.train_seconds = 0.0  # time spent in step(), for a schedule over a time budget
         self.pointer = 0  # offset of the next window within every stream
         self.iteration = 0  # completed iterations
         self.smooth_loss = -math.log(1.0 / len(vocab)) * T  # the lesson's loss at iteration 0
@@ -149,7 +162,7 @@ class Trainer:
             return
         self.restore_point = RestorePoint(
             self.iteration, self.optimizer.learning_rate, new_rate, self.smooth_loss, self._flat.copy(),
-            {k: v.copy() for k, v in state.items()}, self.optimizer.t, self.hidden.copy())
+            {k: v.copy() for k, v in state.items()}, self.optimizer.t, self.state.copy())
 
     def restore(self) -> RestorePoint:
         """Go back to the restore point's weights, optimizer memory, hidden state and learning rate (after a
@@ -160,7 +173,7 @@ class Trainer:
         self._flat[...] = point.weights
         self.optimizer.load_state(point.optimizer_state, point.optimizer_t)
         self.optimizer.learning_rate = point.learning_rate
-        self.hidden[...] = point.hidden
+        self.state[...] = point.hidden
         self.smooth_loss = point.smooth_loss
         self.diverged = None
         self.restore_point = None
@@ -173,7 +186,7 @@ class Trainer:
         T = self.config.seq_length
         if self.pointer + T + 1 >= self.seg_len or self.iteration == 0:
             self.pointer = 0
-            self.hidden[...] = 0.0
+            self.state[...] = 0.0
         idx = self._steps + (self.offsets + self.pointer)  # (T+1, B)
         chunk = self.data[idx].astype(np.intp)  # (T+1, B)
         return chunk[:-1], chunk[1:]
@@ -182,25 +195,31 @@ class Trainer:
         """Allow training to go on after a divergence (from the last finite weights; a non-finite hidden
         state is zeroed). Usually after lowering the learning rate."""
         self.diverged = None
-        if not np.isfinite(self.hidden).all():
-            self.hidden[...] = 0.0
+        if not np.isfinite(self.state).all():
+            self.state[...] = 0.0
 
     def step(self) -> Snapshot:
         """Train on one window and return what happened; after a divergence, nothing changes."""
         if self.diverged:
             raise DivergedError(self.diverged)
+        started = time.perf_counter()
         cfg = self.config
         x, y = self.window()
         sample = None
         if self.sample_every and self.iteration % self.sample_every == 0:
-            ids, hidden = sample_from_char(self.params, self.hidden[0], x[0, 0], self.sample_length,
-                                           self.rng, self.temperature)
-            sample = Sample(self.iteration, self.vocab.decode(ids), hidden, self.smooth_loss, self.temperature)
-        loss, grads, h_last = loss_and_grads(self.params, x, y, self.hidden, self._ws)
+            ids, states = sample_from_state(self.params, self.state[:, 0], x[0, 0], self.sample_length,
+                                            self.rng, self.temperature)
+            sample = Sample(self.iteration, self.vocab.decode(ids), states[-1]["h"], self.smooth_loss,
+                            self.temperature, states)
+        if self.arch.lesson:
+            loss, grads, h_last = loss_and_grads(self.params, x, y, self.hidden, self._ws)
+        else:
+            masks = dropout_masks(self.dropout_rng, cfg.dropout, self.arch, *x.shape, cfg.dtype, out=self._masks)
+            loss, grads, h_last = self._ws.loss_and_grads(self.params, x, y, self.state, masks)
         for k, g in grads.items():
             if g is not self._grads[k]:
                 np.copyto(self._grads[k], g)
-        lr = self.optimizer.learning_rate
+        lr = self.optimizer.learning_rate * cfg.lr_factor(self.iteration, self.train_seconds)  # the schedule's rate
         gflat = self._gflat
         # The gradient's extremes (NaN propagates through both) decide finiteness and whether clipping
         # would change anything: two quick reductions instead of an element-wise check and a clip.
@@ -215,14 +234,15 @@ class Trainer:
         if cfg.clip > 0 and (hi > cfg.clip or lo < -cfg.clip):  # otherwise clipping would change nothing
             clip_grads({"all": gflat}, cfg.clip)
         self.smooth_loss = self.smooth_loss * 0.999 + loss * 0.001
-        self.optimizer.step({"all": self._flat}, {"all": self._gflat})
-        self.hidden[...] = h_last
+        self.optimizer.step({"all": self._flat}, {"all": self._gflat}, lr)
+        self.state[...] = h_last  # (K, B, H); the lesson's (B, H) fills its one row
         self.pointer += cfg.seq_length
         self.iteration += 1
         self.chars_seen += cfg.seq_length * cfg.batch_size
         val = None
         if self.has_validation and self.iteration % cfg.eval_every == 0:
             val = self.evaluate()
+        self.train_seconds += time.perf_counter() - started
         return Snapshot(self.iteration, loss, loss / cfg.seq_length, self.smooth_loss, self.chars_seen,
                         self.epoch, lr, sample, val)
 
@@ -254,23 +274,21 @@ class Trainer:
         S = max(1, min(streams, (len(tail) - 1) // 2))
         L = len(tail) // S  # characters per stream
         ids = tail[:S * L].reshape(S, L).T.astype(np.intp)  # (L, S)
-        h = np.zeros((S, self.config.hidden_size), dtype=self.config.dtype)  # (S, H)
+        state = np.zeros((self.arch.state_rows, S, self.config.hidden_size), dtype=self.config.dtype)  # (K, S, H)
         total, count = 0.0, 0
         for start in range(0, L - 1, chunk):
             stop = min(start + chunk, L - 1)
-            hs, _ = rnn_forward(ids[start:stop], h, self.params["Wxh"], self.params["Whh"], self.params["bh"])
-            scores, _ = temporal_affine_forward(hs, self.params["Why"], self.params["by"])
+            scores, _, state = run(self.params, ids[start:stop], state)  # (chunk, S, V), no dropout
             loss, _ = temporal_softmax_loss(scores, ids[start + 1:stop + 1])
             total += loss * S
             count += (stop - start) * S
-            h = hs[-1]
         return total / count / LN2
 
     def sample_now(self, length=200, prime="", temperature=None, argmax=False, seed=None,
                    from_state=True) -> SampleResult:
-        """A sample from the current weights (and stream 0's hidden state), leaving training untouched."""
+        """A sample from the current weights (and stream 0's carried state), leaving training untouched."""
         rng = np.random.default_rng(seed)
-        h = self.hidden[0].copy() if from_state else None
+        h = self.state[:, 0].copy() if from_state else None
         return generate(self.params, self.vocab, length, rng, prime=prime, h=h,
                         temperature=self.temperature if temperature is None else temperature, argmax=argmax)
 

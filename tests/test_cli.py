@@ -145,3 +145,45 @@ def run_cli_env(extra_env, *args, timeout=60):
     env = dict(os.environ, PYTHONPATH=str(ROOT), **extra_env)
     return subprocess.run([sys.executable, "-m", "core", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=os.getcwd())
+
+
+def test_cell_layers_dropout_and_schedule_reach_the_checkpoint_and_sampling(corpus_file, tmp_path, capsys):
+    ckpt = tmp_path / "lstm.npz"
+    assert main(["train", str(corpus_file), "--cell", "lstm", "--layers", "2", "--dropout", "0.2", "--hidden-size",
+                 "16", "--lr-schedule", "cosine", "--lr-floor", "0.2", "--iterations", "30", "--sample-every", "0",
+                 "--progress-every", "0", "--checkpoint", str(ckpt)]) == 0
+    from core import load_checkpoint
+
+    cfg = load_checkpoint(ckpt).config
+    assert (cfg.cell, cfg.num_layers, cfg.dropout, cfg.lr_schedule, cfg.lr_floor) == ("lstm", 2, 0.2, "cosine", 0.2)
+    assert cfg.budget_iterations == 30  # the schedule spans the run's budget
+    capsys.readouterr()
+    assert main(["sample", str(ckpt), "--prime", "To be", "--length", "20", "--seed", "1"]) == 0
+    assert capsys.readouterr().out.startswith("To be")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--cell", "transformer"], "invalid choice"),
+    (["--layers", "4"], "layers must be between 1 and 3"),
+    (["--dropout", "0.3"], "dropout acts between layers"),
+    (["--layers", "2", "--dropout", "1.5"], r"dropout must be in \[0, 1\)"),
+    (["--lr-schedule", "linear"], "invalid choice"),
+])
+def test_bad_cell_options_exit_2_with_one_line(corpus_file, args, message):
+    result = run_cli("train", corpus_file, "--iterations", "1", *args)
+    assert result.returncode == 2
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1 or err[0].startswith("usage:")
+    import re
+
+    assert re.search(message, result.stderr)
+
+
+def test_a_resumed_run_refuses_another_cell(corpus_file, tmp_path):
+    ckpt = tmp_path / "gru.npz"
+    assert main(["train", str(corpus_file), "--cell", "gru", "--hidden-size", "8", "--iterations", "3",
+                 "--progress-every", "0", "--checkpoint", str(ckpt)]) == 0
+    result = run_cli("train", corpus_file, "--resume", ckpt, "--cell", "lstm", "--iterations", "1")
+    assert result.returncode == 2 and "--cell lstm differs from the checkpoint's gru" in result.stderr
+    result = run_cli("train", corpus_file, "--resume", ckpt, "--layers", "2", "--iterations", "1")
+    assert result.returncode == 2 and "--layers 2 differs" in result.stderr
