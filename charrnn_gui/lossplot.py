@@ -322,8 +322,8 @@ class LossPlotPanel(QWidget):
             self.overlay_legend.addItem(self.overlays[key].item, self.overlays[key].label)
         comparing = bool(self.overlays)
         self.overlay_legend.setVisible(comparing)
-        for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve):
-            curve.setVisible(not comparing)
+        for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve, self.range_item):
+            curve.setVisible(not comparing)  # (a hidden range_item leaves the auto-range to the overlays)
         self.legend.setVisible(not comparing)
         pi.setLabel("bottom", X_AXES[self.x_axis] if comparing else "iteration")
         if axis_changed or not comparing:
