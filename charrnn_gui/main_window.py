@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
+import traceback
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
@@ -19,6 +21,8 @@ import core
 from core.builtins import BUILTINS, describe_builtin, load_builtin
 from core.probe import default_probe_text, probe_passage
 
+from .affordable import confirm_affordable
+from .checkpoint_meta import MetaError, read_app_meta
 from .column import ColumnScrollArea
 from .corpus_panel import CorpusPanel
 from .fmt import duration
@@ -141,6 +145,7 @@ class MainWindow(QMainWindow):
         self.corpus_panel.builtin_button.setText("Built-in")
         self.settings_panel = SettingsPanel()
         self.settings_panel.liveChanged.connect(self._on_live_changed)
+        self.settings_panel.speedChanged.connect(self._on_speed_changed)
 
         left = QWidget(objectName="controlsPanel")
         left_layout = QVBoxLayout(left)
@@ -361,17 +366,27 @@ class MainWindow(QMainWindow):
         name = DEFAULT_BUILTIN
         if last.startswith(BUILTIN_PREFIX) and last[len(BUILTIN_PREFIX):] in BUILTINS:
             name = last[len(BUILTIN_PREFIX):]
-        try:
-            corpus, notes = load_builtin(name), ()
-        except core.CorpusError as e:
-            fallback = FALLBACK_BUILTIN if name != FALLBACK_BUILTIN else DEFAULT_BUILTIN
-            corpus = load_builtin(fallback)
-            name = fallback
-            notes = (f"{e}; using the built-in {fallback} text instead",)
-            self.statusBar().showMessage(notes[0], 15000)
-        self._next_corpus_notes, self._remember_corpus = notes, False
-        self.session.set_corpus(corpus, BUILTIN_PREFIX + name)
-        self._remember_corpus = True
+        fallback = FALLBACK_BUILTIN if name != FALLBACK_BUILTIN else DEFAULT_BUILTIN
+        corpus, problems = None, []
+        for candidate in (name, fallback):  # a broken built-in must never keep the window from opening
+            try:
+                corpus, name = load_builtin(candidate), candidate
+                break
+            except Exception as e:  # noqa: BLE001 - whatever it is, it is shown, and a file can still be opened
+                if not isinstance(e, core.CorpusError):
+                    traceback.print_exc(file=sys.stderr)
+                problems.append(f"the built-in {candidate} text cannot be loaded: {e}")
+        if corpus is None:
+            problems.append("open a text file to train on (File → Open Text…)")
+            self.corpus_panel.set_notes([p[:1].upper() + p[1:] for p in problems])
+            self.statusBar().showMessage(f"No text to train on: {problems[0]}", 30000)
+        else:
+            notes = (f"{problems[0]}; using the built-in {fallback} text instead",) if problems else ()
+            if notes:
+                self.statusBar().showMessage(notes[0], 15000)
+            self._next_corpus_notes, self._remember_corpus = notes, False
+            self.session.set_corpus(corpus, BUILTIN_PREFIX + name)
+            self._remember_corpus = True
         if restore_last and last and not last.startswith(BUILTIN_PREFIX) and os.path.isfile(last):
             self.open_corpus_path(last)
 
@@ -520,7 +535,7 @@ class MainWindow(QMainWindow):
             return
         event.acceptProposedAction()
         if path.lower().endswith(".npz"):
-            self.open_checkpoint(path)
+            self.open_checkpoint(path=path)
         else:
             self.open_corpus_path(path)
 
@@ -531,9 +546,15 @@ class MainWindow(QMainWindow):
             return False
         try:
             cfg = self.settings_panel.config()
+            if not confirm_affordable(self, cfg, len(self.corpus.vocab)):  # too big refused, too slow asked
+                return False
             self.session.create_model(cfg, self.settings_panel.preset_name)
         except (core.CorpusError, ValueError) as e:
             self._warn("Cannot start training", str(e))
+            return False
+        except MemoryError:  # the estimate is conservative, but memory can also be taken by others meanwhile
+            self._warn("Cannot start training", "There is not enough memory for a model with these settings; "
+                                                "choose a smaller hidden size, sequence length or batch size.")
             return False
         return True
 
@@ -608,6 +629,11 @@ class MainWindow(QMainWindow):
     @Slot(dict)
     def _on_live_changed(self, settings: dict) -> None:
         self.session.set_live(settings)
+
+    @Slot(float)
+    def _on_speed_changed(self, its_per_second: float) -> None:
+        self.session.set_speed(its_per_second)
+        self.settings.setValue("training/speed", its_per_second)
 
     # session signals ----------------------------------------------------------------------------
 
@@ -730,6 +756,11 @@ class MainWindow(QMainWindow):
             ckpt = self.session.read_checkpoint(path)
         except core.CheckpointError as e:
             self._warn("Cannot open checkpoint", str(e))
+            return
+        try:
+            meta = read_app_meta(ckpt, core.PRESETS)  # all of it checked before anything is replaced
+        except MetaError as e:
+            self._warn("Cannot open checkpoint", f"{os.path.basename(path)} cannot be opened: {e}.")
             return
         if not self._confirm_discard("Open checkpoint?", "Opening a checkpoint replaces the current model."):
             return
@@ -968,6 +999,10 @@ class MainWindow(QMainWindow):
             self.loss_panel.set_smoothing(float(s.value("plot/smoothing", 0.9)))
             self.samples_panel.temperature_spin.setValue(float(s.value("sampleNow/temperature", 0.8)))
             self.samples_panel.length_spin.setValue(int(s.value("sampleNow/length", 300)))
+        except (TypeError, ValueError):
+            pass
+        try:
+            self.settings_panel.set_speed(float(s.value("training/speed", 0.0) or 0.0))
         except (TypeError, ValueError):
             pass
 

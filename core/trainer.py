@@ -39,7 +39,7 @@ class Sample:
 class Snapshot:
     """What one training iteration produced; fresh objects, safe to hand to another thread."""
 
-    iteration: int  # completed iterations, this one included
+    iteration: int  # completed iterations, this one included (a diverged one is not: then the last good one)
     loss: float  # the window's loss: cross-entropy summed over T steps, mean over B streams (the lesson's)
     loss_per_char: float  # the same in nats per character
     smooth_loss: float  # the lesson's 0.999 moving average of loss
@@ -226,9 +226,9 @@ class Trainer:
         hi, lo = float(np.maximum.reduce(gflat)), float(np.minimum.reduce(gflat))
         if not math.isfinite(loss) or not (math.isfinite(hi) and math.isfinite(lo)):
             what = "loss" if not math.isfinite(loss) else "gradient"
-            self.diverged = (f"training diverged at iteration {self.iteration + 1}: the {what} is not finite "
-                             f"(learning rate {lr:g}); the last finite weights are kept — lower the learning "
-                             f"rate or reset")
+            self.diverged = (f"training diverged at iteration {self.iteration}: the next update's {what} is not "
+                             f"finite (learning rate {lr:g}); the weights of iteration {self.iteration} are kept — "
+                             f"lower the learning rate or reset")
             return Snapshot(self.iteration, loss, loss / cfg.seq_length, self.smooth_loss, self.chars_seen,
                             self.epoch, lr, sample, None, self.diverged)
         if cfg.clip > 0 and (hi > cfg.clip or lo < -cfg.clip):  # otherwise clipping would change nothing
