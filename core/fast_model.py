@@ -118,13 +118,11 @@ class _LSTMLayer(_Layer):
         self.cs = np.zeros((T + 1, B, H), dt)  # (T+1, B, H): cs[0] = c0, cs[t+1] = c after step t
         self.act = np.empty((T, B, 4 * H), dt)  # (T, B, 4H) the gates i, f, o (sigmoid) and g (tanh)
         self.tanh_c = np.empty((T, B, H), dt)  # (T, B, H)
-        self.dact = np.empty((T, B, 4 * H), dt)  # (T, B, 4H) each gate's derivative
+        self.dact = np.empty((T, B, 4 * H), dt)  # (T, B, 4H) each gate's derivative times its factor from c or h
         self.k = np.empty((T, B, H), dt)  # (T, B, H) o * (1 - tanh(c)^2): from h to c
         self.dc = np.empty((B, H), dt)
         a = self.act
         self.gates = [(a[t, :, :H], a[t, :, H:2 * H], a[t, :, 2 * H:3 * H], a[t, :, 3 * H:]) for t in range(T)]
-        d = self.dax
-        self.dgates = [(d[t, :, :H], d[t, :, H:2 * H], d[t, :, 2 * H:3 * H], d[t, :, 3 * H:]) for t in range(T)]
 
     def forward(self, x, state0, Wx, Wh, b):
         self.project_inputs(x, Wx, Wh, b)
@@ -150,33 +148,36 @@ class _LSTMLayer(_Layer):
         return hs[self.T], cs[self.T]
 
     def backward(self, dh_out, Wh, dWh):
-        H = self.H
+        H, H2, H3 = self.H, 2 * self.H, 3 * self.H
         act, dact, k, tc, cs = self.act, self.dact, self.k, self.tanh_c, self.cs
-        # Each gate's derivative, for the whole window at once: s(1 - s) for the sigmoids, 1 - g^2 for g.
+        # Outside the recurrence, for the whole window at once: each gate's derivative (s(1 - s) for the
+        # sigmoids, 1 - g^2 for g) times the factor its gradient takes from c or h, so that dax[t] is
+        # dc * dact[t] on the blocks i, f, g and dh * dact[t] on o.
         np.multiply(act, act, out=dact)
-        np.subtract(act[..., :3 * H], dact[..., :3 * H], out=dact[..., :3 * H])
-        np.subtract(1.0, dact[..., 3 * H:], out=dact[..., 3 * H:])
+        np.subtract(act[..., :H3], dact[..., :H3], out=dact[..., :H3])
+        np.subtract(1.0, dact[..., H3:], out=dact[..., H3:])
+        dact[..., :H] *= act[..., H3:]  # di: dc * g
+        dact[..., H:H2] *= cs[:-1]  # df: dc * c_{t-1}
+        dact[..., H2:H3] *= tc  # do: dh * tanh(c)
+        dact[..., H3:] *= act[..., :H]  # dg: dc * i
         np.multiply(tc, tc, out=k)
         np.subtract(1.0, k, out=k)
-        np.multiply(k, act[..., 2 * H:3 * H], out=k)
-        dh, dnext, dc, tmp, dax = self.dh, self.dnext, self.dc, self.tmp, self.dax
+        np.multiply(k, act[..., H2:H3], out=k)
+        dh, dnext, dc, tmp = self.dh, self.dnext, self.dc, self.tmp
         dnext[...] = 0.0
         dc[...] = 0.0
-        add, multiply = np.add, np.multiply
+        add, multiply, dot = np.add, np.multiply, np.dot
+        dc4 = dc[:, None, :]  # (B, 1, H) broadcast over the four blocks
+        dax4, dact4, dax = self.dax.reshape(self.T, self.B, 4, H), dact.reshape(self.T, self.B, 4, H), self.dax
         for t in range(self.T - 1, -1, -1):
-            i, f, o, g = self.gates[t]
-            di, df, do, dg = self.dgates[t]
             add(dh_out[t], dnext, out=dh)
             multiply(dh, k[t], out=tmp)
             add(dc, tmp, out=dc)  # dc: from c_{t+1} (already times f) and from h_t
-            multiply(dh, tc[t], out=do)
-            multiply(dc, g, out=di)
-            multiply(dc, cs[t], out=df)
-            multiply(dc, i, out=dg)
-            multiply(dc, f, out=dc)  # what reaches c_{t-1}
-            multiply(dax[t], dact[t], out=dax[t])
+            multiply(dact4[t], dc4, out=dax4[t])  # di, df, dg (and a do overwritten next)
+            multiply(dh, dact[t, :, H2:H3], out=dax[t, :, H2:H3])
+            multiply(dc, act[t, :, H:H2], out=dc)  # what reaches c_{t-1}
             if t:
-                np.dot(dax[t], Wh, out=dnext)
+                dot(dax[t], Wh, out=dnext)
         np.dot(self.dax_flat.T, self.prev_flat, out=dWh)
 
 
