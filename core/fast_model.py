@@ -7,7 +7,10 @@ float64 round-off) for every cell and layer count, with:
   bias folded in;
 - one fused product per step with the stacked recurrent weights (H, G*H) for all the gates at once;
 - the sigmoids as 0.5 * tanh(a / 2) + 0.5 with the halving folded into copies of the weights, so one tanh
-  covers every gate of a step;
+  covers every gate of a step (the LSTM instead takes one exp for all four gates: sigmoid(a) = 1 / (1 + exp(-a)),
+  tanh(a) = 2 sigmoid(2a) - 1, the -1 and -2 folded into the weight copies);
+- for the LSTM, the gate derivatives times their factors from c and h for the whole window before the backward
+  recurrence, so each step's gate gradients are two products;
 - the weight gradients as one product over the window after the backward recurrence.
 
 Letters: T time steps, B streams, D inputs per step, H hidden units, G gate blocks, V vocabulary, K state rows.
@@ -24,7 +27,7 @@ class _Layer:
     """Buffers and the input side shared by the three cells; subclasses run the recurrence."""
 
     G = 1  # gate blocks
-    SIGMOID_BLOCKS = 0  # leading blocks that are sigmoids (their inputs are halved, see the module docstring)
+    SIGMOID_BLOCKS = 0  # leading blocks that are sigmoids (their inputs are scaled, see the module docstring)
 
     def __init__(self, T, B, D, H, dtype, first: bool):
         dt = np.dtype(dtype)
@@ -49,7 +52,7 @@ class _Layer:
         self.bias = np.empty(GH, dt)
 
     def project_inputs(self, x, Wx, Wh, b):
-        """ax = the halved (Wx x + b) of every step, and the halved recurrent weights."""
+        """ax = the scaled (Wx x + b) of every step, and the scaled recurrent weights (self.scale per column)."""
         np.multiply(Wh.T, self.scale, out=self.WhT)
         if self.first:  # x: (T, B) ids; a one-hot product is a row of Wx.T
             np.add(Wx.T, b, out=self.WxT)
@@ -115,6 +118,10 @@ class _LSTMLayer(_Layer):
     def __init__(self, T, B, D, H, dtype, first):
         super().__init__(T, B, D, H, dtype, first)
         dt = self.hs.dtype
+        # Every gate from one exp pass: sigmoid(a) = 1 / (1 + exp(-a)) and tanh(a) = 2 sigmoid(2a) - 1, so the
+        # weight copies carry -1 on the sigmoid blocks and -2 on g (one exp per step is cheaper than one tanh).
+        self.scale[:3 * H] = -1.0
+        self.scale[3 * H:] = -2.0
         self.cs = np.zeros((T + 1, B, H), dt)  # (T+1, B, H): cs[0] = c0, cs[t+1] = c after step t
         self.act = np.empty((T, B, 4 * H), dt)  # (T, B, 4H) the gates i, f, o (sigmoid) and g (tanh)
         self.tanh_c = np.empty((T, B, H), dt)  # (T, B, H)
@@ -126,20 +133,22 @@ class _LSTMLayer(_Layer):
 
     def forward(self, x, state0, Wx, Wh, b):
         self.project_inputs(x, Wx, Wh, b)
-        H = self.H
+        H, H3 = self.H, 3 * self.H
         hs, cs, act, ax, WhT, tc, tmp = self.hs, self.cs, self.act, self.ax, self.WhT, self.tanh_c, self.tmp
         np.copyto(hs[0], state0[0])
         np.copyto(cs[0], state0[1])
-        dot, add, multiply, tanh = np.dot, np.add, np.multiply, np.tanh
+        dot, add, multiply, subtract, tanh, exp, reciprocal = (np.dot, np.add, np.multiply, np.subtract, np.tanh,
+                                                              np.exp, np.reciprocal)
         for t in range(self.T):
-            a = act[t]  # (B, 4H)
+            a = act[t]  # (B, 4H) holds -a for i, f, o and -2a for g (see __init__)
             dot(hs[t], WhT, out=a)
             add(a, ax[t], out=a)
-            tanh(a, out=a)
-            s = a[:, :3 * H]  # the three sigmoids: 0.5 * tanh(a / 2) + 0.5
-            multiply(s, 0.5, out=s)
-            add(s, 0.5, out=s)
+            exp(a, out=a)
+            add(a, 1.0, out=a)
+            reciprocal(a, out=a)  # sigmoid(a) for i, f, o; sigmoid(2a) for g
             i, f, o, g = self.gates[t]
+            multiply(g, 2.0, out=g)
+            subtract(g, 1.0, out=g)  # tanh(a) = 2 sigmoid(2a) - 1
             multiply(f, cs[t], out=cs[t + 1])
             multiply(i, g, out=tmp)
             add(cs[t + 1], tmp, out=cs[t + 1])
