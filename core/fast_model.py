@@ -50,6 +50,7 @@ class _Layer:
         self.WhT = np.empty((H, GH), dt)  # (H, G*H) contiguous Wh.T, sigmoid columns halved
         self.WxT = np.empty((D, GH), dt)  # (D, G*H) Wx.T (+ b for the first layer), sigmoid columns halved
         self.bias = np.empty(GH, dt)
+        self.dWxT = np.empty((D, GH), dt) if first else None  # (V, G*H) the one-hot layer's dWx, transposed
 
     def project_inputs(self, x, Wx, Wh, b):
         """ax = the scaled (Wx x + b) of every step, and the scaled recurrent weights (self.scale per column)."""
@@ -67,8 +68,9 @@ class _Layer:
     def input_grads(self, x, Wx, dWx, db, onehot):
         """dWx, db and (for a layer above the first) dx from dax, once per window."""
         np.add.reduce(self.dax_flat, axis=0, out=db)
-        if self.first:
-            np.dot(self.dax_flat.T, onehot, out=dWx)
+        if self.first:  # onehot.T @ dax is quicker than dax.T @ onehot (the long axis T*B is contiguous in both)
+            np.dot(onehot.T, self.dax_flat, out=self.dWxT)
+            np.copyto(dWx, self.dWxT.T)
         else:
             x_flat = x.reshape(-1, self.D)  # (T*B, D)
             np.dot(self.dax_flat.T, x_flat, out=dWx)
