@@ -130,6 +130,7 @@ class _LSTMLayer(_Layer):
         self.dact = np.empty((T, B, 4 * H), dt)  # (T, B, 4H) each gate's derivative times its factor from c or h
         self.k = np.empty((T, B, H), dt)  # (T, B, H) o * (1 - tanh(c)^2): from h to c
         self.dc = np.empty((B, H), dt)
+        self.dWhT = np.empty((H, 4 * H), dt)  # (H, 4H) dWh, transposed
         a = self.act
         self.gates = [(a[t, :, :H], a[t, :, H:2 * H], a[t, :, 2 * H:3 * H], a[t, :, 3 * H:]) for t in range(T)]
 
@@ -189,7 +190,8 @@ class _LSTMLayer(_Layer):
             multiply(dc, act[t, :, H:H2], out=dc)  # what reaches c_{t-1}
             if t:
                 dot(dax[t], Wh, out=dnext)
-        np.dot(self.dax_flat.T, self.prev_flat, out=dWh)
+        np.dot(self.prev_flat.T, self.dax_flat, out=self.dWhT)  # quicker than dax.T @ prev at these shapes
+        np.copyto(dWh, self.dWhT.T)
 
 
 class _GRULayer(_Layer):
