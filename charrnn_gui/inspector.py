@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtGui import (QColor, QFont, QFontDatabase, QLinearGradient, QPainter, QTextBlockFormat,
@@ -308,7 +310,11 @@ class InspectorPanel(QWidget):
         yet. It is called on the GUI thread each time the probe runs. vocab: the model's Vocab.
         default_text: the text to probe when the user has not written their own (it replaces the probe
         text only while that is empty or still the previous default).
+        A bound method (e.g. of the window that owns this panel) is held weakly: the panel must not keep its
+        owner alive, or the two would form a cycle that only the cyclic garbage collector frees.
         """
+        if get_params is not None and hasattr(get_params, "__self__") and hasattr(get_params, "__func__"):
+            get_params = _weak_call(get_params)
         self._get_params = get_params
         self._vocab = vocab
         self._last_auto = None  # a new model: the next progress may re-run at once
@@ -638,17 +644,20 @@ class InspectorPanel(QWidget):
     # -- export -----------------------------------------------------------------------------------
 
     def export_html(self, path) -> None:
-        """Save the coloured text as an HTML page, with a caption naming the unit and the scale."""
+        """Save the coloured text as an HTML page, with a caption naming the unit and the scale (OSError if
+        the file cannot be written)."""
         doc = self.view.document().clone(self)
-        cursor = QTextCursor(doc)
-        caption = QTextCharFormat()
-        caption.setFontWeight(QFont.Bold)
-        cursor.insertText(f"charrnn · unit {self._unit} over the probe text "
-                          f"(background: activation, -1 blue · 0 white · +1 red)", caption)
-        cursor.insertBlock()
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(doc.toHtml())
-        doc.deleteLater()
+        try:
+            cursor = QTextCursor(doc)
+            caption = QTextCharFormat()
+            caption.setFontWeight(QFont.Bold)
+            cursor.insertText(f"charrnn · unit {self._unit} over the probe text "
+                              f"(background: activation, -1 blue · 0 white · +1 red)", caption)
+            cursor.insertBlock()
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(doc.toHtml())
+        finally:
+            doc.deleteLater()
 
     def export_png(self, path) -> bool:
         """Save a picture of the coloured text and its legend."""
@@ -659,7 +668,10 @@ class InspectorPanel(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, "Export coloured text", f"unit-{self._unit}.html",
                                                   "HTML (*.html)")
             if path:
-                self.export_html(path)
+                try:
+                    self.export_html(path)
+                except OSError as e:
+                    self._fail(f"Could not write {path}: {e.strerror or e}.")
 
     def _ask_export_png(self):
         if self._check_exportable():
@@ -670,6 +682,17 @@ class InspectorPanel(QWidget):
 
     def _check_exportable(self) -> bool:
         return self._result is not None or self._fail("Run the probe first: there is nothing to export yet.")
+
+
+def _weak_call(method):
+    """A callable that calls a bound method without keeping its object alive (None once it is gone)."""
+    ref = weakref.WeakMethod(method)
+
+    def call():
+        bound = ref()
+        return bound() if bound is not None else None
+
+    return call
 
 
 def _escape(text: str) -> str:

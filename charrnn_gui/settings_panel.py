@@ -20,6 +20,7 @@ PRESET_TIPS = {
     "fast": "192 hidden units, 32 parallel streams of 32 characters, Adam 3e-3, float32: prose sooner on a small CPU",
 }
 OPTIMIZER_NAMES = {"adagrad": "Adagrad (the lesson's)", "rmsprop": "RMSprop", "adam": "Adam", "sgd": "SGD (plain)"}
+SPEEDS = {0.0: "Unlimited", 100.0: "100 iterations/s", 10.0: "10 iterations/s", 1.0: "1 iteration/s"}  # 0: no limit
 DTYPE_NAMES = {"float64": "float64 (exact lesson)", "float32": "float32 (faster)"}
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -71,6 +72,7 @@ class SettingsPanel(QWidget):
 
     liveChanged = Signal(dict)
     presetApplied = Signal(str)
+    speedChanged = Signal(float)  # iterations per second at most; 0: unlimited
 
     STRUCTURAL = ("hidden_size", "seq_length", "batch_size", "optimizer", "clip", "seed", "dtype")
 
@@ -118,6 +120,11 @@ class SettingsPanel(QWidget):
         self.sample_length_spin = _spin(1, 5000, "sampleLength", "Characters per training sample")
         self.sample_every_spin = _spin(0, 1_000_000, "sampleEvery", "Iterations between samples (0: no samples)")
         self.sample_every_spin.setSpecialValueText("never")
+        self.speed_combo = QComboBox(objectName="speedCombo")
+        for value, label in SPEEDS.items():
+            self.speed_combo.addItem(label, value)
+        self.speed_combo.setToolTip("Slow training down to reading pace, to show the samples go from gibberish to "
+                                    "words (Unlimited: as fast as this computer goes)")
 
         self.lock_note = QLabel("", objectName="settingsLockNote")
         self.lock_note.setWordWrap(True)
@@ -150,6 +157,7 @@ class SettingsPanel(QWidget):
         live.addRow("Temperature", self.temperature_spin)
         live.addRow("Sample length", self.sample_length_spin)
         live.addRow("Sample every", self.sample_every_spin)
+        live.addRow("Speed", self.speed_combo)
 
         for combo in (self.preset_combo, self.optimizer_combo, self.dtype_combo):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # every entry readable
@@ -168,6 +176,7 @@ class SettingsPanel(QWidget):
         self.sample_length_spin.valueChanged.connect(lambda v: self._emit_live("sample_length", v))
         self.sample_every_spin.valueChanged.connect(lambda v: self._emit_live("sample_every", v))
         self.hidden_spin.valueChanged.connect(self._update_params_label)
+        self.speed_combo.currentIndexChanged.connect(self._on_speed_index)
         self.set_model_exists(False)
 
     # -- values --------------------------------------------------------------------------------
@@ -221,6 +230,18 @@ class SettingsPanel(QWidget):
 
     def _on_preset_activated(self, index: int) -> None:
         self.apply_preset(self.preset_combo.itemData(index))
+
+    def speed(self) -> float:
+        """The chosen training speed limit in iterations per second; 0: unlimited."""
+        return float(self.speed_combo.currentData())
+
+    def set_speed(self, its_per_second: float) -> None:
+        """Choose a speed limit (one of SPEEDS; anything else means unlimited); emits speedChanged."""
+        index = self.speed_combo.findData(float(its_per_second) if its_per_second in SPEEDS else 0.0)
+        self.speed_combo.setCurrentIndex(max(0, index))
+
+    def _on_speed_index(self, _index: int) -> None:
+        self.speedChanged.emit(self.speed())
 
     def show_learning_rate(self, rate: float) -> None:
         """Show a learning rate the model already uses (e.g. after a restore) without sending it back."""

@@ -80,3 +80,17 @@ def test_the_command_line_runs_an_experiment_and_says_why_it_diverged(tmp_path, 
     first = json.loads(metrics.read_text().splitlines()[0])
     assert first["iteration"] == 1 and len(first["grad_flow"]) == SEQ_LENGTH
     assert first["grad_flow"][-1] > 1e3 * first["grad_flow"][0] and first["whh_sigma_max"] == pytest.approx(1.5)
+
+
+def test_an_experiments_run_is_named_after_it(tmp_path, monkeypatch, capsys):
+    from core.cli import main
+
+    text = tmp_path / "docs.txt"
+    text.write_text(builtin_text("python-docs")[:50_000])
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", str(text), "--experiment", "clipping", "--iterations", "3", "--print-every", "1",
+                 "--progress-every", "0"]) == 0
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and runs[0].name.endswith("-clipping")
+    out = capsys.readouterr().out  # completed iterations: an experiment is not the lesson's program
+    assert "iter 1, loss" in out and "iter 3, loss" in out and "iter 0," not in out
