@@ -88,8 +88,9 @@ class HiddenHeatmap(QWidget):
         self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), colorMap=self.cmap, interactive=False, width=14,
                                         label="activation (tanh)", colorMapMenu=False)
         self.colorbar.setImageItem(self.image, insert_in=pi)
-        self.colorbar.getAxis("right").setPen(pg.mkPen(80, 80, 80))
-        self.colorbar.getAxis("right").setTextPen(pg.mkPen(30, 30, 30))
+        for side in ("right", "left"):  # the numbers, and the label of the scale
+            self.colorbar.getAxis(side).setPen(pg.mkPen(80, 80, 80))
+            self.colorbar.getAxis(side).setTextPen(pg.mkPen(30, 30, 30))
 
         self.selection = QGraphicsRectItem()
         self.selection.setPen(pg.mkPen((20, 20, 20), width=2, cosmetic=True))

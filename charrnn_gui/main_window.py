@@ -895,7 +895,8 @@ class MainWindow(QMainWindow):
         self.epoch_label.setText(f"Epoch {int(epoch) + 1} · {100.0 * (epoch - int(epoch)):.1f}%")
         if self.state == RUNNING and rate > 0:
             chars = rate * t.config.seq_length * t.config.batch_size
-            self.speed_label.setText(f"{rate:,.0f} it/s · {chars:,.0f} chars/s")
+            its = f"{rate:.2g}" if rate < 10 else f"{rate:,.0f}"  # a big LSTM may do under one a second
+            self.speed_label.setText(f"{its} it/s · {chars:,.0f} chars/s")
         else:
             self.speed_label.setText("— it/s")
         if smooth is None:

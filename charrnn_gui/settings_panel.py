@@ -17,8 +17,8 @@ from core.model import Arch, param_shapes
 PRESET_DESCRIPTIONS = {
     "min-char-rnn": "min-char-rnn (the lesson)",
     "fast": "fast (batched, Adam)",
-    "gru": "gru (gated, batched, Adam)",
-    "lstm": "lstm (gated, batched, Adam)",
+    "gru": "gru (gated, Adam)",
+    "lstm": "lstm (gated, Adam)",
 }
 PRESET_TIPS = {
     "min-char-rnn": "Exactly Karpathy's min-char-rnn: 100 hidden units, 25 characters per window, Adagrad 0.1, float64",
