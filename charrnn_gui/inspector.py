@@ -467,10 +467,9 @@ class InspectorPanel(QWidget):
         old = self.view.textCursor()
         anchor, position = old.anchor(), old.position()
         scroll = self.view.verticalScrollBar().value()
-        shown = self.values()  # (L, H)
-        self.scale = scale = scale_for(self.chooser.name, shown)
+        values = self.values()[:, self._unit].astype(np.float64)  # (L,)
+        self.scale = scale = scale_for(self.chooser.name, values)  # an unbounded state: as wide as this unit's
         self.legend.set_scale(scale)
-        values = shown[:, self._unit].astype(np.float64)  # (L,)
         self.unit_stats.setText(f"mean {values.mean():+.2f} · min {values.min():+.2f} · max {values.max():+.2f}")
         doc = self.view.document()
         with QSignalBlocker(self.view):

@@ -111,7 +111,7 @@ class StateScale:
     def range_text(self) -> str:
         """One line on the scale: '[-1, 1] (tanh)', '[0, 1] (sigmoid)' or the unbounded cell state's data range."""
         if self.from_data:
-            return f"unbounded: coloured ±{_number(self.hi)}, the largest |{self.name}| here"
+            return f"unbounded: coloured ±{_number(self.hi)}, the largest |{self.name}| shown"
         kind = "sigmoid" if self.sequential else "tanh"
         return f"[{_number(self.lo)}, {_number(self.hi)}] ({kind})"
 

@@ -266,7 +266,7 @@ def test_look_inside_colours_the_text_by_the_chosen_state_on_its_scale(lstm_pane
                 name, layer)
             values = expected.states[layer][name]  # (L, H)
             np.testing.assert_array_equal(lstm_panel.values(), values)
-            scale = scale_for(name, values)
+            scale = scale_for(name, values[:, 3])  # the cell state: as wide as this unit's largest |c|
             assert lstm_panel.legend.labels() == [label for _, label in scale.ends]
             colours = backgrounds(lstm_panel)
             for i in (0, 7, 30):
@@ -274,9 +274,11 @@ def test_look_inside_colours_the_text_by_the_chosen_state_on_its_scale(lstm_pane
             assert f"layer {layer + 1}" in lstm_panel.view_box.title()
 
 
-def test_the_cell_states_legend_gives_its_data_range(lstm_panel):
+def test_the_cell_states_legend_gives_the_units_data_range(lstm_panel):
     lstm_panel.show_state("c", 1)
-    reach = np.abs(lstm_panel.values()).max()
+    unit = int(np.abs(lstm_panel.values()).max(axis=0).argmax())
+    lstm_panel.set_unit(unit)
+    reach = np.abs(lstm_panel.values()[:, unit]).max()
     assert reach > 1.0  # beyond tanh's range, so a [-1, 1] scale would have clipped it
     assert lstm_panel.legend.labels() == [f"−{reach:.2g}", "0", f"+{reach:.2g}"]
     assert "unbounded" in lstm_panel.legend.toolTip()
