@@ -445,6 +445,9 @@ class InspectorPanel(QWidget):
 
     def _on_unit_spin(self, unit: int):
         self._unit = unit
+        listed = [u for u, _ in self._ranking]
+        with QSignalBlocker(self.unit_list):  # the list marks the unit shown, or nothing when it is not listed
+            self.unit_list.setCurrentRow(listed.index(unit) if unit in listed else -1)
         self._render(keep_view=True)
         self.unitChanged.emit(unit)
 

@@ -169,9 +169,10 @@ def main(argv=None) -> int:
         if args.hunt not in found:
             print(f"no {args.hunt} unit to hunt for in this passage")
             return 1
-        _, state, layer, best, line = found[args.hunt]
-        unit = best if unit is None else unit
-        print(f"best {args.hunt} unit: layer {layer + 1} {state}\n{line}")
+        _, found_state, found_layer, best, line = found[args.hunt]
+        print(f"best {args.hunt} unit: layer {found_layer + 1} {found_state}\n{line}")
+        if state is None and layer is None and unit is None:  # what was asked for wins over what was found
+            state, layer, unit = found_state, found_layer, best
 
     panel = InspectorPanel()
     panel.resize(1280, 800)
@@ -186,18 +187,22 @@ def main(argv=None) -> int:
         if not panel.show_state(state, layer):
             print(f"the model has no state {state!r} in layer {layer + 1}")
             return 2
-    if names:  # select the first speaker name and let the panel find its units
+    if names and args.hunt != "line":  # select the first speaker name and let the panel find its units
         first = names[0]
         panel.select_span(first.start(), first.end())
         panel.find_units_for_selection()
         print(f"units for {first.group(0)!r}:", ", ".join(f"{u} ({s:+.2f})" for u, s in panel.ranking()))
     else:
         panel.list_units("most variable")
+        print("most variable units:", ", ".join(f"{u} ({s:.2f})" for u, s in panel.ranking()))
     if unit is not None:
         panel.set_unit(unit)
-    # Put the text cursor after a later name, so the predictions show the model expecting its colon.
     cursor = QTextCursor(panel.view.document())
-    where = names[1].end() - 1 if len(names) > 1 else min(40, len(text) - 1)
+    if args.hunt == "line":  # the cursor at the end of the longest early line: the model expects its newline
+        ends = [m.start() for m in re.finditer("\n", text[:len(text) // 2])]
+        where = max(ends, key=lambda e: e - text.rfind("\n", 0, e)) if ends else min(40, len(text) - 1)
+    else:  # after a later name: the model expects its colon
+        where = names[1].end() - 1 if len(names) > 1 else min(40, len(text) - 1)
     cursor.setPosition(panel.doc_position(where))
     panel.view.setTextCursor(cursor)
     panel.view.verticalScrollBar().setValue(0)

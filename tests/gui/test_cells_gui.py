@@ -302,6 +302,15 @@ def test_switching_state_clears_a_ranking_of_another_states_units(lstm_panel):
     assert lstm_panel.listed_units() == [] and "output gate o of layer 1" in lstm_panel.list_label.text()
 
 
+def test_the_unit_list_marks_the_unit_shown_or_nothing(lstm_panel):
+    assert lstm_panel.list_units("most variable")
+    listed = lstm_panel.listed_units()
+    lstm_panel.set_unit(listed[3])
+    assert lstm_panel.unit_list.currentRow() == 3
+    lstm_panel.set_unit(next(u for u in range(12) if u not in listed))
+    assert lstm_panel.unit_list.currentRow() == -1 and not lstm_panel.unit_list.selectedItems()
+
+
 def test_the_cell_state_cannot_be_ranked_by_saturation_and_says_why(lstm_panel):
     lstm_panel.show_state("c", 1)
     assert not lstm_panel.list_units("most saturated")
