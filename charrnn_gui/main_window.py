@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
         self._next_corpus_notes: tuple[str, ...] = ()  # notes for the corpus about to be put in use
         self._remember_corpus = True  # a corpus put in use is remembered as the last one (not at startup)
         self._look_inside_next = False  # the checkpoint being opened is to be looked inside
-        self._latest_sample = None  # (text, hidden, caption) waiting for the heatmap
+        self._latest_sample = None  # (text, states, which sample) waiting for the heatmap
         self._shut_down = False
         self._heatmap_shown_at = 0.0
 
@@ -332,9 +332,11 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _on_unit_clicked(self, unit: int) -> None:
+        chosen = self.heatmap.chooser
+        self.inspector.show_state(chosen.name, chosen.layer)  # the same state of the same layer, once probed
         self.inspector.set_unit(unit)
-        self.statusBar().showMessage(f"Hidden unit {unit} selected: the Look inside tab shows it over its probe "
-                                     f"text", 5000)
+        self.statusBar().showMessage(f"Unit {unit} of the {chosen.describe()} selected: the Look inside tab shows "
+                                     f"it over its probe text", 5000)
 
     @Slot(int)
     def _on_tab_changed(self, index: int) -> None:
@@ -643,12 +645,9 @@ class MainWindow(QMainWindow):
         self.inspector.maybe_auto_run(progress.iteration)
 
     @Slot(object, object)
-    def _on_sampled(self, record, hidden) -> None:
+    def _on_sampled(self, record, states) -> None:
         self.samples_panel.add(record)
-        self._latest_sample = (record.text, hidden,
-                               f"Hidden state while writing the sample at iteration {record.iteration:,}: "
-                               f"{hidden.shape[1]} units × {len(record.text)} characters. Hover for values, "
-                               f"click a row to select a unit, drag or scroll along the text.")
+        self._latest_sample = (record.text, states, f"the sample at iteration {record.iteration:,}")
 
     @Slot(str)
     def _on_diverged(self, reason: str) -> None:
@@ -701,10 +700,8 @@ class MainWindow(QMainWindow):
         self.samples_panel.flush()
         self._latest_sample = None
         how = "argmax" if opts["argmax"] else f"temperature {opts['temperature']:g}"
-        self.heatmap.set_sample(result.text, result.hidden,
-                                f"Hidden state of the sample-now text at iteration {record.iteration:,} ({how}): "
-                                f"{result.hidden.shape[1]} units × {len(result.text)} characters. Hover for "
-                                f"values, click a row to select a unit.")
+        self.heatmap.set_sample(result.text, result.states or result.hidden,
+                                f"the sample-now text at iteration {record.iteration:,} ({how})")
 
     # == checkpoints ===========================================================================
 
@@ -902,10 +899,10 @@ class MainWindow(QMainWindow):
         now = time.perf_counter()
         if self._latest_sample is not None and (now - self._heatmap_shown_at >= HEATMAP_MIN_INTERVAL
                                                 or self.state != RUNNING):
-            text, hidden, caption = self._latest_sample
+            text, states, what = self._latest_sample
             self._latest_sample = None
             self._heatmap_shown_at = now
-            self.heatmap.set_sample(text, hidden, caption)
+            self.heatmap.set_sample(text, states, what)
         if plot:
             self.loss_panel.refresh()
         self._update_status()
@@ -924,7 +921,8 @@ class MainWindow(QMainWindow):
         self.epoch_label.setText(f"Epoch {int(epoch) + 1} · {100.0 * (epoch - int(epoch)):.1f}%")
         if self.state == RUNNING and rate > 0:
             chars = rate * t.config.seq_length * t.config.batch_size
-            self.speed_label.setText(f"{rate:,.0f} it/s · {chars:,.0f} chars/s")
+            its = f"{rate:.2g}" if rate < 10 else f"{rate:,.0f}"  # a big LSTM may do under one a second
+            self.speed_label.setText(f"{its} it/s · {chars:,.0f} chars/s")
         else:
             self.speed_label.setText("— it/s")
         average, held_out, _ = self.loss_panel.latest_bits() if t is not None else (None, None, None)

@@ -91,7 +91,7 @@ class Session(QObject):
     modelInstalled = Signal()  # a new or restored model; `run` holds its curves and samples
     modelDiscarded = Signal()  # no model any more (reset, a new text, before a restore)
     progressed = Signal(object)  # a worker batch (Progress), already added to `run`
-    sampled = Signal(object, object)  # (SampleRecord, hidden (T, H)) of a training sample, already in `run`
+    sampled = Signal(object, object)  # (SampleRecord, states: per layer {name: (T, H)}) of a training sample, in `run`
     diverged = Signal(str)  # why; training is paused and the last finite weights are kept
     failed = Signal(str)  # the worker stopped on an error; the model is kept
     checkpointSaved = Signal(str, int)  # path, iteration
@@ -401,7 +401,7 @@ class Session(QObject):
         self.run.add_sample(record)
         if self.recording is not None:
             self.recording.log_sample(record.iteration, record.text, record.temperature)
-        self.sampled.emit(record, sample.hidden)
+        self.sampled.emit(record, sample.states or [{"h": sample.hidden}])
 
     @Slot(str)
     def _on_diverged(self, reason: str) -> None:
