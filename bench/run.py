@@ -23,7 +23,8 @@ if __package__ in (None, ""):  # python bench/run.py
 
 from bench.common import ROOT, machine_info  # noqa: E402
 
-SECTIONS = ("engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui", "cells", "cellquality")
+SECTIONS = ("engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui", "cells", "cellquality",
+            "gradflow")
 DEFAULT_SKIPS = ("cellquality",)  # long: run it by name (--only cellquality [--long])
 SETTINGS = {  # rounds, seconds per contender per round, ...
     "quick": {"rounds": 4, "seconds": 0.6, "sample_rounds": 3, "corpus_mb": 20, "gui_seconds": 3.0},
@@ -67,6 +68,8 @@ def table(results: dict) -> list[str]:
     th = results.get("threads", {})
     for k, v in th.items():
         ratio_row(f"{k}: it/s with 2 BLAS threads vs 1", v, "threads2", "threads1")
+    for k, v in results.get("gradflow", {}).items():
+        ratio_row(f"{k}: it/s, grad flow every 100 / off", v, "on", "off")
     lines = []
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     for i, r in enumerate(rows):
@@ -148,7 +151,7 @@ def main(argv=None) -> int:
             print(f"[bench] {name} failed: {type(e).__name__}: {e}", flush=True)
         timings[name] = round(time.perf_counter() - t, 1)
 
-    from bench import cells, corpus_load, engine, gui_hook, profile_b1, quality, sampling, torch_ref
+    from bench import cells, corpus_load, engine, gradflow, gui_hook, profile_b1, quality, sampling, torch_ref
 
     R, S = cfg["rounds"], cfg["seconds"]
     checkpoints = quality.CHECKPOINTS_QUICK if args.quick else quality.CHECKPOINTS_FULL
@@ -169,6 +172,7 @@ def main(argv=None) -> int:
     run("gui", lambda: gui_hook.gui_figures(cfg["gui_seconds"]))
     run("cells", lambda: cells.cells_vs_torch(max(3, R // 2), S))
     run("cellquality", lambda: cells.cells_quality(long=args.long, include_torch="torch" in only))
+    run("gradflow", lambda: gradflow.gradflow_cost(R, S))
     results["section_seconds"] = timings
 
     print()

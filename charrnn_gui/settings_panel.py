@@ -19,7 +19,7 @@ PRESET_TIPS = {
     "min-char-rnn": "Exactly Karpathy's min-char-rnn: 100 hidden units, 25 characters per window, Adagrad 0.1, float64",
     "fast": "192 hidden units, 32 parallel streams of 32 characters, Adam 3e-3, float32: prose sooner on a small CPU",
 }
-OPTIMIZER_NAMES = {"adagrad": "Adagrad (the lesson's)", "rmsprop": "RMSprop", "adam": "Adam"}
+OPTIMIZER_NAMES = {"adagrad": "Adagrad (the lesson's)", "rmsprop": "RMSprop", "adam": "Adam", "sgd": "SGD (plain)"}
 DTYPE_NAMES = {"float64": "float64 (exact lesson)", "float32": "float32 (faster)"}
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 

@@ -74,6 +74,8 @@ def train_parser() -> argparse.ArgumentParser:
                      help="print 'iter N, loss: L' every this many iterations (default 100)")
     out.add_argument("--metrics", metavar="FILE.jsonl", help="append one JSON object per logged iteration")
     out.add_argument("--log-every", type=_positive_int, default=100, help="iterations between metrics lines")
+    out.add_argument("--grad-flow-every", type=int, metavar="N",
+                     help="measure gradient flow through time every N iterations into --metrics (0: off, the default)")
     out.add_argument("--checkpoint", metavar="FILE.npz", help="where to save checkpoints (and on Ctrl+C)")
     out.add_argument("--checkpoint-every", type=_positive_int, help="iterations between checkpoints")
     out.add_argument("--resume", metavar="FILE.npz", help="continue from a checkpoint trained on this corpus")
@@ -108,7 +110,7 @@ def open_corpus(spec: str):
 def config_from_args(args):
     """The preset with every option the user gave applied on top, validated."""
     names = ("hidden_size", "seq_length", "batch_size", "dtype", "optimizer", "learning_rate", "clip", "seed",
-             "val_fraction", "eval_every", "sample_every", "sample_length", "temperature")
+             "val_fraction", "eval_every", "sample_every", "sample_length", "temperature", "grad_flow_every")
     names += ("cell", "num_layers", "dropout", "lr_schedule", "lr_floor")
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     # A schedule spans this run's budget (it is kept by checkpoints; a resumed run goes on along it).
@@ -121,7 +123,8 @@ def _fmt_duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-LIVE_OPTIONS = ("learning_rate", "temperature", "sample_every", "sample_length")  # may change on --resume
+# may change on --resume
+LIVE_OPTIONS = ("learning_rate", "temperature", "sample_every", "sample_length", "grad_flow_every")
 MODEL_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "optimizer", "clip", "seed", "val_fraction",
                  "eval_every")  # fixed by a checkpoint
 MODEL_OPTIONS += ("cell", "num_layers", "dropout", "lr_schedule", "lr_floor")
@@ -178,8 +181,8 @@ def _resumed_trainer(args, corpus):
         if given is not None and given != saved:
             option = "--layers" if name == "num_layers" else "--" + name.replace("_", "-")
             raise CLIError(f"{option} {given} differs from the checkpoint's {saved}; a resumed run keeps the "
-                           f"checkpoint's model (only --lr, --temperature, --sample-every and --sample-length "
-                           f"can change)")
+                           f"checkpoint's model (only --lr, --temperature, --sample-every, --sample-length and "
+                           f"--grad-flow-every can change)")
     trainer = restore_trainer(ckpt, corpus.data, corpus.vocab)
     trainer.set_live(**{k: getattr(args, k) for k in LIVE_OPTIONS if getattr(args, k) is not None})
     return trainer
@@ -230,15 +233,17 @@ def train_command(args, out=None, err=None) -> int:
                     if snap.val_bpc is not None:
                         print(f"iter {n}, validation: {snap.val_bpc:.4f} bits/char", file=out)
                     if metrics and (snap.iteration % args.log_every == 0 or snap.val_bpc is not None
-                                    or snap.diverged):
+                                    or snap.diverged or snap.grad_flow is not None):
                         row = {"iteration": snap.iteration, "loss": snap.loss, "smooth_loss": snap.smooth_loss,
                                "loss_per_char": snap.loss_per_char, "bits_per_char": snap.bits_per_char,
                                "chars_seen": snap.chars_seen, "epoch": snap.epoch,
                                "learning_rate": snap.learning_rate, "elapsed": time.perf_counter() - start}
                         if snap.val_bpc is not None:
                             row["val_bpc"] = snap.val_bpc
-                        metrics.write(json.dumps({k: (v if math.isfinite(v) else None) for k, v in row.items()})
-                                      + "\n")
+                        row = {k: (v if math.isfinite(v) else None) for k, v in row.items()}
+                        if snap.grad_flow is not None:  # measured on this iteration's window, before its update
+                            row.update(snap.grad_flow.to_json())
+                        metrics.write(json.dumps(row) + "\n")
                     if snap.diverged:
                         print(f"charrnn: {snap.diverged}; {kept()}", file=err)
                         return 1

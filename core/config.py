@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
-OPTIMIZERS = ("adagrad", "rmsprop", "adam")
+OPTIMIZERS = ("adagrad", "rmsprop", "adam", "sgd")
 DTYPES = ("float64", "float32")
 CELLS = ("rnn", "lstm", "gru")
 LR_SCHEDULES = ("constant", "cosine")
 MAX_LAYERS = 3
+WHH_INITS = ("randn", "orthogonal")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class TrainConfig:
     sample_every: int = 100  # iterations between samples (live-changeable)
     sample_length: int = 200  # characters per sample (live-changeable)
     temperature: float = 1.0  # sampling temperature (live-changeable)
+    whh_init: str = "randn"  # W_hh's first value: randn * init_scale (the lesson's) or orthogonal (same draws; see rnn)
+    whh_gain: float = 1.0  # W_hh's first value is multiplied by this (orthogonal * 1.5: exploding gradients)
+    grad_flow_every: int = 0  # iterations between gradient-flow measurements (core.gradflow); 0 = off (live)
 
     def validate(self) -> "TrainConfig":
         """Return self, or raise ValueError with a one-line reason."""
@@ -63,6 +67,9 @@ class TrainConfig:
             (self.sample_every >= 0, "sample interval must be 0 (off) or positive"),
             (self.sample_length >= 1, "sample length must be at least 1"),
             (self.temperature > 0, "temperature must be positive"),
+            (self.whh_init in WHH_INITS, f"W_hh init must be one of {', '.join(WHH_INITS)}"),
+            (self.whh_gain > 0, "W_hh gain must be positive"),
+            (self.grad_flow_every >= 0, "gradient-flow interval must be 0 (off) or positive"),
         ]
         for ok, reason in checks:
             if not ok:

@@ -1,4 +1,4 @@
-"""Optimisers (Adagrad, RMSProp, Adam) that update a params dict in place from a parallel grads dict."""
+"""Optimisers (Adagrad, RMSProp, Adam, SGD) that update a params dict in place from a parallel grads dict."""
 
 from __future__ import annotations
 
@@ -116,7 +116,17 @@ class Adam(Optimizer):
         p -= b
 
 
-OPTIMIZER_CLASSES = {cls.name: cls for cls in (Adagrad, RMSProp, Adam)}
+class SGD(Optimizer):
+    """Plain gradient descent: p -= lr * g. Its step is as big as the gradient, so an exploding gradient wrecks it."""
+
+    name = "sgd"
+
+    def update(self, k, p, g, a, b):
+        np.multiply(g, self.learning_rate, out=b)
+        p -= b
+
+
+OPTIMIZER_CLASSES = {cls.name: cls for cls in (Adagrad, RMSProp, Adam, SGD)}
 
 
 def make_optimizer(name: str, params, learning_rate: float) -> Optimizer:

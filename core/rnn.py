@@ -17,9 +17,19 @@ import numpy as np
 PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
 
 
+def orthogonal(W):
+    """The orthogonal factor Q of a square Gaussian draw W = QR, signs fixed so Q is uniform over orthogonal matrices."""
+    q, r = np.linalg.qr(W)  # (H, H) each
+    return q * np.sign(np.diag(r))
+
+
 def init_params(vocab_size: int, hidden_size: int, seed: int, scale: float = 0.01,
-                dtype: str = "float64") -> dict[str, np.ndarray]:
-    """Weights drawn as RandomState(seed).randn * scale in the lesson's order Wxh, Whh, Why; zero biases."""
+                dtype: str = "float64", whh_init: str = "randn", whh_gain: float = 1.0) -> dict[str, np.ndarray]:
+    """Weights drawn as RandomState(seed).randn * scale in the lesson's order Wxh, Whh, Why; zero biases.
+
+    whh_init "orthogonal" replaces Whh by the orthogonal factor of its own Gaussian draw (every singular value 1,
+    scale ignored), so the draws, and with them Wxh and Why, stay the lesson's. whh_gain then multiplies Whh.
+    """
     V, H = vocab_size, hidden_size
     rng = np.random.RandomState(seed)
     params = {
@@ -29,6 +39,12 @@ def init_params(vocab_size: int, hidden_size: int, seed: int, scale: float = 0.0
         "bh": np.zeros(H),  # (H,) hidden bias
         "by": np.zeros(V),  # (V,) output bias
     }
+    if whh_init == "orthogonal":
+        params["Whh"] = orthogonal(params["Whh"])
+    elif whh_init != "randn":
+        raise ValueError(f"unknown W_hh init {whh_init!r}")
+    if whh_gain != 1.0:
+        params["Whh"] = params["Whh"] * whh_gain
     return {k: v.astype(dtype) for k, v in params.items()}
 
 

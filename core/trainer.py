@@ -11,6 +11,7 @@ import numpy as np
 from .config import TrainConfig
 from .fast_model import FastModel
 from .fast_rnn import Workspace, loss_and_grads
+from .gradflow import GradFlow, PowerIteration, divergence_cause, measure_grad_flow
 from .model import arch_of_config, dropout_masks, init_model_params, run
 from .optim import clip_grads, make_optimizer
 from .rnn import temporal_softmax_loss
@@ -18,7 +19,7 @@ from .sample import SampleResult, generate, sample_from_state
 from .vocab import Vocab
 
 LN2 = math.log(2.0)
-LIVE_SETTINGS = ("learning_rate", "temperature", "sample_every", "sample_length")
+LIVE_SETTINGS = ("learning_rate", "temperature", "sample_every", "sample_length", "grad_flow_every")
 RESTORE_MIN_GAP = 100  # iterations; a burst of learning-rate changes keeps the point from before the first
 RESTORE_MAX_BYTES = 256 << 20  # a model whose weights and optimizer memory exceed this keeps no restore point
 
@@ -49,6 +50,7 @@ class Snapshot:
     sample: Sample | None = None  # drawn before this iteration when iteration-1 is a multiple of sample_every
     val_bpc: float | None = None  # validation bits/char, when this iteration evaluated
     diverged: str | None = None  # why training stopped (non-finite loss or gradient); weights untouched
+    grad_flow: GradFlow | None = None  # gradient flow of this window, when iteration-1 is a multiple of grad_flow_every
 
     @property
     def bits_per_char(self) -> float:
@@ -93,7 +95,8 @@ class Trainer:
         self.arch = arch = arch_of_config(config, len(vocab))  # cell, layers, H, V
         # Params and grads are views into one flat buffer each, so clipping, the finiteness check and
         # the optimizer update are one vectorised pass instead of five.
-        self._flat, self.params = flatten(init_model_params(arch, config.seed, config.init_scale, config.dtype))
+        self._flat, self.params = flatten(init_model_params(arch, config.seed, config.init_scale, config.dtype,
+                                                            config.whh_init, config.whh_gain))
         self._gflat, self._grads = flatten({k: np.zeros_like(v) for k, v in self.params.items()})
         # Work buffers for one window, reused every iteration; gradients land straight in _gflat. The lesson's
         # one tanh layer has its own quicker workspace.
@@ -115,6 +118,8 @@ class Trainer:
         self.temperature = config.temperature
         self.sample_every = config.sample_every
         self.sample_length = config.sample_length
+        self.grad_flow_every = config.grad_flow_every
+        self._whh_power = PowerIteration()  # W_hh's top singular vector, carried between gradient-flow measurements
         self.diverged: str | None = None
         self.restore_point: RestorePoint | None = None  # taken by set_live before a learning-rate change
 
@@ -144,7 +149,7 @@ class Trainer:
                     raise ValueError("temperature must be positive")
                 self.temperature = float(value)
             else:
-                if int(value) < (0 if key == "sample_every" else 1):
+                if int(value) < (0 if key in ("sample_every", "grad_flow_every") else 1):
                     raise ValueError(f"{key.replace('_', ' ')} is out of range")
                 setattr(self, key, int(value))
 
@@ -226,11 +231,14 @@ class Trainer:
         hi, lo = float(np.maximum.reduce(gflat)), float(np.minimum.reduce(gflat))
         if not math.isfinite(loss) or not (math.isfinite(hi) and math.isfinite(lo)):
             what = "loss" if not math.isfinite(loss) else "gradient"
+            cause = divergence_cause(self.params, cfg.clip)  # e.g. clipping off and W_hh blown up; '' if unknown
+            advice = ("set a gradient clip (e.g. 5), " if cause else "") + "lower the learning rate or reset"
             self.diverged = (f"training diverged at iteration {self.iteration + 1}: the {what} is not finite "
-                             f"(learning rate {lr:g}); the last finite weights are kept — lower the learning "
-                             f"rate or reset")
+                             f"(learning rate {lr:g}); {cause + '; ' if cause else ''}the last finite weights are "
+                             f"kept — {advice}")
             return Snapshot(self.iteration, loss, loss / cfg.seq_length, self.smooth_loss, self.chars_seen,
                             self.epoch, lr, sample, None, self.diverged)
+        flow = self._grad_flow(x, y) if self.grad_flow_every and self.iteration % self.grad_flow_every == 0 else None
         if cfg.clip > 0 and (hi > cfg.clip or lo < -cfg.clip):  # otherwise clipping would change nothing
             clip_grads({"all": gflat}, cfg.clip)
         self.smooth_loss = self.smooth_loss * 0.999 + loss * 0.001
@@ -244,7 +252,13 @@ class Trainer:
             val = self.evaluate()
         self.train_seconds += time.perf_counter() - started
         return Snapshot(self.iteration, loss, loss / cfg.seq_length, self.smooth_loss, self.chars_seen,
-                        self.epoch, lr, sample, val)
+                        self.epoch, lr, sample, val, grad_flow=flow)
+
+    def _grad_flow(self, x, y) -> GradFlow:
+        """This window's gradient flow (core.gradflow) from this iteration's real gradients, before clipping."""
+        cfg = self.config
+        return measure_grad_flow(self.params, x, y, self.hidden, self._grads, cfg.clip, self._whh_power,
+                                 self.iteration, getattr(cfg, "cell", "rnn"))
 
     def run(self, iterations: int | None = None, seconds: float | None = None):
         """Yield one Snapshot per iteration until the budget is spent or training diverges."""
