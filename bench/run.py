@@ -24,11 +24,11 @@ if __package__ in (None, ""):  # python bench/run.py
 from bench.common import ROOT, machine_info  # noqa: E402
 
 SECTIONS = ("engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui", "cells", "cellquality",
-            "gradflow")
+            "gradflow", "runs")
 DEFAULT_SKIPS = ("cellquality",)  # long: run it by name (--only cellquality [--long])
 SETTINGS = {  # rounds, seconds per contender per round, ...
-    "quick": {"rounds": 4, "seconds": 0.6, "sample_rounds": 3, "corpus_mb": 20, "gui_seconds": 3.0},
-    "full": {"rounds": 12, "seconds": 1.5, "sample_rounds": 7, "corpus_mb": 100, "gui_seconds": 10.0},
+    "quick": {"rounds": 4, "seconds": 0.6, "sample_rounds": 3, "corpus_mb": 20, "gui_seconds": 3.0, "runs_rounds": 3},
+    "full": {"rounds": 12, "seconds": 1.5, "sample_rounds": 7, "corpus_mb": 100, "gui_seconds": 10.0, "runs_rounds": 7},
 }
 
 
@@ -105,6 +105,15 @@ def table(results: dict) -> list[str]:
                          f"{c['traced_peak_bytes_per_char']:.2f} B/char; training shares the corpus: "
                          f"{c['training_shares_corpus_memory']}, starting it allocated "
                          f"{c['training_start_bytes_per_corpus_char']:.4f} B per corpus char")
+    rl = results.get("runs")
+    if rl:
+        lines.append("")
+        if "error" in rl:
+            lines.append(f"runs listing: error: {rl['error']}")
+        else:
+            lines.append(f"runs listing ({rl['runs']} runs x {rl['lines_per_run']:,} metrics lines): find_runs "
+                         f"{rl['listing_seconds_median']:.3f} s (median; {rl['listing_seconds_min']:.3f}.."
+                         f"{rl['listing_seconds_max']:.3f}); reading every run whole {rl['full_read_seconds_median']:.2f} s")
     g = results.get("gui")
     if g:
         lines.append("")
@@ -151,7 +160,8 @@ def main(argv=None) -> int:
             print(f"[bench] {name} failed: {type(e).__name__}: {e}", flush=True)
         timings[name] = round(time.perf_counter() - t, 1)
 
-    from bench import cells, corpus_load, engine, gradflow, gui_hook, profile_b1, quality, sampling, torch_ref
+    from bench import (cells, corpus_load, engine, gradflow, gui_hook, profile_b1, quality, runs_listing, sampling,
+                       torch_ref)
 
     R, S = cfg["rounds"], cfg["seconds"]
     checkpoints = quality.CHECKPOINTS_QUICK if args.quick else quality.CHECKPOINTS_FULL
@@ -173,6 +183,7 @@ def main(argv=None) -> int:
     run("cells", lambda: cells.cells_vs_torch(max(3, R // 2), S))
     run("cellquality", lambda: cells.cells_quality(long=args.long, include_torch="torch" in only))
     run("gradflow", lambda: gradflow.gradflow_cost(R, S))
+    run("runs", lambda: runs_listing.runs_listing(cfg["runs_rounds"]))
     results["section_seconds"] = timings
 
     print()

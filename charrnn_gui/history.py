@@ -1,18 +1,21 @@
-"""Loss history kept in growing NumPy arrays, the debiased moving average, and CSV export.
+"""A run's curves and samples: loss history in growing NumPy arrays, samples, the debiased moving average, CSV.
 
-No Qt here: the worker thread records into a LossHistory and the plot keeps its own copy.
+No Qt here: the worker thread records into a LossHistory; the session keeps a RunHistory (curves and
+samples) that the live training feeds, and a run read from disk feeds the same kind of RunHistory.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 LN2 = math.log(2.0)
 LOSS_DTYPE = np.float32  # stored losses (the engine computes in float64 or float32)
+RECENT_SAMPLES = 2_000  # samples a RunHistory keeps as objects (the newest)
 
 
 class GrowingArray:
@@ -110,16 +113,19 @@ class LossHistory:
     shape over any run length with at most MAX_POINTS points. Validation points are all kept.
     """
 
-    def __init__(self, seq_length: int = 25, max_points: int = MAX_POINTS):
+    def __init__(self, seq_length: int = 25, max_points: int = MAX_POINTS, batch_size: int = 1):
         self.seq_length = int(seq_length)
+        self.batch_size = int(batch_size)  # streams: an iteration reads seq_length * batch_size characters
         self.max_points = int(max_points)
         self.stride = 1  # only iterations that are multiples of this are kept
         self.generation = 0  # goes up each time older points are thinned out (indices shift)
+        self.elapsed_mark = math.nan  # training seconds when the newest row was added (or the model was installed)
         cap = min(1024, self.max_points)
         # float32 losses: plenty for curves and CSV, half the memory of float64.
         self.iterations = GrowingArray(np.int64, cap)
         self.loss = GrowingArray(LOSS_DTYPE, cap)  # nats per character
         self.smooth = GrowingArray(LOSS_DTYPE, cap)  # the lesson's smooth loss, summed over T
+        self.elapsed = GrowingArray(np.float64, cap)  # training seconds at each row (NaN where unknown)
         self.val_iterations = GrowingArray(np.int64, 64)
         self.val_bpc = GrowingArray(np.float64, 64)
 
@@ -129,7 +135,7 @@ class LossHistory:
     def clear(self, seq_length: int | None = None) -> None:
         if seq_length is not None:
             self.seq_length = int(seq_length)
-        for arr in (self.iterations, self.loss, self.smooth, self.val_iterations, self.val_bpc):
+        for arr in (self.iterations, self.loss, self.smooth, self.elapsed, self.val_iterations, self.val_bpc):
             arr.clear()
         self.stride = 1
         self.generation += 1
@@ -138,11 +144,11 @@ class LossHistory:
         """Double the stride and drop the points that are not multiples of it."""
         self.stride *= 2
         keep = self.iterations.view % self.stride == 0
-        for arr in (self.iterations, self.loss, self.smooth):
+        for arr in (self.iterations, self.loss, self.smooth, self.elapsed):
             arr.keep(keep)
         self.generation += 1
 
-    def append_snapshot(self, snap) -> None:
+    def append_snapshot(self, snap, elapsed: float = math.nan) -> None:
         """Record one engine Snapshot (a diverged one is not a completed iteration and is skipped)."""
         if snap.diverged:
             return
@@ -154,18 +160,38 @@ class LossHistory:
         self.iterations.append(snap.iteration)
         self.loss.append(snap.loss_per_char)
         self.smooth.append(snap.smooth_loss)
+        self.elapsed.append(elapsed)
         if len(self.iterations) >= self.max_points:
             self._thin()
 
-    def extend(self, progress: Progress) -> None:
+    def extend(self, progress: Progress) -> np.ndarray:
+        """Add a worker batch; returns the training times given to its rows, (n,): spread evenly from the previous
+        batch's time to this one's (a batch spans at most the worker's emit interval, 50 ms)."""
         while self.stride < progress.stride:  # follow the sender's thinning, so both hold the same rows
             self._thin()
-        self._extend(progress.iterations, progress.loss_per_char, progress.smooth_loss)
+        n = len(progress.iterations)
+        start = self.elapsed_mark if math.isfinite(self.elapsed_mark) else progress.elapsed
+        elapsed = start + (progress.elapsed - start) * np.arange(1, n + 1, dtype=np.float64) / max(1, n)  # (n,)
+        self.elapsed_mark = progress.elapsed
+        self._extend(progress.iterations, progress.loss_per_char, progress.smooth_loss, elapsed)
         self.val_iterations.extend(progress.val_iterations)
         self.val_bpc.extend(progress.val_bpc)
+        return elapsed
 
-    def _extend(self, its, loss, smooth) -> None:
+    def extend_rows(self, its, loss_per_char, smooth, elapsed) -> None:
+        """Add rows read from a run on disk: iterations (ascending), nats/char, the lesson's smooth loss, seconds."""
+        self._extend(its, loss_per_char, smooth, elapsed)
+        if len(elapsed):
+            self.elapsed_mark = float(np.asarray(elapsed)[-1])
+
+    def extend_val(self, its, bpc) -> None:
+        """Add held-out evaluations (iterations ascending, bits per character)."""
+        self.val_iterations.extend(np.asarray(its, dtype=np.int64))
+        self.val_bpc.extend(np.asarray(bpc, dtype=np.float64))
+
+    def _extend(self, its, loss, smooth, elapsed=None) -> None:
         its = np.asarray(its, dtype=np.int64)
+        elapsed = np.full(len(its), math.nan) if elapsed is None else np.asarray(elapsed, dtype=np.float64)
         start = 0
         while start < len(its):
             keep = np.flatnonzero(its[start:] % self.stride == 0) + start
@@ -174,6 +200,7 @@ class LossHistory:
             self.iterations.extend(its[take])
             self.loss.extend(np.asarray(loss)[take])
             self.smooth.extend(np.asarray(smooth)[take])
+            self.elapsed.extend(elapsed[take])
             if len(self.iterations) < self.max_points:
                 return
             start = int(take[-1]) + 1 if len(take) else len(its)
@@ -187,11 +214,13 @@ class LossHistory:
         return slice(int(np.searchsorted(self.val_iterations.view, iteration, side="right")), len(self.val_iterations))
 
     def copy(self) -> "LossHistory":
-        other = LossHistory(self.seq_length, self.max_points)
+        other = LossHistory(self.seq_length, self.max_points, self.batch_size)
         other.stride = self.stride
+        other.elapsed_mark = self.elapsed_mark
         other.iterations.extend(self.iterations.view)
         other.loss.extend(self.loss.view)
         other.smooth.extend(self.smooth.view)
+        other.elapsed.extend(self.elapsed.view)
         other.val_iterations.extend(self.val_iterations.view)
         other.val_bpc.extend(self.val_bpc.view)
         return other
@@ -208,11 +237,19 @@ class LossHistory:
             "val_bpc": self.val_bpc.view.copy(),
         }
 
+    def x_values(self, axis: str) -> np.ndarray:
+        """The rows' positions along an x axis: "iteration", "chars" (characters seen) or "time" (training s)."""
+        if axis == "chars":
+            return self.iterations.view * float(self.seq_length * self.batch_size)
+        if axis == "time":
+            return self.elapsed.view
+        return self.iterations.view
+
     @classmethod
     def from_extras(cls, extras: dict, seq_length: int, up_to: int | None = None,
-                    max_points: int = MAX_POINTS) -> "LossHistory":
+                    max_points: int = MAX_POINTS, batch_size: int = 1) -> "LossHistory":
         """The history stored in a checkpoint, up to an iteration (missing or malformed arrays: empty)."""
-        h = cls(seq_length, max_points)
+        h = cls(seq_length, max_points, batch_size)
         try:
             it = np.asarray(extras["loss_iter"], dtype=np.int64).ravel()
             loss = np.asarray(extras["loss_nats"], dtype=LOSS_DTYPE).ravel()
@@ -253,6 +290,74 @@ class LossHistory:
                 v = val.get(i)
                 w.writerow([i, f"{l * T:.6g}", f"{l:.6g}", f"{l / LN2:.6g}", f"{s:.6g}", "" if v is None else f"{v:.6g}"])
         return len(its)
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One sample of a run: the text and what it was drawn with."""
+
+    iteration: int  # completed iterations when drawn
+    text: str
+    smooth_loss: float | None = None  # the lesson's smooth loss then (training samples)
+    temperature: float = 1.0
+    kind: str = "training"  # "training" or "sample now"
+    prime: str = ""
+    argmax: bool = False
+
+    def header(self) -> str:
+        if self.kind == "training":
+            loss = "" if self.smooth_loss is None else f"  ·  smooth loss {self.smooth_loss:.2f}"
+            temp = "" if self.temperature == 1.0 else f"  ·  temperature {self.temperature:g}"
+            return f"── iteration {self.iteration:,}{loss}{temp} ──"
+        how = "argmax" if self.argmax else f"temperature {self.temperature:g}"
+        prime = f"  ·  prime {self.prime!r}" if self.prime else ""
+        return f"══ sample now  ·  iteration {self.iteration:,}  ·  {how}{prime} ══"
+
+
+class RunHistory:
+    """One run's curves (a LossHistory) and its newest samples: what the live session and a run on disk both feed.
+
+    The live session adds worker batches (add_progress) and samples as they are drawn; a run read
+    from disk adds its metrics rows (add_rows) and samples the same way. Plots, the samples view,
+    the runs overlay and checkpoints read it.
+    """
+
+    def __init__(self, seq_length: int = 25, max_samples: int | None = RECENT_SAMPLES, batch_size: int = 1):
+        self.curves = LossHistory(seq_length, batch_size=batch_size)
+        self.samples: deque[SampleRecord] = deque(maxlen=max_samples)
+
+    def add_progress(self, progress: Progress) -> np.ndarray:
+        """Add a worker batch; returns the training times of its rows (see LossHistory.extend)."""
+        return self.curves.extend(progress)
+
+    def add_rows(self, its, loss_per_char, smooth, elapsed, val_its=(), val_bpc=()) -> None:
+        """Add metrics read from disk (rows with a non-finite loss are not points of the curve)."""
+        its = np.asarray(its, dtype=np.int64)
+        loss = np.asarray(loss_per_char, dtype=np.float64)
+        ok = np.isfinite(loss)  # (n,)
+        if len(its):
+            last = int(self.curves.iterations.last(-1))
+            ok &= its > last  # rows are in iteration order; a repeat (a resume's first line) is dropped
+        self.curves.extend_rows(its[ok], loss[ok], np.asarray(smooth, dtype=np.float64)[ok],
+                                np.asarray(elapsed, dtype=np.float64)[ok])
+        self.curves.extend_val(val_its, val_bpc)
+
+    def add_sample(self, record: SampleRecord) -> None:
+        self.samples.append(record)
+
+    def recent_samples(self, n: int) -> list[SampleRecord]:
+        """The newest n samples, oldest first."""
+        return list(self.samples)[-n:] if n > 0 else []
+
+    def sample_nearest(self, iteration: int, kind: str | None = "training") -> SampleRecord | None:
+        """The kept sample (of that kind; None: any) whose iteration is nearest, the earlier one on a tie."""
+        best = None
+        for rec in self.samples:
+            if kind is not None and rec.kind != kind:
+                continue
+            if best is None or abs(rec.iteration - iteration) < abs(best.iteration - iteration):
+                best = rec
+        return best
 
 
 # -- smoothing ---------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""The loss plot: raw per-iteration loss, the lesson's smooth loss, a debiased EMA and validation points."""
+"""The loss plot: raw per-iteration loss, the lesson's smooth loss, a debiased EMA and validation points.
+
+With runs checked in the Runs panel it overlays their curves instead: each run's loss smoothed with the
+same debiased EMA, one colour each, with a legend, along iterations, characters seen or training time.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from .history import LN2, LOSS_DTYPE, DebiasedEMA, GrowingArray, LossHistory, Progress
+from .history import LN2, LOSS_DTYPE, DebiasedEMA, GrowingArray, LossHistory, Progress, debias, ema_scan
 
 UNITS = ("lesson", "nats", "bits")
 REFRESH_MS = 200  # setData at most 5 times a second, never per iteration
@@ -17,6 +21,20 @@ RAW_PEN = pg.mkPen((185, 198, 228), width=1)  # opaque: alpha blending is slow i
 EMA_PEN = pg.mkPen((230, 115, 20), width=1)
 SMOOTH_PEN = pg.mkPen((25, 40, 120), width=2)
 VAL_BRUSH = pg.mkBrush(200, 30, 45)
+X_AXES = {"iteration": "iteration", "chars": "characters seen", "time": "training time (s)"}
+
+
+class Overlay:
+    """One run's curve on the plot: its history, colour and label, and what was last drawn from it."""
+
+    def __init__(self, item, history: LossHistory, colour, label: str):
+        self.item = item  # the PlotDataItem
+        self.history = history
+        self.colour = colour
+        self.label = label
+        self.drawn = None  # (history identity, generation, rows, smoothing, units, axis) last drawn
+        self.x = np.empty(0)  # what was drawn, for the hover readout
+        self.y = np.empty(0)
 
 
 class LossPlotPanel(QWidget):
@@ -35,6 +53,8 @@ class LossPlotPanel(QWidget):
         self._ema = DebiasedEMA(0.9)  # of the display-unit raw loss
         self._dirty = False
         self._generation = self.history.generation
+        self.overlays: dict[str, Overlay] = {}  # key (a run's folder) -> its curve, while runs are compared
+        self.x_axis = "iteration"  # of the overlays: iteration, chars or time
 
         self.units_combo = QComboBox(objectName="lossUnits")
         self.units_combo.addItem("Loss per window (lesson)", "lesson")
@@ -92,6 +112,9 @@ class LossPlotPanel(QWidget):
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
             curve.setSkipFiniteCheck(True)
+        self.overlay_legend = pi.addLegend(offset=(-10, 10), labelTextColor=(30, 30, 30), brush=(255, 255, 255, 220),
+                                           pen=pg.mkPen(200, 200, 200))
+        self.overlay_legend.setVisible(False)
         self.cursor_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine))
         self.cursor_line.setVisible(False)
         pi.addItem(self.cursor_line, ignoreBounds=True)
@@ -126,6 +149,10 @@ class LossPlotPanel(QWidget):
     def append(self, progress: Progress) -> None:
         """Add a worker batch; drawn on the next refresh."""
         self.history.extend(progress)
+        self._dirty = True
+
+    def data_changed(self) -> None:
+        """The history shown has grown (its owner extended it); drawn on the next refresh."""
         self._dirty = True
 
     def set_history(self, history: LossHistory) -> None:
@@ -192,6 +219,8 @@ class LossPlotPanel(QWidget):
 
     def refresh(self) -> None:
         """Convert new rows for display and hand the arrays to the curves (called by the timer)."""
+        if self.overlays:
+            self._refresh_overlays()
         if not self._dirty:
             return
         if self.history.generation != self._generation:  # older points were thinned: indices moved
@@ -219,10 +248,83 @@ class LossPlotPanel(QWidget):
         # Settle the auto-range now rather than inside the paint, which would schedule a second paint.
         self.plot.getPlotItem().getViewBox().prepareForPaint()
 
+    # -- runs overlay --------------------------------------------------------------------------
+
+    def set_overlays(self, runs, x_axis: str = "iteration") -> None:
+        """Overlay runs' curves: runs is a list of (key, LossHistory, QColor, label); empty: back to this model's."""
+        pi = self.plot.getPlotItem()
+        x_axis = x_axis if x_axis in X_AXES else "iteration"
+        axis_changed = x_axis != self.x_axis
+        self.x_axis = x_axis
+        keys = [key for key, *_ in runs]
+        for key in [k for k in self.overlays if k not in keys]:
+            pi.removeItem(self.overlays.pop(key).item)
+        for key, history, colour, label in runs:
+            o = self.overlays.get(key)
+            if o is None:
+                item = pi.plot(pen=pg.mkPen(colour, width=2), name=label)
+                item.setDownsampling(auto=True, method="peak")
+                item.setClipToView(True)
+                o = self.overlays[key] = Overlay(item, history, colour, label)
+            elif o.history is not history or o.label != label or o.colour != colour:
+                o.history, o.label, o.colour, o.drawn = history, label, colour, None
+                o.item.setPen(pg.mkPen(colour, width=2))
+        self.overlay_legend.clear()
+        for key in keys:
+            self.overlay_legend.addItem(self.overlays[key].item, self.overlays[key].label)
+        comparing = bool(self.overlays)
+        self.overlay_legend.setVisible(comparing)
+        for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve):
+            curve.setVisible(not comparing)
+        self.legend.setVisible(not comparing)
+        pi.setLabel("bottom", X_AXES[self.x_axis] if comparing else "iteration")
+        self._refresh_overlays()
+        if axis_changed or not comparing:
+            pi.enableAutoRange()
+
+    def overlays_changed(self) -> None:
+        """The overlaid runs' curves have grown (drawn on the next refresh)."""
+        self._refresh_overlays()
+
+    def _factor_for(self, seq_length: int) -> float:
+        """Display units per nat/char for a run with windows of seq_length characters."""
+        if self._units == "lesson":
+            return float(seq_length)
+        return 1.0 / LN2 if self._units == "bits" else 1.0
+
+    def _refresh_overlays(self) -> None:
+        weight = self.smoothing
+        for o in self.overlays.values():
+            h = o.history
+            state = (id(h), h.generation, len(h), weight, self._units, self.x_axis)
+            if state == o.drawn:
+                continue
+            o.drawn = state
+            x = np.asarray(h.x_values(self.x_axis), dtype=np.float64)  # (n,)
+            y = ema_scan(h.loss.view * self._factor_for(h.seq_length), weight)  # (n,) the same smoothing
+            y = debias(y, weight)
+            ok = np.isfinite(x) & np.isfinite(y)
+            x, y = x[ok], y[ok]
+            ok = x >= np.maximum.accumulate(x) if len(x) else ok[:0]  # x must not go back (downsampling needs it)
+            o.x, o.y = x[ok], y[ok]
+            o.item.setData(o.x, o.y)
+
+    def overlay_readout(self, x: float) -> str:
+        """Each overlaid run's smoothed value nearest x (in the overlay's x units)."""
+        parts = []
+        for o in self.overlays.values():
+            if len(o.x):
+                i = int(np.clip(np.searchsorted(o.x, x), 0, len(o.x) - 1))
+                if i > 0 and abs(o.x[i - 1] - x) < abs(o.x[i] - x):
+                    i -= 1
+                parts.append(f"{o.label}: {o.y[i]:.4g}")
+        return f"{X_AXES[self.x_axis]} {x:,.0f}    " + "    ".join(parts) if parts else ""
+
     # -- controls ------------------------------------------------------------------------------
 
     def _on_units_changed(self, index: int) -> None:
         self._units = self.units_combo.itemData(index) or "lesson"
+        self._refresh_overlays()
         self._rebuild()
         self.plot.getPlotItem().enableAutoRange()
         self.unitsChanged.emit(self._units)
@@ -233,12 +335,19 @@ class LossPlotPanel(QWidget):
         self._ema.reset(weight)
         self._ema.extend(self._raw.view)
         self.ema_curve.setData(self.history.iterations.view[:len(self._raw)], self._ema.values.view)
+        self._refresh_overlays()
 
     # -- hover ---------------------------------------------------------------------------------
 
     def _on_mouse_moved(self, pos) -> None:
         pi = self.plot.getPlotItem()
         n = len(self._raw)
+        if self.overlays and pi.vb.sceneBoundingRect().contains(pos):
+            x = pi.vb.mapSceneToView(pos).x()
+            self.cursor_line.setPos(x)
+            self.cursor_line.setVisible(True)
+            self.readout.setText(self.overlay_readout(x) or " ")
+            return
         if n == 0 or not pi.vb.sceneBoundingRect().contains(pos):
             self.cursor_line.setVisible(False)
             self.readout.setText(" ")

@@ -1,4 +1,8 @@
-"""The main window: corpus and settings on the left, the loss plot and samples, the hidden-state heatmap."""
+"""The main window: corpus and settings on the left, the loss plot and samples, the hidden-state heatmap.
+
+The window builds the panels and wires them to the live Session (charrnn_gui/session.py), which owns
+the corpus, the model, its worker and checkpoint I/O: panels <- window -> session -> core.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import json
 import os
 import time
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter, QStyle,
@@ -19,39 +22,35 @@ from core.probe import default_probe_text, probe_passage
 from .corpus_panel import CorpusPanel
 from .fmt import duration
 from .heatmap import HiddenHeatmap
-from .history import LN2, LossHistory
+from .history import LN2
 from .inspector import InspectorPanel
 from .lossplot import LossPlotPanel
-from .samples import SampleRecord, SamplesPanel
+from .runs_library import RunsLibrary
+from .runs_panel import RunsPanel, run_colour
+from .samples import SamplesPanel
+from .session import BUILTIN_PREFIX, IDLE, PAUSED, RUNNING, Session
 from .settings_panel import SettingsPanel
-from .worker import CorpusLoader, TrainingWorker
 
-BUILTIN_PREFIX = "builtin:"
 DEFAULT_BUILTIN = "shakespeare"
 FALLBACK_BUILTIN = "python-docs"
 MAX_RECENT = 8
 REFRESH_MS = 100  # status bar and samples refresh
 HEATMAP_MIN_INTERVAL = 0.5  # seconds between two heatmap redraws while samples pour in
-SAMPLES_IN_CHECKPOINT = 200
 CORPUS_FILTER = "Text files (*.txt);;All files (*)"
 CHECKPOINT_FILTER = "charrnn checkpoints (*.npz);;All files (*)"
 LOOK_INSIDE_HEIGHT = 500  # pixels the Look inside tab gets when opened in a shorter tab area
 
 
+def default_runs_folder() -> str:
+    """Where the app writes its runs unless the user chose another folder: the user data directory's runs/."""
+    import platformdirs
+
+    return os.path.join(platformdirs.user_data_dir("charrnn", appauthor=False), "runs")
+
+
 def make_settings() -> QSettings:
     """The app's settings (INI format, so tests can redirect them with QSettings.setPath)."""
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "charrnn", "charrnn-gui")
-
-
-def _gui_meta(ckpt) -> dict:
-    raw = ckpt.extras.get("gui")
-    if raw is None:
-        return {}
-    try:
-        meta = json.loads(np.asarray(raw, dtype=np.uint8).tobytes().decode("utf-8"))
-        return meta if isinstance(meta, dict) else {}
-    except (ValueError, UnicodeDecodeError):
-        return {}
 
 
 class MainWindow(QMainWindow):
@@ -60,22 +59,12 @@ class MainWindow(QMainWindow):
     def __init__(self, parent=None, *, restore_last_corpus: bool = True, settings: QSettings | None = None):
         super().__init__(parent)
         self.settings = settings if settings is not None else make_settings()
-        self.corpus = None
-        self.corpus_spec: str | None = None  # "builtin:NAME" or a file path
+        self.session = Session(self)
         self.corpus_notes: tuple[str, ...] = ()
-        self.trainer = None
-        self.worker: TrainingWorker | None = None
-        self.state = "idle"  # idle (no model) | running | paused
-        self.saved_iteration: int | None = None
-        self.checkpoint_path: str | None = None
-        self._loader: CorpusLoader | None = None
-        self._load_spec: str | None = None
-        self._after_load = None  # ("checkpoint", ckpt, path) to restore once the corpus is loaded
-        self._old_loaders: list[CorpusLoader] = []
+        self._next_corpus_notes: tuple[str, ...] = ()  # notes for the corpus about to be put in use
+        self._remember_corpus = True  # a corpus put in use is remembered as the last one (not at startup)
+        self._look_inside_next = False  # the checkpoint being opened is to be looked inside
         self._latest_sample = None  # (text, hidden, caption) waiting for the heatmap
-        self._last_progress = None
-        self._rate = 0.0
-        self._elapsed = 0.0
         self._shut_down = False
         self._heatmap_shown_at = 0.0
 
@@ -84,6 +73,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_ui()
         self._build_menus()
+        self._connect_session()
         self._restore_settings()
 
         self._refresh_timer = QTimer(self)
@@ -127,6 +117,12 @@ class MainWindow(QMainWindow):
                                            "Ctrl+Shift+S")
         self.export_csv_action = self._action("Export Loss History (CSV)…", "exportLossCsvAction", self.export_loss_csv)
         self.export_png_action = self._action("Export Loss Plot (PNG)…", "exportLossPngAction", self.export_loss_png)
+        self.open_runs_folder_action = self._action("Open &Runs Folder…", "openRunsFolderAction",
+                                                    self.open_runs_folder_dialog, None, None,
+                                                    "Add a folder whose runs (searched recursively) are listed in "
+                                                    "the Runs tab, e.g. where charrnn-train writes on a server")
+        self.runs_folder_action = self._action("Folder for New Runs…", "runsFolderAction", self.choose_runs_folder,
+                                               None, None, "Where this app writes every training as a run")
         self.export_samples_action = self._action("Export Samples (TXT)…", "exportSamplesAction", self.export_samples)
         self.quit_action = self._action("&Quit", "quitAction", self.close, QKeySequence.StandardKey.Quit)
         self.start_pause_action = self._action("Start", "startPauseAction", self.toggle_training, Qt.Key.Key_Space,
@@ -172,6 +168,9 @@ class MainWindow(QMainWindow):
         self.inspector.set_source(self._probe_params, None)
         self.inspector.unitChanged.connect(self._on_inspector_unit)
         self.add_panel("Look inside", self.inspector)
+        self.runs = RunsLibrary(self)
+        self.runs_panel = RunsPanel(self.runs, self.open_runs_folder_action)
+        self.add_panel("Runs", self.runs_panel)
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.top_splitter = QSplitter(Qt.Orientation.Horizontal, objectName="topSplitter")
@@ -241,6 +240,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.save_checkpoint_action)
         file_menu.addAction(self.save_as_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.open_runs_folder_action)
+        file_menu.addAction(self.runs_folder_action)
+        file_menu.addSeparator()
         export = file_menu.addMenu("&Export")
         export.addAction(self.export_csv_action)
         export.addAction(self.export_png_action)
@@ -256,6 +258,69 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction("Fit Hidden-State Heatmap", self.heatmap.reset_view)
         self.recent_menu.triggered.connect(self._on_recent_triggered)
         self._rebuild_recent_menu()
+
+    def _connect_session(self) -> None:
+        s = self.session
+        s.stateChanged.connect(self._on_state_changed)
+        s.loadStarted.connect(self._on_load_started)
+        s.loadEnded.connect(self._on_load_ended)
+        s.corpusLoaded.connect(self._on_corpus_loaded)
+        s.loadFailed.connect(self._on_load_failed)
+        s.corpusChanged.connect(self._on_corpus_changed)
+        s.modelInstalled.connect(self._on_model_installed)
+        s.modelDiscarded.connect(self._on_model_discarded)
+        s.progressed.connect(self._on_progressed)
+        s.sampled.connect(self._on_sampled)
+        s.diverged.connect(self._on_diverged)
+        s.failed.connect(self._on_failed)
+        s.checkpointSaved.connect(self._on_checkpoint_saved)
+        s.checkpointOpened.connect(self._on_checkpoint_opened)
+        s.checkpointFailed.connect(self._on_checkpoint_failed)
+        s.runStarted.connect(self._on_run_started)
+        s.runEnded.connect(self._on_run_ended)
+        s.runWarned.connect(self._on_run_warned)
+        self.runs.curvesChanged.connect(self._update_overlays)
+        self.runs.rowsChanged.connect(self._update_overlays)
+        self.runs_panel.axisChanged.connect(self._update_overlays)
+        self.runs_panel.openCheckpointRequested.connect(self._open_run_checkpoint)
+
+    # The session's state, as the window (and its tests) have always read it.
+
+    @property
+    def corpus(self):
+        return self.session.corpus
+
+    @property
+    def corpus_spec(self) -> str | None:
+        return self.session.corpus_spec
+
+    @property
+    def trainer(self):
+        return self.session.trainer
+
+    @property
+    def worker(self):
+        return self.session.worker
+
+    @property
+    def state(self) -> str:
+        return self.session.state
+
+    @property
+    def saved_iteration(self) -> int | None:
+        return self.session.saved_iteration
+
+    @property
+    def checkpoint_path(self) -> str | None:
+        return self.session.checkpoint_path
+
+    @property
+    def is_loading(self) -> bool:
+        return self.session.is_loading
+
+    @property
+    def has_unsaved_progress(self) -> bool:
+        return self.session.has_unsaved_progress
 
     # == panels ================================================================================
 
@@ -289,7 +354,7 @@ class MainWindow(QMainWindow):
         """A consistent copy of the current weights for the inspector (taken between two steps), or None."""
         if self.trainer is None:
             return None
-        with self._held_trainer() as t:
+        with self.session.held_trainer() as t:
             self.inspector.set_iteration(t.iteration)  # the weights' own count (progress signals may lag)
             return {k: v.copy() for k, v in t.params.items()}
 
@@ -308,7 +373,9 @@ class MainWindow(QMainWindow):
             name = fallback
             notes = (f"{e}; using the built-in {fallback} text instead",)
             self.statusBar().showMessage(notes[0], 15000)
-        self._set_corpus(corpus, BUILTIN_PREFIX + name, notes, remember=False)
+        self._next_corpus_notes, self._remember_corpus = notes, False
+        self.session.set_corpus(corpus, BUILTIN_PREFIX + name)
+        self._remember_corpus = True
         if restore_last and last and not last.startswith(BUILTIN_PREFIX) and os.path.isfile(last):
             self.open_corpus_path(last)
 
@@ -325,76 +392,48 @@ class MainWindow(QMainWindow):
     def open_builtin(self, name: str) -> bool:
         return self._start_load(BUILTIN_PREFIX + name, lambda: load_builtin(name), f"built-in {name}")
 
-    def _start_load(self, spec: str, load, label: str, after=None) -> bool:
-        if self._loader is not None:
-            self.statusBar().showMessage(f"Still loading {self._loader.label}; try again when it is done", 5000)
+    def _start_load(self, spec: str, load, label: str) -> bool:
+        if not self.session.load(spec, load, label):
+            self.statusBar().showMessage(f"Still loading {self.session.loading_label}; try again when it is done",
+                                         5000)
             return False
-        loader = CorpusLoader(load, label)
-        loader.loaded.connect(self._on_corpus_loaded)
-        loader.failed.connect(self._on_corpus_failed)
-        loader.finished.connect(self._on_loader_finished)
-        self._loader, self._load_spec, self._after_load = loader, spec, after
+        return True
+
+    @Slot(str)
+    def _on_load_started(self, label: str) -> None:
         self.corpus_panel.set_busy(f"Loading {label}…")
         self.statusBar().showMessage(f"Loading {label}…")
         self._update_ui()
-        loader.start()
-        return True
 
-    @property
-    def is_loading(self) -> bool:
-        return self._loader is not None
+    @Slot()
+    def _on_load_ended(self) -> None:
+        self.corpus_panel.set_busy(None)
+        if self.statusBar().currentMessage().startswith("Loading"):
+            self.statusBar().clearMessage()
+        self._update_ui()
 
-    @Slot(object)
-    def _on_corpus_loaded(self, corpus) -> None:
-        if self.sender() is not self._loader:
-            return
-        spec, after = self._load_spec, self._after_load
-        if after is not None and after[0] == "checkpoint":
-            self._restore_checkpoint(after[1], after[2], corpus, spec)
-            return
+    @Slot(object, str)
+    def _on_corpus_loaded(self, corpus, spec: str) -> None:
         if not self._confirm_discard(f"Open {corpus.name}?",
                                      f"Training on {corpus.name} needs a new model."):
             self.statusBar().showMessage(f"Kept {self.corpus.name}; {corpus.name} was not opened", 8000)
             return
-        self._discard_model()
-        self._set_corpus(corpus, spec)
+        self.session.use_corpus(corpus, spec)
         self.statusBar().showMessage(f"Opened {corpus.name}: {len(corpus):,} characters, "
                                      f"{len(corpus.vocab)} distinct", 8000)
 
-    @Slot(str)
-    def _on_corpus_failed(self, message: str) -> None:
-        if self.sender() is not self._loader:
-            return
-        after = self._after_load
-        self._finish_loading()
-        if after is not None and after[0] == "checkpoint":
+    @Slot(str, bool)
+    def _on_load_failed(self, message: str, for_checkpoint: bool) -> None:
+        if for_checkpoint:
             self._warn("Cannot open checkpoint",
                        f"The checkpoint was trained on a text that cannot be opened now: {message}")
         else:
             self._warn("Cannot open this file", message)
         self.statusBar().showMessage(message, 10000)
 
-    @Slot()
-    def _on_loader_finished(self) -> None:
-        if self.sender() is self._loader:
-            self._finish_loading()
-
-    def _finish_loading(self) -> None:
-        loader = self._loader
-        if loader is None:
-            return
-        loader.join(5.0)
-        self._loader = None
-        self._after_load = None
-        self.corpus_panel.set_busy(None)
-        if self.statusBar().currentMessage().startswith("Loading"):
-            self.statusBar().clearMessage()
-        self._update_ui()
-
-    def _set_corpus(self, corpus, spec: str, notes=(), remember: bool = True) -> None:
-        self.corpus = corpus
-        self.corpus_spec = spec
-        notes = tuple(notes)
+    @Slot(object, str)
+    def _on_corpus_changed(self, corpus, spec: str) -> None:
+        notes, self._next_corpus_notes = tuple(self._next_corpus_notes), ()
         cfg = self.settings_panel.config()
         try:
             core.check_fits(corpus, cfg.seq_length, cfg.batch_size, cfg.val_fraction)
@@ -408,7 +447,7 @@ class MainWindow(QMainWindow):
             n_train = core.corpus.train_length(len(corpus.data), cfg.val_fraction)  # as the Trainer will split it
             self.inspector.set_source(self._probe_params, corpus.vocab,
                                       probe_passage(corpus.data, corpus.vocab, n_train))
-        if remember:
+        if self._remember_corpus:
             self.settings.setValue("corpus/last", spec)
             if not spec.startswith(BUILTIN_PREFIX):
                 self._add_recent(spec)
@@ -496,62 +535,38 @@ class MainWindow(QMainWindow):
             return False
         try:
             cfg = self.settings_panel.config()
-            trainer = core.Trainer.from_corpus(self.corpus, cfg)
+            self.session.create_model(cfg, self.settings_panel.preset_name)
         except (core.CorpusError, ValueError) as e:
             self._warn("Cannot start training", str(e))
             return False
-        self._install_model(trainer, LossHistory(cfg.seq_length), 0.0)
-        self.saved_iteration = None
-        self.checkpoint_path = None
         return True
 
-    def _install_model(self, trainer, history: LossHistory, elapsed: float) -> None:
-        self._stop_worker()
-        self.trainer = trainer
-        self._elapsed = elapsed
-        self._last_progress = None
-        self._rate = 0.0
-        self.loss_panel.set_history(history.copy())
+    @Slot()
+    def _on_model_installed(self) -> None:
+        trainer = self.trainer
+        run = self.session.run
+        self.loss_panel.set_history(run.curves)
         self.inspector.set_source(self._probe_params, trainer.vocab, default_probe_text(trainer))
         self.inspector.set_iteration(trainer.iteration)
         if self.inspector.result is not None:  # the user has probed before: show the new model's reading
             self.inspector.run()
-        self._start_worker(history)
-        self.state = "paused"
+        for record in run.samples:  # a checkpoint's samples
+            self.samples_panel.add(record)
+
+    @Slot()
+    def _on_model_discarded(self) -> None:
+        self._latest_sample = None
+        self.loss_panel.clear(self.settings_panel.config().seq_length)
+        self.samples_panel.clear()
+        self.heatmap.clear()
+
+    @Slot(str)
+    def _on_state_changed(self, state: str) -> None:
         self._update_ui()
-
-    def _start_worker(self, history: LossHistory) -> None:
-        w = TrainingWorker(self.trainer, history, self._elapsed)
-        w.progressed.connect(self._on_progressed)
-        w.sampled.connect(self._on_sampled)
-        w.diverged.connect(self._on_diverged)
-        w.failed.connect(self._on_failed)
-        w.paused.connect(self._on_paused)
-        w.finished.connect(self._on_worker_finished)
-        self.worker = w
-        w.start()
-
-    def _ensure_worker(self) -> None:
-        """A live worker for the current trainer (a new one after a failure ended the last)."""
-        if self.worker is not None and self.worker.thread_running:
-            return
-        history = self.worker.history if self.worker is not None else LossHistory(self.trainer.config.seq_length)
-        if self.worker is not None:
-            self._elapsed = self.worker.elapsed
-            self.worker.stop()
-        self._start_worker(history)
-
-    def _stop_worker(self) -> None:
-        w, self.worker = self.worker, None
-        if w is not None:
-            w.pause()
-            if not w.stop(30.0):  # pragma: no cover - a step never takes this long
-                raise RuntimeError("the training thread did not stop")
-            self._elapsed = w.elapsed
 
     def toggle_training(self) -> None:
         """Start, pause or resume (the Start/Pause/Resume action)."""
-        if self.state == "running":
+        if self.state == RUNNING:
             self.pause()
         else:
             self.start()
@@ -561,39 +576,19 @@ class MainWindow(QMainWindow):
             return
         if self.trainer is None and not self._create_model():
             return
-        self._ensure_worker()
-        self._clear_divergence()
-        self.worker.resume()
-        self.state = "running"
-        self._update_ui()
+        self.session.start()
 
     def pause(self) -> None:
         """Pause and wait until the worker acknowledges (it finishes at most the step it is in)."""
-        if self.worker is not None:
-            self.worker.pause()
-            if self.worker.thread_running:
-                with self.worker.hold():
-                    pass
-        if self.trainer is not None:
-            self.state = "paused"
-        self._update_ui()
+        self.session.pause()
 
     def step_once(self) -> None:
         """Train one iteration (while paused)."""
-        if self.state == "running" or self.corpus is None or self.is_loading:
+        if self.state == RUNNING or self.corpus is None or self.is_loading:
             return
         if self.trainer is None and not self._create_model():
             return
-        self._ensure_worker()
-        self._clear_divergence()
-        self.worker.step(1)
-
-    def _clear_divergence(self) -> None:
-        # After a divergence the engine keeps the last finite weights; resuming (usually with a lower
-        # learning rate) continues from them.
-        if self.trainer is not None and self.trainer.diverged:
-            with self.worker.hold() as t:
-                t.clear_divergence()
+        self.session.step(1)
 
     def reset_model(self) -> None:
         """New random weights (asks first if progress would be lost)."""
@@ -601,28 +596,8 @@ class MainWindow(QMainWindow):
             return
         if not self._confirm_discard("Reset the model?", "Reset draws new random weights."):
             return
-        self._discard_model()
+        self.session.discard_model()
         self.statusBar().showMessage("Model reset: Start trains new weights from scratch", 5000)
-
-    def _discard_model(self) -> None:
-        self._stop_worker()
-        self.trainer = None
-        self.state = "idle"
-        self.saved_iteration = None
-        self.checkpoint_path = None
-        self._elapsed = 0.0
-        self._last_progress = None
-        self._rate = 0.0
-        self._latest_sample = None
-        self.loss_panel.clear(self.settings_panel.config().seq_length)
-        self.samples_panel.clear()
-        self.heatmap.clear()
-        self._update_ui()
-
-    @property
-    def has_unsaved_progress(self) -> bool:
-        t = self.trainer
-        return t is not None and t.iteration > 0 and t.iteration != self.saved_iteration
 
     def _confirm_discard(self, title: str, why: str) -> bool:
         if not self.has_unsaved_progress:
@@ -636,38 +611,25 @@ class MainWindow(QMainWindow):
 
     @Slot(dict)
     def _on_live_changed(self, settings: dict) -> None:
-        if self.worker is not None:
-            self.worker.set_live(**settings)
+        self.session.set_live(settings)
 
-    # worker signals (queued to this thread) -----------------------------------------------------
+    # session signals ----------------------------------------------------------------------------
 
     @Slot(object)
     def _on_progressed(self, progress) -> None:
-        if self.sender() is not self.worker:
-            return
-        self.loss_panel.append(progress)
-        self._last_progress = progress
+        self.loss_panel.data_changed()  # the session has added it to the curves the plot shows
         self.inspector.maybe_auto_run(progress.iteration)
-        self._elapsed = progress.elapsed
-        if progress.its_per_sec > 0:
-            self._rate = progress.its_per_sec if self._rate == 0 else 0.7 * self._rate + 0.3 * progress.its_per_sec
 
-    @Slot(object)
-    def _on_sampled(self, sample) -> None:
-        if self.sender() is not self.worker:
-            return
-        self.samples_panel.add(SampleRecord(sample.iteration, sample.text, sample.smooth_loss, sample.temperature))
-        self._latest_sample = (sample.text, sample.hidden,
-                               f"Hidden state while writing the sample at iteration {sample.iteration:,}: "
-                               f"{sample.hidden.shape[1]} units × {len(sample.text)} characters. Hover for values, "
+    @Slot(object, object)
+    def _on_sampled(self, record, hidden) -> None:
+        self.samples_panel.add(record)
+        self._latest_sample = (record.text, hidden,
+                               f"Hidden state while writing the sample at iteration {record.iteration:,}: "
+                               f"{hidden.shape[1]} units × {len(record.text)} characters. Hover for values, "
                                f"click a row to select a unit, drag or scroll along the text.")
 
     @Slot(str)
     def _on_diverged(self, reason: str) -> None:
-        if self.sender() is not self.worker:
-            return
-        self.state = "paused" if self.trainer is not None else "idle"
-        self._update_ui()
         self.refresh_now()
         why = f"{reason[:1].upper()}{reason[1:]}.\n\nTraining is paused."
         point = self.trainer.restore_point if self.trainer is not None else None
@@ -687,71 +649,40 @@ class MainWindow(QMainWindow):
 
     def restore_before_divergence(self) -> bool:
         """Go back to the weights from before the last learning-rate change (after a divergence)."""
-        if self.trainer is None or self.trainer.restore_point is None:
+        point = self.session.restore_before_divergence()
+        if point is None:
             return False
-        with self._held_trainer() as t:
-            point = t.restore()
         self.settings_panel.show_learning_rate(point.learning_rate)
         self.statusBar().showMessage(f"Restored the weights from iteration {point.iteration:,} (learning rate "
                                      f"{point.learning_rate:g}): Resume to go on training", 10000)
-        self._update_ui()
         return True
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        if self.sender() is not self.worker:
-            return
-        self.state = "paused" if self.trainer is not None else "idle"
-        self._update_ui()
         self._warn("Training stopped", f"{message}\n\nThe model is kept; you can save it, reset, or try again.")
-
-    @Slot(int)
-    def _on_paused(self, iteration: int) -> None:
-        if self.sender() is not self.worker:
-            return
-        if self.state == "running" and not self.worker.is_running:  # the worker parked itself
-            self.state = "paused"
-        self._update_ui()
-
-    @Slot()
-    def _on_worker_finished(self) -> None:
-        w = self.sender()
-        if w is self.worker and w is not None and not w.thread_running:
-            self._elapsed = w.elapsed
 
     # sample now ---------------------------------------------------------------------------------
 
     def sample_now(self) -> None:
         """Generate from the current weights and hidden state, without touching training."""
-        if self.trainer is None or self.state == "running":
+        if self.trainer is None or self.state == RUNNING:
             return
         opts = self.samples_panel.sample_now_options()
         try:
-            with self._held_trainer() as t:
-                result = t.sample_now(length=opts["length"], prime=opts["prime"], temperature=opts["temperature"],
-                                      argmax=opts["argmax"])
-                iteration = t.iteration
+            record, result = self.session.sample_now(opts["length"], opts["prime"], opts["temperature"],
+                                                     opts["argmax"])
         except core.UnknownCharactersError as e:
             self.samples_panel.show_error(f"Cannot sample: the prime has {e}. Use only characters of the corpus.")
             return
         self.samples_panel.show_error("")
-        self.samples_panel.add(SampleRecord(iteration, result.text, None, opts["temperature"], "sample now",
-                                            opts["prime"], opts["argmax"]))
+        self.samples_panel.add(record)
         self.samples_panel.flush()
         self._latest_sample = None
         how = "argmax" if opts["argmax"] else f"temperature {opts['temperature']:g}"
         self.heatmap.set_sample(result.text, result.hidden,
-                                f"Hidden state of the sample-now text at iteration {iteration:,} ({how}): "
+                                f"Hidden state of the sample-now text at iteration {record.iteration:,} ({how}): "
                                 f"{result.hidden.shape[1]} units × {len(result.text)} characters. Hover for "
                                 f"values, click a row to select a unit.")
-
-    def _held_trainer(self):
-        """A context giving the trainer while no step runs (via the worker when there is one)."""
-        if self.worker is not None and self.worker.thread_running:
-            return self.worker.hold()
-        from contextlib import nullcontext
-
-        return nullcontext(self.trainer)
 
     # == checkpoints ===========================================================================
 
@@ -779,25 +710,17 @@ class MainWindow(QMainWindow):
 
     def _write_checkpoint(self, path: str) -> bool:
         try:
-            with self._held_trainer() as t:  # the worker is idle in here: params, history and counters agree
-                history = self.worker.history if self.worker is not None else self.loss_panel.history
-                extras = history.to_extras()
-                meta = {"corpus": self.corpus_spec, "corpus_name": self.corpus.name,
-                        "elapsed": self.worker.elapsed if self.worker is not None else self._elapsed,
-                        "preset": self.settings_panel.preset_name,
-                        "samples": [r.__dict__ for r in self.samples_panel.recent(SAMPLES_IN_CHECKPOINT)]}
-                extras["gui"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-                core.save_checkpoint(t, path, extras=extras)
-                iteration = t.iteration
+            self.session.save_checkpoint(path, self.settings_panel.preset_name)
         except OSError as e:
             self._warn("Cannot save checkpoint", f"Cannot write {path}: {e.strerror or e}")
             return False
-        self.saved_iteration = iteration
-        self.checkpoint_path = path
+        return True
+
+    @Slot(str, int)
+    def _on_checkpoint_saved(self, path: str, iteration: int) -> None:
         self.settings.setValue("dialogs/lastDir", os.path.dirname(os.path.abspath(path)))
         self.statusBar().showMessage(f"Saved iteration {iteration:,} to {path}", 8000)
         self._update_ui()
-        return True
 
     def open_checkpoint(self, checked: bool = False, path: str | None = None) -> None:
         if not path:
@@ -808,69 +731,107 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Still loading a corpus; try again when it is done", 5000)
             return
         try:
-            ckpt = core.load_checkpoint(path)
+            ckpt = self.session.read_checkpoint(path)
         except core.CheckpointError as e:
             self._warn("Cannot open checkpoint", str(e))
             return
         if not self._confirm_discard("Open checkpoint?", "Opening a checkpoint replaces the current model."):
             return
-        meta = _gui_meta(ckpt)
-        if self.corpus is not None and self.corpus.vocab == ckpt.vocab and \
-                len(self.corpus) == int(ckpt.meta.get("n_data", len(self.corpus))):
-            self._restore_checkpoint(ckpt, path, self.corpus, self.corpus_spec)
-            return
-        spec = meta.get("corpus")
-        if isinstance(spec, str) and spec.startswith(BUILTIN_PREFIX) and spec[len(BUILTIN_PREFIX):] in BUILTINS:
-            name = spec[len(BUILTIN_PREFIX):]
-            self._start_load(spec, lambda: load_builtin(name), f"built-in {name}", ("checkpoint", ckpt, path))
-        elif isinstance(spec, str) and os.path.isfile(spec):
-            self._start_load(spec, lambda: core.load_corpus(spec), os.path.basename(spec), ("checkpoint", ckpt, path))
-        else:
-            self._warn("Cannot open checkpoint",
-                       f"{os.path.basename(path)} was trained on {meta.get('corpus_name', 'another text')}, which "
-                       f"is not open. Open that text first, then the checkpoint.")
+        why = self.session.open_checkpoint(ckpt, path)
+        if why is not None:
+            self._warn("Cannot open checkpoint", why)
 
-    def _restore_checkpoint(self, ckpt, path: str, corpus, spec: str) -> None:
-        try:
-            trainer = core.restore_trainer(ckpt, corpus.data, corpus.vocab)
-        except (core.CheckpointError, core.CorpusError, ValueError) as e:
-            self._warn("Cannot open checkpoint", str(e))
-            return
-        meta = _gui_meta(ckpt)
-        self._discard_model()
-        if corpus is not self.corpus:
-            self._set_corpus(corpus, spec)
-        cfg = trainer.config.replace(learning_rate=trainer.learning_rate, temperature=trainer.temperature,
-                                     sample_every=trainer.sample_every, sample_length=trainer.sample_length)
-        preset = meta.get("preset") if meta.get("preset") in core.PRESETS else None
+    @Slot(str, object, object)
+    def _on_checkpoint_opened(self, path: str, cfg, preset) -> None:
         self.settings_panel.show_config(cfg, preset)
-        history = LossHistory.from_extras(ckpt.extras, trainer.config.seq_length, up_to=trainer.iteration)
-        self._install_model(trainer, history, float(meta.get("elapsed", 0.0) or 0.0))
-        for rec in meta.get("samples", []) or []:
-            try:
-                self.samples_panel.add(SampleRecord(**rec))
-            except TypeError:
-                pass
-        self.saved_iteration = trainer.iteration
-        self.checkpoint_path = path
-        self._last_progress = None
-        self.statusBar().showMessage(f"Opened {os.path.basename(path)} at iteration {trainer.iteration:,}", 8000)
+        self.statusBar().showMessage(f"Opened {os.path.basename(path)} at iteration {self.trainer.iteration:,}", 8000)
         self._update_ui()
         self.refresh_now()
+        if self._look_inside_next:
+            self._look_inside_next = False
+            self.tabs.setCurrentWidget(self.inspector)
+            self.inspector.run()
+
+    @Slot(str)
+    def _on_checkpoint_failed(self, message: str) -> None:
+        self._warn("Cannot open checkpoint", message)
+
+    # == runs ==================================================================================
+
+    def open_runs_folder_dialog(self, checked: bool = False, folder: str | None = None) -> bool:
+        """Add a folder whose runs the Runs tab lists (and follows while they are written); remembered."""
+        if not folder:
+            folder = QFileDialog.getExistingDirectory(self, "Open a runs folder", self._dialog_dir())
+            if not folder:
+                return False
+        folder = os.path.abspath(folder)
+        if not os.path.isdir(folder):
+            self._warn("Cannot open runs folder", f"{folder} is not a folder.")
+            return False
+        self.runs.add_folder(folder)
+        self.settings.setValue("runs/folders", json.dumps(self.runs.user_folders))
+        self.tabs.setCurrentWidget(self.runs_panel)
+        self.statusBar().showMessage(f"Listing the runs under {folder}", 5000)
+        return True
+
+    def choose_runs_folder(self, checked: bool = False, folder: str | None = None) -> bool:
+        """Choose where this app writes its runs (from the next training on)."""
+        if not folder:
+            folder = QFileDialog.getExistingDirectory(self, "Folder for new runs", self.session.runs_folder or "")
+            if not folder:
+                return False
+        folder = os.path.abspath(folder)
+        self.settings.setValue("runs/folder", folder)
+        self.session.runs_folder = folder
+        self.runs.set_app_folder(folder)
+        self.statusBar().showMessage(f"New runs are written under {folder}", 8000)
+        return True
+
+    def _restore_runs_settings(self) -> None:
+        s = self.settings
+        folder = str(s.value("runs/folder", "") or "") or default_runs_folder()
+        self.session.runs_folder = folder
+        try:
+            folders = json.loads(str(s.value("runs/folders", "[]") or "[]"))
+        except ValueError:
+            folders = []
+        self.runs.app_folder = os.path.abspath(folder)
+        self.runs.user_folders = [f for f in folders if isinstance(f, str) and f]
+        self.runs.set_app_folder(folder)
+        self.runs_panel.set_x_axis(str(s.value("runs/xAxis", "iteration")))
+
+    @Slot(str)
+    def _on_run_started(self, path: str) -> None:
+        t = self.trainer
+        self.runs.set_current(path, self.session.run, t.config.to_dict() if t is not None else None,
+                              self.session.preset, self.corpus.name if self.corpus is not None else None)
+
+    @Slot(str, str)
+    def _on_run_ended(self, path: str, status: str) -> None:
+        self.runs.set_current(None)
+
+    @Slot(str)
+    def _on_run_warned(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+
+    @Slot()
+    def _update_overlays(self) -> None:
+        runs = [(row.path, row.history.curves, run_colour(row), f"{row.name}  ({row.settings()})")
+                for row in self.runs.checked_rows() if row.history is not None]
+        self.loss_panel.set_overlays(runs, self.runs_panel.x_axis)
+
+    @Slot(str, bool)
+    def _open_run_checkpoint(self, path: str, look_inside: bool) -> None:
+        self._look_inside_next = look_inside
+        self.open_checkpoint(path=path)
 
     # == export ================================================================================
-
-    def _history_snapshot(self) -> LossHistory:
-        if self.worker is not None and self.worker.thread_running:
-            with self.worker.hold():
-                return self.worker.history.copy()
-        return self.loss_panel.history
 
     def export_loss_csv(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export loss history", os.path.join(self._dialog_dir(), "loss.csv"),
                                               "CSV files (*.csv);;All files (*)")
         if path:
-            history = self._history_snapshot()
+            history = self.session.history_snapshot()
             try:
                 n = history.write_csv(path)
             except OSError as e:
@@ -906,13 +867,14 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_refresh_timer(self) -> None:
         self.refresh_now(plot=False)  # the plot has its own, slower timer
+        self.runs.update_current()
 
     def refresh_now(self, plot: bool = True) -> None:
         """Flush samples, the heatmap, the status bar and (unless plot=False) the loss plot."""
         self.samples_panel.flush()
         now = time.perf_counter()
         if self._latest_sample is not None and (now - self._heatmap_shown_at >= HEATMAP_MIN_INTERVAL
-                                                or self.state != "running"):
+                                                or self.state != RUNNING):
             text, hidden, caption = self._latest_sample
             self._latest_sample = None
             self._heatmap_shown_at = now
@@ -923,31 +885,32 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         t = self.trainer
-        p = self._last_progress
+        p = self.session.last_progress
+        rate = self.session.rate
         if t is None:
             it, epoch, smooth, T = 0, 0.0, None, self.settings_panel.config().seq_length
-        elif p is not None and self.state == "running":
+        elif p is not None and self.state == RUNNING:
             it, epoch, smooth, T = p.iteration, p.epoch, (p.smooth_loss[-1] if len(p.smooth_loss) else
                                                          t.smooth_loss), t.config.seq_length
         else:
             it, epoch, smooth, T = t.iteration, t.epoch, t.smooth_loss, t.config.seq_length
         self.iteration_label.setText(f"Iteration {it}")
         self.epoch_label.setText(f"Epoch {int(epoch) + 1} · {100.0 * (epoch - int(epoch)):.1f}%")
-        if self.state == "running" and self._rate > 0:
-            chars = self._rate * t.config.seq_length * t.config.batch_size
-            self.speed_label.setText(f"{self._rate:,.0f} it/s · {chars:,.0f} chars/s")
+        if self.state == RUNNING and rate > 0:
+            chars = rate * t.config.seq_length * t.config.batch_size
+            self.speed_label.setText(f"{rate:,.0f} it/s · {chars:,.0f} chars/s")
         else:
             self.speed_label.setText("— it/s")
         if smooth is None:
             self.loss_label.setText("Loss —")
         else:
             self.loss_label.setText(f"Loss {smooth:.2f} · {smooth / T / LN2:.3f} bits/char")
-        self.elapsed_label.setText(f"Elapsed {duration(self._elapsed)}")
+        self.elapsed_label.setText(f"Elapsed {duration(self.session.elapsed)}")
         self.setWindowModified(self.has_unsaved_progress)
 
     def _update_ui(self) -> None:
         has_model = self.trainer is not None
-        running = self.state == "running"
+        running = self.state == RUNNING
         loading = self.is_loading
         SP = QStyle.StandardPixmap
         a = self.start_pause_action
@@ -974,8 +937,8 @@ class MainWindow(QMainWindow):
         else:
             why = ""
         self.samples_panel.set_sample_now_enabled(has_model and not running, why)
-        self.state_label.setText("Loading…" if loading else {"idle": "Ready", "running": "Training",
-                                                             "paused": "Paused"}[self.state])
+        self.state_label.setText("Loading…" if loading else {IDLE: "Ready", RUNNING: "Training",
+                                                             PAUSED: "Paused"}[self.state])
         name = self.corpus.name if self.corpus is not None else "no corpus"
         self.setWindowTitle(f"{name}[*] — charrnn")
         self._update_status()
@@ -1001,6 +964,7 @@ class MainWindow(QMainWindow):
                 self.settings_panel.show_config(cfg, saved.get("preset"))
         except (ValueError, TypeError):
             pass
+        self._restore_runs_settings()
         self.loss_panel.set_units(str(s.value("plot/units", "lesson")))
         self.loss_panel.set_log_y(str(s.value("plot/logY", "false")).lower() == "true")
         try:
@@ -1028,27 +992,28 @@ class MainWindow(QMainWindow):
         s.setValue("sampleNow/length", self.samples_panel.length_spin.value())
         if self.corpus_spec:
             s.setValue("corpus/last", self.corpus_spec)
+        s.setValue("runs/folders", json.dumps(self.runs.user_folders))
+        s.setValue("runs/xAxis", self.runs_panel.x_axis)
         s.sync()
 
     def shutdown(self) -> None:
-        """Stop and join the training thread; let go of a corpus load (idempotent, never hangs).
+        """Stop and join the training thread, end the run being written; let go of a corpus load and of the
+        runs readers (idempotent, never hangs).
 
-        A load blocked in a read (a stalled network share, a pipe) cannot be interrupted: the window
-        does not wait for it. Its thread stays in the worker registry, so it is never destroyed while
+        A load or a runs folder blocked in a read (a stalled network share, a pipe) cannot be interrupted:
+        the window does not wait for it. Its thread stays in the worker registry, so it is never destroyed while
         running; its late result is ignored; app.main() deals with it at exit.
         """
         self._refresh_timer.stop()
-        self._stop_worker()
-        loader, self._loader = self._loader, None
-        if loader is not None and not loader.join(0.2):
-            self._old_loaders.append(loader)
+        self.session.shutdown()
+        self.runs.shutdown()
         self._shut_down = True
 
     def closeEvent(self, event) -> None:
         if self._shut_down:
             event.accept()
             return
-        was_running = self.state == "running"
+        was_running = self.state == RUNNING
         if was_running:
             self.pause()
         if self.has_unsaved_progress:

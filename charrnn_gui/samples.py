@@ -5,35 +5,16 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections import deque
-from dataclasses import dataclass
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (QApplication, QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from .history import SampleRecord  # noqa: F401 - defined with the run model, used here and by callers of this module
+
 MAX_BLOCKS = 4_000  # lines kept in the view (Qt holds ~3 KB per laid-out line)
 RECENT_IN_MEMORY = 2_000  # samples kept as objects; every sample also goes to a spool file for export
-
-
-@dataclass(frozen=True)
-class SampleRecord:
-    iteration: int  # completed iterations when drawn
-    text: str
-    smooth_loss: float | None = None  # the lesson's smooth loss then (training samples)
-    temperature: float = 1.0
-    kind: str = "training"  # "training" or "sample now"
-    prime: str = ""
-    argmax: bool = False
-
-    def header(self) -> str:
-        if self.kind == "training":
-            loss = "" if self.smooth_loss is None else f"  ·  smooth loss {self.smooth_loss:.2f}"
-            temp = "" if self.temperature == 1.0 else f"  ·  temperature {self.temperature:g}"
-            return f"── iteration {self.iteration:,}{loss}{temp} ──"
-        how = "argmax" if self.argmax else f"temperature {self.temperature:g}"
-        prime = f"  ·  prime {self.prime!r}" if self.prime else ""
-        return f"══ sample now  ·  iteration {self.iteration:,}  ·  {how}{prime} ══"
 
 
 def monospace_font() -> QFont:

@@ -16,6 +16,7 @@ import numpy as np
 from .checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
 from .config import CELLS, DTYPES, LR_SCHEDULES, MAX_LAYERS, OPTIMIZERS, PRESETS, preset
 from .corpus import CorpusError, load_corpus
+from .runs.cli_hook import add_run_options, start_run
 from .sample import generate
 from .trainer import Trainer
 from .vocab import UnknownCharactersError
@@ -73,12 +74,16 @@ def train_parser() -> argparse.ArgumentParser:
     out.add_argument("--print-every", type=_positive_int, default=100,
                      help="print 'iter N, loss: L' every this many iterations (default 100)")
     out.add_argument("--metrics", metavar="FILE.jsonl", help="append one JSON object per logged iteration")
-    out.add_argument("--log-every", type=_positive_int, default=100, help="iterations between metrics lines")
+    out.add_argument("--log-every", type=_positive_int, default=100,
+                     help="iterations between metrics lines (of --metrics and of the run)")
     out.add_argument("--grad-flow-every", type=int, metavar="N",
                      help="measure gradient flow through time every N iterations into --metrics (0: off, the default)")
     out.add_argument("--checkpoint", metavar="FILE.npz", help="where to save checkpoints (and on Ctrl+C)")
-    out.add_argument("--checkpoint-every", type=_positive_int, help="iterations between checkpoints")
+    out.add_argument("--checkpoint-every", type=_positive_int,
+                     help="iterations between checkpoints (to --checkpoint, and the run's latest.npz: by default "
+                          "every minute)")
     out.add_argument("--resume", metavar="FILE.npz", help="continue from a checkpoint trained on this corpus")
+    add_run_options(out)
     out.add_argument("--progress-every", type=float, default=5.0,
                      help="seconds between progress lines on stderr (0: none)")
     out.add_argument("--blas-threads", type=_blas_threads, default=None,
@@ -208,6 +213,9 @@ def train_command(args, out=None, err=None) -> int:
     cfg = trainer.config
     print(f"data has {len(corpus)} characters, {corpus.vocab_size} unique.", file=out)
     metrics = open(args.metrics, "a", encoding="utf-8") if args.metrics else None
+    run = start_run(args, corpus, trainer, getattr(args, "argv", None))
+    if run.path:
+        print(f"run: {run.path}", file=out)
     start = time.perf_counter()
     last_progress = start
     first_iteration = trainer.iteration
@@ -219,12 +227,16 @@ def train_command(args, out=None, err=None) -> int:
             return f"last checkpoint: {ckpt_path} (iteration {saved_at})"
         if args.resume:
             return f"{args.resume} still holds iteration {first_iteration}"
+        if run.saved_at is not None:
+            return f"last checkpoint: {run.latest_checkpoint} (iteration {run.saved_at})"
         return "no checkpoint was saved"
 
     try:
         with _stop_signals_interrupt():
             try:
                 for snap in trainer.run(iterations=args.iterations, seconds=args.seconds):
+                    for warning in run.record(snap):
+                        print(f"warning: {warning}", file=err)
                     n = snap.iteration - 1  # the lesson's counter: the iteration just done, from 0
                     if snap.sample is not None:
                         print(f"----\n {snap.sample.text} \n----", file=out)
@@ -259,7 +271,9 @@ def train_command(args, out=None, err=None) -> int:
                     if args.progress_every and now - last_progress >= args.progress_every:
                         last_progress = now
                         print(_progress_line(trainer, args, now - start, first_iteration, cfg), file=err)
+                run.end("finished")
             except KeyboardInterrupt as e:
+                run.end("interrupted")
                 signum = getattr(e, "signum", signal.SIGINT)
                 path = ckpt_path or "charrnn-interrupted.npz"
                 save_checkpoint(trainer, path)
@@ -267,6 +281,7 @@ def train_command(args, out=None, err=None) -> int:
                 print(f"\n{what} at iteration {trainer.iteration}; checkpoint saved to {path}", file=err)
                 return 128 + int(signum)
             except Exception as e:  # a fault inside the engine (or writing metrics): keep the last good state
+                run.end("interrupted", f"{type(e).__name__}: {e}")
                 message = f"training stopped at iteration {trainer.iteration}: {type(e).__name__}: {e}"
                 if not ckpt_path:
                     message += f"; {kept()}"
@@ -283,6 +298,8 @@ def train_command(args, out=None, err=None) -> int:
     finally:
         if metrics:
             metrics.close()
+        for warning in run.close():
+            print(f"warning: {warning}", file=err)
     if ckpt_path:
         try:
             save_checkpoint(trainer, ckpt_path)
@@ -329,6 +346,7 @@ def sample_command(args, out=None) -> int:
 
 def _run(command, parser, argv) -> int:
     args = parser.parse_args(argv)
+    args.argv = [parser.prog, *(sys.argv[1:] if argv is None else argv)]  # recorded in a run's run.json
     try:
         from .threads import blas_threads_setting, limit_blas_threads
     except ImportError:  # pragma: no cover - thread pinning is optional

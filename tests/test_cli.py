@@ -26,7 +26,7 @@ def corpus_file(tmp_path):
 def run_cli(*args, timeout=60):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "core", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=ROOT)
+                          timeout=timeout, env=env, cwd=os.getcwd())
 
 
 def test_train_prints_the_lessons_sample_blocks_and_loss_lines(corpus_file, capsys):
@@ -107,7 +107,7 @@ def test_ctrl_c_saves_a_checkpoint_before_exiting(corpus_file, tmp_path):
     # and Python then installs no KeyboardInterrupt handler).
     proc = subprocess.Popen([sys.executable, "-m", "core", "train", str(corpus_file), "--checkpoint", str(ckpt),
                              "--progress-every", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            env=env, cwd=os.getcwd(), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 30
         while "iter 100," not in (line := proc.stdout.readline()) and time.time() < deadline:
@@ -144,7 +144,7 @@ def test_blas_threads_auto_trains(corpus_file):
 def run_cli_env(extra_env, *args, timeout=60):
     env = dict(os.environ, PYTHONPATH=str(ROOT), **extra_env)
     return subprocess.run([sys.executable, "-m", "core", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=ROOT)
+                          timeout=timeout, env=env, cwd=os.getcwd())
 
 
 def test_cell_layers_dropout_and_schedule_reach_the_checkpoint_and_sampling(corpus_file, tmp_path, capsys):

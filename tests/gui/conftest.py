@@ -21,8 +21,10 @@ atexit.register(shutil.rmtree, _CACHE, True)
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path, monkeypatch):
-    """Each test gets its own QSettings location and the shared temporary built-in cache."""
+    """Each test gets its own QSettings location, user data directory (where the app writes its runs) and the
+    shared temporary built-in cache."""
     monkeypatch.setenv("CHARRNN_CACHE_DIR", _CACHE)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
     settings_dir = tmp_path / "qsettings"
     settings_dir.mkdir()
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(settings_dir))

@@ -37,12 +37,12 @@ def cli_command(*args, patch=None):
 def run_cli(*args, patch=None, timeout=120):
     """Run the CLI to completion; a CompletedProcess with text stdout/stderr."""
     return subprocess.run(cli_command(*args, patch=patch), capture_output=True, text=True, timeout=timeout,
-                          env=cli_env(), cwd=ROOT)
+                          env=cli_env(), cwd=os.getcwd())
 
 
 def popen_cli(*args, patch=None):
     return subprocess.Popen(cli_command(*args, patch=patch), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=cli_env(), cwd=ROOT)
+                            text=True, env=cli_env(), cwd=os.getcwd())
 
 
 def assert_one_line_error(result, code, *fragments):

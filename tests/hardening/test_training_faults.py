@@ -6,6 +6,7 @@ The engine-level behaviour (divergence stops the generator with the last finite 
 gradient is caught before the update) is covered by tests/test_trainer.py.
 """
 
+import json
 import signal
 
 import numpy as np
@@ -40,9 +41,20 @@ def assert_finite_checkpoint(path, iteration):
 
 
 def test_huge_learning_rate_stops_with_exit_1_and_one_line(text_file):
-    result = run_cli("train", text_file, "--lr", "1e3", "--iterations", "500", *TINY)
+    result = run_cli("train", text_file, "--lr", "1e3", "--iterations", "500", "--no-run", *TINY)
     assert_one_line_error(result, 1, "training diverged at iteration", "learning rate 1000",
                           "no checkpoint was saved")
+
+
+def test_a_diverged_run_names_its_latest_checkpoint_and_is_marked_diverged(text_file, tmp_path):
+    run = tmp_path / "run"
+    result = run_cli("train", text_file, "--lr", "1e3", "--iterations", "500", "--run-dir", run, *TINY)
+    latest = run / "checkpoints" / "latest.npz"
+    assert_one_line_error(result, 1, "training diverged at iteration", f"last checkpoint: {latest} (iteration ")
+    saved = int(result.stderr.rsplit("(iteration ", 1)[1].split(")")[0])
+    assert_finite_checkpoint(latest, saved)
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "diverged" and "learning rate 1000" in info["diverged"]
 
 
 def test_after_divergence_the_last_checkpoint_is_named_and_loads(text_file, tmp_path):

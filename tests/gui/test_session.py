@@ -1,0 +1,131 @@
+"""The live session without a window: it trains, pauses, samples, saves and reopens, reporting by signal."""
+
+from __future__ import annotations
+
+import core
+from charrnn_gui.history import RunHistory, SampleRecord
+from charrnn_gui.session import IDLE, PAUSED, RUNNING, Session
+
+from .helpers import SMALL_TEXT
+
+
+def small_config():
+    return core.PRESETS["min-char-rnn"].replace(hidden_size=16, seq_length=16, sample_every=20, sample_length=40)
+
+
+def make_session(qtbot):
+    session = Session()
+    session.set_corpus(core.corpus_from_text(SMALL_TEXT * 30, name="small"), "builtin:small")
+    return session
+
+
+def test_a_session_trains_and_pauses_and_says_so_in_past_tense(qtbot):
+    session = make_session(qtbot)
+    states = []
+    session.stateChanged.connect(states.append)
+    installed = []
+    session.modelInstalled.connect(lambda: installed.append(session.trainer))
+    try:
+        assert session.state == IDLE and session.trainer is None
+        session.create_model(small_config(), "min-char-rnn")
+        assert installed == [session.trainer] and states[-1] == PAUSED
+        session.start()
+        assert session.state == RUNNING
+        qtbot.waitUntil(lambda: len(session.run.samples) >= 2, timeout=15_000)
+        session.pause()
+        assert session.state == PAUSED and not session.worker.is_running
+        stopped = session.trainer.iteration
+        qtbot.wait(200)
+        assert session.trainer.iteration == stopped
+        qtbot.waitUntil(lambda: session.run.curves.iterations.last(0) == stopped, timeout=5000)
+        assert states[states.index(RUNNING) + 1:] and set(states[states.index(RUNNING) + 1:]) == {PAUSED}
+        assert all(isinstance(r, SampleRecord) and r.kind == "training" for r in session.run.samples)
+    finally:
+        session.shutdown()
+
+
+def test_a_saved_checkpoint_reopens_with_its_curves_and_samples(qtbot, tmp_path):
+    session = make_session(qtbot)
+    try:
+        session.create_model(small_config(), "min-char-rnn")
+        session.step(60)
+        qtbot.waitUntil(lambda: session.trainer.iteration == 60 and len(session.run.curves) == 60, timeout=15_000)
+        record, _ = session.sample_now(20, "The ", 0.5, False)
+        assert record.kind == "sample now" and session.run.samples[-1] == record
+        path = str(tmp_path / "m.npz")
+        saved = []
+        session.checkpointSaved.connect(lambda p, it: saved.append((p, it)))
+        assert session.save_checkpoint(path) == 60 and saved == [(path, 60)]
+        assert not session.has_unsaved_progress
+        samples = list(session.run.samples)
+
+        session.discard_model()
+        assert session.trainer is None and len(session.run.curves) == 0 and not session.run.samples
+        opened = []
+        session.checkpointOpened.connect(lambda p, cfg, preset: opened.append((p, preset)))
+        assert session.open_checkpoint(session.read_checkpoint(path), path) is None
+        assert opened == [(path, "min-char-rnn")]
+        assert session.trainer.iteration == 60 and session.state == PAUSED
+        assert list(session.run.curves.iterations.view) == list(range(1, 61))
+        assert list(session.run.samples) == samples
+    finally:
+        session.shutdown()
+
+
+def test_a_checkpoint_of_a_text_that_is_not_open_says_which(qtbot, tmp_path):
+    session = make_session(qtbot)
+    try:
+        session.create_model(small_config())
+        session.step(2)
+        qtbot.waitUntil(lambda: session.trainer.iteration == 2, timeout=10_000)
+        path = str(tmp_path / "m.npz")
+        session.save_checkpoint(path)
+        session.shutdown()
+        other = Session()
+        other.set_corpus(core.corpus_from_text("xyz " * 500, name="other"), str(tmp_path / "gone.txt"))
+        ckpt = other.read_checkpoint(path)
+        # the checkpoint names "builtin:small", which is no built-in: it cannot be loaded
+        assert "was trained on small" in other.open_checkpoint(ckpt, path)
+        assert other.trainer is None
+    finally:
+        session.shutdown()
+
+
+def test_sample_nearest_picks_the_closest_training_sample():
+    run = RunHistory()
+    for it in (0, 100, 200, 300):
+        run.add_sample(SampleRecord(it, f"s{it}"))
+    run.add_sample(SampleRecord(240, "probe", kind="sample now"))
+    assert run.sample_nearest(240).iteration == 200
+    assert run.sample_nearest(250).iteration == 200  # a tie goes to the earlier
+    assert run.sample_nearest(240, kind=None).text == "probe"
+    assert RunHistory().sample_nearest(5) is None
+
+
+def test_training_is_written_as_a_run_from_start_until_reset(qtbot, tmp_path):
+    from core.runs import read_run
+
+    session = make_session(qtbot)
+    session.runs_folder = str(tmp_path / "runs")
+    started, ended = [], []
+    session.runStarted.connect(started.append)
+    session.runEnded.connect(lambda p, status: ended.append((p, status)))
+    try:
+        session.create_model(small_config(), "min-char-rnn")
+        assert session.recording is None  # a model alone is not a run yet
+        session.start()
+        qtbot.waitUntil(lambda: bool(started) and session.trainer.iteration >= 150, timeout=15_000)
+        session.pause()
+        qtbot.waitUntil(lambda: session.run.curves.iterations.last(0) == session.trainer.iteration, timeout=5000)
+        last = session.trainer.iteration
+        session.discard_model()
+        assert ended == [(started[0], "finished")]
+        run = read_run(started[0])
+        assert run.status == "finished" and run.latest_iteration == last
+        assert list(run.curves.iteration) == list(range(1, last + 1))
+        assert len(run.samples) == len([r for r in range(0, last, 20)])  # a sample every 20, from iteration 0
+        assert run.checkpoint() is not None and run.info["app_corpus"] == "builtin:small"
+        assert run.preset == "min-char-rnn" and run.config["hidden_size"] == 16
+        assert (run.curves.elapsed[1:] >= run.curves.elapsed[:-1]).all()
+    finally:
+        session.shutdown()
