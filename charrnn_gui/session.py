@@ -32,6 +32,7 @@ from core.runs import (DIVERGED, FINISHED, RunError, RunWriter, default_run_name
                        run_of_checkpoint)
 from core.runs import RUNNING as RUN_RUNNING
 
+from .flow_history import FlowHistory
 from .history import LossHistory, Progress, RunHistory, SampleRecord, stride_for
 from .recording import RunRecording
 from .worker import CorpusLoader, TrainingWorker
@@ -103,6 +104,7 @@ class Session(QObject):
     modelDiscarded = Signal()  # no model any more (reset, a new text, before a restore)
     progressed = Signal(object)  # a worker batch (Progress), already added to `run`
     sampled = Signal(object, object)  # (SampleRecord, hidden (T, H)) of a training sample, already in `run`
+    gradFlowed = Signal(object)  # a worker batch of gradient-flow measurements (list of GradFlow), already in `flows`
     diverged = Signal(str)  # why; training is paused and the last finite weights are kept
     failed = Signal(str)  # the worker stopped on an error; the model is kept
     checkpointSaved = Signal(str, int)  # path, iteration
@@ -121,6 +123,7 @@ class Session(QObject):
         self.state = IDLE
         self.preset: str | None = None  # the preset the model was made from, if any
         self.run = RunHistory()  # the model's curves and samples, as the GUI has them
+        self.flows = FlowHistory()  # the model's gradient-flow measurements since it was made or opened
         self.saved_iteration: int | None = None
         self.checkpoint_path: str | None = None
         self.elapsed = 0.0  # seconds of training of this model
@@ -246,6 +249,7 @@ class Session(QObject):
         self.last_progress = None
         self.rate = 0.0
         self.run = run
+        self.flows = FlowHistory()
         run.curves.elapsed_mark = elapsed
         self._start_worker(history)
         self.state = PAUSED
@@ -264,6 +268,7 @@ class Session(QObject):
         self.last_progress = None
         self.rate = 0.0
         self.run = RunHistory()
+        self.flows = FlowHistory()
         self.state = IDLE
         self.modelDiscarded.emit()
         self._set_state(IDLE)
@@ -272,6 +277,7 @@ class Session(QObject):
         w = TrainingWorker(self.trainer, history, self.elapsed)
         w.progressed.connect(self._on_progressed)
         w.sampled.connect(self._on_sampled)
+        w.flowed.connect(self._on_flowed)
         w.diverged.connect(self._on_diverged)
         w.failed.connect(self._on_failed)
         w.paused.connect(self._on_paused)
@@ -398,6 +404,13 @@ class Session(QObject):
         if self.recording is not None:
             self.recording.log_sample(record.iteration, record.text, record.temperature)
         self.sampled.emit(record, sample.hidden)
+
+    @Slot(object)
+    def _on_flowed(self, flows) -> None:
+        if self.sender() is not self.worker:
+            return
+        self.flows.add(flows)
+        self.gradFlowed.emit(flows)
 
     @Slot(str)
     def _on_diverged(self, reason: str) -> None:

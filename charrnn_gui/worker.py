@@ -19,7 +19,8 @@ at most every EMIT_INTERVAL seconds, emits `progressed(Progress)` with freshly a
 the iterations done since the previous emit. Every sample is emitted as `sampled(core.Sample)`, right
 after the progress that covers it: queued together, they cost the GUI thread one wake-up (and the loop
 one hand-over of the GIL) per emit rather than one per sample, which at ~30 samples a second is 10%
-of the lesson preset's speed.
+of the lesson preset's speed. Gradient-flow measurements (core.gradflow) travel the same way, as one
+`flowed(list of GradFlow)` per emit.
 Divergence clears the run flag and emits `diverged(reason)`; an exception emits `failed(message)`
 and ends the loop; parking after running emits `paused(iteration)`; the end emits `finished()`.
 The GUI thread must get the GIL quickly while the loop runs Python: starting a worker lowers the
@@ -125,6 +126,7 @@ class TrainingWorker(QObject):
 
     progressed = Signal(object)  # Progress
     sampled = Signal(object)  # core.Sample
+    flowed = Signal(object)  # list of core.gradflow.GradFlow measured since the last emit, oldest first
     diverged = Signal(str)  # why
     failed = Signal(str)  # one-line message; the loop has ended
     paused = Signal(int)  # parked after running, at this iteration
@@ -140,6 +142,7 @@ class TrainingWorker(QObject):
         self._val_emitted = int(self.history.val_iterations.last(0))
         self._emitted_iteration = trainer.iteration  # the trainer's count in the last progress
         self._samples: list = []  # core.Sample drawn since the last emit, in order
+        self._flows: list = []  # GradFlow measured since the last emit, in order
         self._elapsed = float(elapsed)
         self._run_flag = threading.Event()
         self._stop_flag = threading.Event()
@@ -232,16 +235,21 @@ class TrainingWorker(QObject):
         if live:
             self.trainer.set_live(**live)
 
-    def _flush(self, now: float, window_start: float, its_in_window: int, running_since: float | None) -> list:
+    def _flush(self, now: float, window_start: float, its_in_window: int, running_since: float | None) -> tuple:
         """Emit the iterations recorded since the previous emit (fresh arrays), if any; return the samples drawn
-        meanwhile, which the caller emits (one signal each) once it has let go of the trainer lock."""
+        and the gradient flows measured meanwhile, which the caller emits once it has let go of the trainer lock."""
         self._emit_progress(now, window_start, its_in_window, running_since)
-        samples, self._samples = self._samples, []
-        return samples
+        held = (self._samples, self._flows)
+        self._samples, self._flows = [], []
+        return held
 
-    def _emit_samples(self, samples) -> None:
+    def _emit_held(self, held) -> None:
+        """Emit what _flush returned: one sampled signal per sample, one flowed signal for all the flows."""
+        samples, flows = held
         for sample in samples:
             self.sampled.emit(sample)
+        if flows:
+            self.flowed.emit(flows)
 
     def _emit_progress(self, now: float, window_start: float, its_in_window: int,
                        running_since: float | None) -> None:
@@ -290,18 +298,18 @@ class TrainingWorker(QObject):
                                 self.pause_latencies.append(now - self._pause_requested_at)
                                 self._pause_requested_at = None
                             with self._lock:
-                                samples = self._flush(now, window_start, its_in_window, running_since)
+                                held = self._flush(now, window_start, its_in_window, running_since)
                                 self._elapsed += now - running_since
                                 running_since = None
                                 iteration = self.trainer.iteration
-                            self._emit_samples(samples)
+                            self._emit_held(held)
                             self.paused.emit(iteration)
                         self._run_flag.wait(PARK_POLL)
                         continue
                     if running_since is None:
                         running_since = window_start = last_yield = time.perf_counter()
                         its_in_window = 0
-                    samples = ()
+                    held = None
                     with self._lock:
                         if not self._run_flag.is_set() or self._hold_flag.is_set() or self._stop_flag.is_set():
                             continue
@@ -321,16 +329,18 @@ class TrainingWorker(QObject):
                         self.history.append_snapshot(snap)
                         if snap.sample is not None:
                             self._samples.append(snap.sample)  # emitted after the progress that covers it
+                        if snap.grad_flow is not None:
+                            self._flows.append(snap.grad_flow)
                         its_in_window += 0 if snap.diverged else 1
                         now = time.perf_counter()
                         if snap.diverged:
                             self._run_flag.clear()
                             self._pause_requested_at = None
                         if snap.diverged or now - window_start >= EMIT_INTERVAL:
-                            samples = self._flush(now, window_start, its_in_window, running_since)
+                            held = self._flush(now, window_start, its_in_window, running_since)
                             window_start, its_in_window = now, 0
-                    if samples:
-                        self._emit_samples(samples)
+                    if held is not None:
+                        self._emit_held(held)
                     if snap.diverged:
                         self.diverged.emit(snap.diverged)
                     if now - last_yield >= YIELD_EVERY:
@@ -342,15 +352,15 @@ class TrainingWorker(QObject):
             self.failed.emit(f"training stopped: {type(e).__name__}: {e}")
         finally:
             now = time.perf_counter()
-            samples = ()
+            held = ([], [])
             with self._lock:
                 try:
-                    samples = self._flush(now, window_start, its_in_window, running_since)
+                    held = self._flush(now, window_start, its_in_window, running_since)
                 except Exception:  # pragma: no cover - reporting must not mask the real error
                     traceback.print_exc(file=sys.stderr)
                 if running_since is not None:
                     self._elapsed += now - running_since
-            self._emit_samples(samples)
+            self._emit_held(held)
             self.finished.emit()
 
 

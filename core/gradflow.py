@@ -41,6 +41,7 @@ from .model import describe, model_forward, model_loss_and_grads
 from .rnn import loss_and_grads, rnn_forward, rnn_step_backward, softmax, temporal_affine_forward
 
 SATURATED = 0.95  # |h| above this counts as a saturated unit (tanh' < 0.1)
+APP_EVERY = 100  # the app's measurement interval unless the user changes it (bench/gradflow.py: its cost)
 MAX_STREAMS = 8  # streams a window's curves are measured on (the first ones): the cost stays that of a few
 
 
