@@ -30,22 +30,25 @@ INTRO = ("Every few iterations (Gradient flow every, in the Live settings) the a
          "the last character in a window reaches back to each earlier step. Experiments → … sets up the lecture's "
          "regimes in one click.")
 
-# The health strip: field of GradFlow, axis label, log scale, and what it means in plain words (its tooltip).
+# The health strip: field of GradFlow, axis label, scale (a factor, or "log"), and what it means in plain words
+# (its tooltip).
 HEALTH = (
-    ("whh_sigma_max", "σ_max of W_hh", False,
+    ("whh_sigma_max", "σ<sub>max</sub>(W<sub>hh</sub>)", 1.0,
      "How much one step back through W_hh can stretch the gradient at most: above 1 the gradient can grow at every "
-     "step back and explode, well below 1 it shrinks at every step and vanishes."),
-    ("tanh_derivative_mean", "mean tanh′", False,
+     "step back and explode, well below 1 it shrinks at every step and vanishes (for an LSTM or GRU: the recurrent "
+     "weights of all its gates together)."),
+    ("tanh_derivative_mean", "mean tanh′", 1.0,
      "How much of the gradient the tanh lets through on a step back, on average: 1 passes everything, near 0 the "
      "units are saturated at ±1 and block it."),
-    ("clip_fraction", "clipped share", False,
+    ("clip_fraction", "clipped %", 100.0,
      "The share of gradient numbers that clipping cut down to the clip value at that iteration: above 0 the "
      "gradient wanted to be larger than the clip allows (always 0 with clipping off)."),
-    ("grad_param_ratio", "‖grad‖/‖param‖", True,
-     "How large the gradient is next to the weights themselves: a jump by many times warns that the next updates "
-     "will throw the weights around."),
+    ("grad_param_ratio", "grad / param", "log",
+     "How large the gradient is next to the weights themselves (‖grad‖ / ‖param‖): a jump by many times warns that "
+     "the next updates will throw the weights around."),
 )
-STRIP_NAMES = {field: label for field, label, _, _ in HEALTH}
+STRIP_NAMES = {"whh_sigma_max": "σ_max(W_hh)", "tanh_derivative_mean": "mean tanh′", "clip_fraction": "clipped",
+               "grad_param_ratio": "‖grad‖/‖param‖"}
 
 
 def _sci(x: float) -> str:
@@ -53,7 +56,8 @@ def _sci(x: float) -> str:
 
 
 def _white_plot(name: str) -> pg.PlotWidget:
-    w = pg.PlotWidget(objectName=name, background="w")
+    w = pg.PlotWidget(background="w")
+    w.setObjectName(name)
     pi = w.getPlotItem()
     pi.setMenuEnabled(False)
     pi.hideButtons()
@@ -75,7 +79,7 @@ class RowAxis(pg.AxisItem):
         out = []
         for v in values:
             i = int(math.floor(v))
-            out.append(f"{int(self.iterations[i]):,}" if 0 <= i < len(self.iterations) and v - i < 0.5 else "")
+            out.append(f"{int(self.iterations[i]):,}" if 0 <= i < len(self.iterations) else "")
         return out
 
     def tickValues(self, minVal, maxVal, size):
@@ -92,13 +96,13 @@ class PathView:
     def __init__(self, state: str, suffix: str):
         self.state = state  # "h" or "c"
         colour = COLOURS[state]
-        what = "h_{T−k}" if state == "h" else "c_{T−k}"
+        what = f"{state}<sub>T−k</sub>"
         self.curve_plot = _white_plot(f"gradientFlowPlot{suffix}")
         pi = self.curve_plot.getPlotItem()
         pi.setLogMode(x=False, y=True)
         pi.showGrid(x=True, y=True, alpha=0.15)
         pi.setLabel("bottom", "steps back k")
-        pi.setLabel("left", f"‖∂ℓ_T/∂{what}‖")
+        pi.setLabel("left", f"‖∂ℓ<sub>T</sub>/∂{what}‖")
         pi.setTitle(f"<span style='color:#222'>{'h-path (hidden state)' if state == 'h' else 'c-path (cell state)'}"
                     f"</span>", size="9pt")
         legend = pi.addLegend(offset=(-8, 6), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
@@ -128,7 +132,7 @@ class PathView:
         self.image.setColorMap(self.cmap)
         hp.addItem(self.image)
         self.colorbar = pg.ColorBarItem(values=(-DECADES, 0.0), colorMap=self.cmap, interactive=False, width=12,
-                                        label=f"log₁₀ ‖∂ℓ_T/∂{what}‖", colorMapMenu=False)
+                                        label=f"log<sub>10</sub> ‖∂ℓ<sub>T</sub>/∂{what}‖", colorMapMenu=False)
         self.colorbar.setImageItem(self.image, insert_in=hp)
         self.colorbar.getAxis("right").setPen(pg.mkPen(80, 80, 80))
         self.colorbar.getAxis("right").setTextPen(pg.mkPen(30, 30, 30))
@@ -246,14 +250,15 @@ class GradFlowPanel(QWidget):
         strip.setSpacing(0)
         self.health_plots, self.health_curves, self.health_cursors = {}, {}, []
         first = None
-        for field, label, log_y, tip in HEALTH:
+        for field, label, scale, tip in HEALTH:
             w = _white_plot(f"health-{field}")
             w.setMinimumHeight(60)
             w.setToolTip(tip)
             pi = w.getPlotItem()
-            pi.setLabel("left", label)
-            pi.getAxis("left").setWidth(58)
-            pi.setLogMode(x=False, y=log_y)
+            pi.setLabel("left", label, **{"font-size": "8pt"})
+            pi.getAxis("left").enableAutoSIPrefix(False)
+            pi.getAxis("left").setWidth(62)
+            pi.setLogMode(x=False, y=scale == "log")
             pi.showGrid(x=True, y=True, alpha=0.15)
             pi.getViewBox().setMouseEnabled(x=False, y=False)
             if field == "whh_sigma_max":  # the lecture's line: above it, explode; below, vanish
@@ -347,11 +352,10 @@ class GradFlowPanel(QWidget):
             if state in names:
                 view.show(flows, state)
         its = flows.iterations()
-        for field, curve in self.health_curves.items():
+        for field, _, scale, _ in HEALTH:
             y = flows.numbers(field)
-            if HEALTH[[h[0] for h in HEALTH].index(field)][2]:
-                y = np.where(y > 0, y, np.nan)
-            curve.setData(its, y)
+            y = np.where(y > 0, y, np.nan) if scale == "log" else y * scale
+            self.health_curves[field].setData(its, y)
         self._show_ratio()
 
     def _set_names(self, names: list[str]) -> None:

@@ -58,9 +58,9 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment(
         "lstm", "LSTM keeps the signal (the same size LSTM)", _lesson(cell="lstm"),
         "The same size, recipe and start, as an LSTM: its cell state is carried by addition, so going back one "
-        "step multiplies the gradient only by the forget gate (about 0.73 at the start, nearer 1 as it learns), "
-        "not by W_hh and tanh'. The cell path (right) still holds a useful share many steps back, where the tanh "
-        "RNN's reach has fallen below a trillionth."),
+        "step multiplies the cell path's gradient (right) by the forget gate (about 0.73 at the start) instead of "
+        "by W_hh and tanh'. Its reach falls far more slowly than the tanh RNN's: compare g_T-1/g_0 here with the "
+        "Vanishing experiment's."),
 )}
 
 
