@@ -101,20 +101,20 @@ class PathView:
         pi = self.curve_plot.getPlotItem()
         pi.setLogMode(x=False, y=True)
         pi.showGrid(x=True, y=True, alpha=0.15)
-        pi.setLabel("bottom", "steps back k")
-        pi.setLabel("left", f"‖∂ℓ<sub>T</sub>/∂{what}‖")
-        pi.setTitle(f"<span style='color:#222'>{'h-path (hidden state)' if state == 'h' else 'c-path (cell state)'}"
-                    f"</span>", size="9pt")
-        legend = pi.addLegend(offset=(-8, 6), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
+        pi.setLabel("bottom", "steps back k", color="#222")
+        pi.setLabel("left", f"‖∂ℓ<sub>T</sub>/∂{what}‖", color="#222")
+        title = "h-path (hidden state)" if state == "h" else "c-path (cell state)"
+        pi.setTitle(f"<span style='color:#222'>{title}</span> <span style='color:#777'>· bold: latest measurement, "
+                    f"faint: the {TRAIL} before it</span>", size="9pt")
+        legend = pi.addLegend(offset=(-8, 6), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))  # layers
         self.trail = []
         for i in range(TRAIL):  # oldest first: the faintest
             alpha = int(40 + 120 * (i + 1) / TRAIL)
             item = pi.plot([], [], pen=pg.mkPen(colour + (alpha,), width=1.2), connect="finite")
             self.trail.append(item)
-        legend.addItem(self.trail[-1], "earlier (fading)")
         self.layers = [pi.plot([], [], pen=pg.mkPen(c, width=1.6, style=Qt.PenStyle.DashLine), connect="finite")
                        for c in LAYER_COLOURS]
-        self.latest = pi.plot([], [], pen=pg.mkPen(colour, width=2.6), connect="finite", name="latest")
+        self.latest = pi.plot([], [], pen=pg.mkPen(colour, width=2.6), connect="finite")
         self.legend = legend
         self.layer_names: list[str | None] = [None] * len(self.layers)
 
@@ -124,8 +124,8 @@ class PathView:
         hp = self.heat_plot.getPlotItem()
         self.axis.setPen(pg.mkPen(80, 80, 80))
         self.axis.setTextPen(pg.mkPen(30, 30, 30))
-        hp.setLabel("bottom", "steps back k")
-        hp.setLabel("left", "iteration")
+        hp.setLabel("bottom", "steps back k", color="#222")
+        hp.setLabel("left", "iteration", color="#222")
         hp.getViewBox().setMouseEnabled(x=False, y=False)
         self.cmap = pg.colormap.get("viridis")
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -255,8 +255,10 @@ class GradFlowPanel(QWidget):
             w.setMinimumHeight(60)
             w.setToolTip(tip)
             pi = w.getPlotItem()
-            pi.setLabel("left", label, **{"font-size": "8pt"})
+            pi.setLabel("left", label, color="#222", **{"font-size": "8pt"})
             pi.getAxis("left").enableAutoSIPrefix(False)
+            pi.getAxis("left").setStyle(maxTextLevel=0)  # labels on the major ticks only: the plots are short
+            pi.getAxis("bottom").enableAutoSIPrefix(False)
             pi.getAxis("left").setWidth(62)
             pi.setLogMode(x=False, y=scale == "log")
             pi.showGrid(x=True, y=True, alpha=0.15)
@@ -277,7 +279,7 @@ class GradFlowPanel(QWidget):
             if field != HEALTH[-1][0]:
                 pi.getAxis("bottom").setStyle(showValues=False)
             else:
-                pi.setLabel("bottom", "iteration")
+                pi.setLabel("bottom", "iteration", color="#222")
             self.health_plots[field] = w
             strip.addWidget(w, 1)
 
@@ -356,6 +358,11 @@ class GradFlowPanel(QWidget):
             y = flows.numbers(field)
             y = np.where(y > 0, y, np.nan) if scale == "log" else y * scale
             self.health_curves[field].setData(its, y)
+        strip = self.health_plots[HEALTH[0][0]].getPlotItem()
+        if len(its) == 1:  # one point: a readable stretch of iterations around it, not a zoom into nothing
+            strip.setXRange(its[0] - 10, its[0] + 10, padding=0)
+        else:
+            strip.enableAutoRange(x=True)
         self._show_ratio()
 
     def _set_names(self, names: list[str]) -> None:

@@ -37,6 +37,12 @@ def wait_for_flows(window, qtbot, n=1, timeout=20_000):
     qtbot.waitUntil(lambda: len(window.session.flows) >= n, timeout=timeout)
 
 
+def pause_and_settle(window, qtbot):
+    """Pause a running training and take in everything the worker sent before it parked."""
+    with qtbot.waitSignal(window.worker.paused, timeout=10_000):  # queued after its last measurements
+        window.pause()
+
+
 def plain(label: QLabel) -> str:
     return re.sub(r"<[^>]+>", "", label.text())
 
@@ -51,10 +57,11 @@ def core_flow(window, name, iteration):
     return flow
 
 
-def curve_data(plot: pg.PlotWidget, name: str):
-    (item,) = [i for i in plot.getPlotItem().listDataItems() if i.name() == name]
-    x, y = item.getOriginalDataset()
-    return x, y
+def latest_curve(window, plot: pg.PlotWidget, state: str):
+    """The bold curve of a path's plot: (steps back, g_k) of the latest measurement."""
+    item = window.gradflow_panel.paths[state].latest
+    assert item in plot.getPlotItem().listDataItems()
+    return item.getOriginalDataset()
 
 
 def test_exploding_experiment_diverges_pauses_saying_why_and_the_flow_plot_is_populated(window, qtbot, dialogs):
@@ -71,7 +78,7 @@ def test_exploding_experiment_diverges_pauses_saying_why_and_the_flow_plot_is_po
 
     plot = window.findChild(QWidget, "gradientFlowPlot")
     assert plot is not None and plot.isVisible()
-    x, y = curve_data(plot, "latest")
+    x, y = latest_curve(window, plot, "h")
     T = experiment("exploding").config.seq_length
     assert len(x) == T and np.all(np.isfinite(y))
     assert y[-1] > 1e3 * y[0]  # the last prediction's gradient is far larger 199 steps back: it explodes
@@ -110,8 +117,8 @@ def test_lstm_experiment_shows_the_h_path_and_the_cell_path_side_by_side(window,
     assert h_plot.isVisible() and c_plot.isVisible()
     assert h_plot.mapToGlobal(h_plot.rect().topRight()).x() <= c_plot.mapToGlobal(c_plot.rect().topLeft()).x()
     flow = window.session.flows.latest
-    for plot, curve in ((h_plot, flow.grad_flow), (c_plot, flow.paths["c"])):
-        x, y = curve_data(plot, "latest")
+    for plot, state, curve in ((h_plot, "h", flow.grad_flow), (c_plot, "c", flow.paths["c"])):
+        x, y = latest_curve(window, plot, state)
         np.testing.assert_array_equal(y, curve)
     for suffix in ("", "C"):
         heat = window.findChild(QWidget, f"gradientFlowHeatmap{suffix}")
@@ -143,12 +150,12 @@ def test_gradient_flow_every_is_a_live_setting_and_zero_stops_measuring(window, 
     wait_for_flows(window, qtbot, 3)
     panel.grad_flow_spin.setValue(0)  # while training
     qtbot.waitUntil(lambda: window.trainer.grad_flow_every == 0, timeout=5000)
-    window.pause()
+    pause_and_settle(window, qtbot)
     n, last = len(window.session.flows), window.trainer.iteration
     assert all(f.iteration % 3 == 0 for f in window.session.flows.flows)
     window.start()
     qtbot.waitUntil(lambda: window.trainer.iteration >= last + 30, timeout=15_000)
-    window.pause()
+    pause_and_settle(window, qtbot)
     assert len(window.session.flows) == n
 
 
