@@ -14,6 +14,15 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
+    from PySide6.QtCore import QCoreApplication
+
+    if QCoreApplication.instance() is None:  # Qt aborts the process when its platform plugin cannot load: look first
+        from .xcb_check import missing_packages_message
+
+        message = missing_packages_message(argv=sys.argv[1:] if argv is None else argv)
+        if message:
+            print(message, file=sys.stderr)
+            return 1
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()

@@ -15,12 +15,16 @@ from .history import LN2, LOSS_DTYPE, DebiasedEMA, GrowingArray, LossHistory, Pr
 
 UNITS = ("lesson", "nats", "bits")
 REFRESH_MS = 200  # setData at most 5 times a second, never per iteration
+# The y auto-range covers the loss and its moving average after this fraction of the iterations shown:
+# the first plunge and the lesson's slow smooth loss (0.999) may leave the top instead of squashing the rest.
+RANGE_SKIPS_START = 0.1
 
 # Pens wider than one pixel are slow in Qt's software rasteriser; only the lesson's curve gets one.
 RAW_PEN = pg.mkPen((185, 198, 228), width=1)  # opaque: alpha blending is slow in software
 EMA_PEN = pg.mkPen((230, 115, 20), width=1)
 SMOOTH_PEN = pg.mkPen((25, 40, 120), width=2)
 VAL_BRUSH = pg.mkBrush(200, 30, 45)
+RANGE_PEN = pg.mkPen((0, 0, 0, 0))  # the invisible diagonal that sets the auto-range
 X_AXES = {"iteration": "iteration", "chars": "characters seen", "time": "training time (s)"}
 
 
@@ -96,10 +100,15 @@ class LossPlotPanel(QWidget):
         for name in ("left", "bottom"):
             pi.getAxis(name).setPen(pg.mkPen(80, 80, 80))
             pi.getAxis(name).setTextPen(pg.mkPen(40, 40, 40))
-        self.raw_curve = pi.plot(pen=RAW_PEN)
-        self.ema_curve = pi.plot(pen=EMA_PEN)
-        self.smooth_curve = pi.plot(pen=SMOOTH_PEN)
-        self.val_curve = pi.plot(pen=None, symbol="o", symbolSize=8, symbolBrush=VAL_BRUSH, symbolPen=pg.mkPen("w"))
+        # The curves do not take part in the auto-range; range_item (two invisible points) spans what should show.
+        self.raw_curve = pg.PlotDataItem(pen=RAW_PEN)
+        self.ema_curve = pg.PlotDataItem(pen=EMA_PEN)
+        self.smooth_curve = pg.PlotDataItem(pen=SMOOTH_PEN)
+        self.val_curve = pg.PlotDataItem(pen=None, symbol="o", symbolSize=8, symbolBrush=VAL_BRUSH,
+                                         symbolPen=pg.mkPen("w"))
+        for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve):
+            pi.addItem(curve, ignoreBounds=True)
+        self.range_item = pi.plot(pen=RANGE_PEN)
         # The legend is a label under the plot: it never covers a curve and costs no repaint of the plot.
         self.legend = QLabel(
             '<span style="color:#5a78be">&#9472;&#9472;</span> loss, each iteration &nbsp; '
@@ -245,8 +254,43 @@ class LossPlotPanel(QWidget):
         if m != self._val_shown:
             self._val_shown = m
             self.val_curve.setData(h.val_iterations.view.copy(), h.val_bpc.view * (LN2 * f))
+        self._update_range_item()
         # Settle the auto-range now rather than inside the paint, which would schedule a second paint.
         self.plot.getPlotItem().getViewBox().prepareForPaint()
+
+    def auto_range_bounds(self) -> tuple[float, float, float, float] | None:
+        """(x0, x1, y0, y1) the auto-range shows, in display units: every iteration, and the y extent of the
+        loss, its moving average and the validation points after the first RANGE_SKIPS_START of them."""
+        n = len(self._raw)
+        if n == 0:
+            return None
+        x = self.history.iterations.view[:n]
+        x0, x1 = float(x[0]), float(x[-1])
+        late = int(np.searchsorted(x, x0 + RANGE_SKIPS_START * (x1 - x0)))
+        vi = self.history.val_iterations.view
+        ys = np.concatenate([self._raw.view[late:], self._ema.values.view[late:],
+                             self.history.val_bpc.view[vi >= x[min(late, n - 1)]] * (LN2 * self._factor())])
+        ys = ys[np.isfinite(ys)]
+        if len(ys) == 0:
+            return None
+        return x0, x1, float(ys.min()), float(ys.max())
+
+    def _update_range_item(self) -> None:
+        bounds = self.auto_range_bounds()
+        if bounds is None:
+            self.range_item.setData([], [])
+            return
+        x0, x1, y0, y1 = bounds
+        self.range_item.setData([x0, x1], [y0, y1])
+
+    def latest_bits(self) -> tuple[float | None, float | None, int | None]:
+        """(moving average, latest held-out value, its iteration) in bits per character, as drawn (None: not yet)."""
+        avg = self._ema.values.last()
+        average = None if avg is None else float(avg) / self._factor() / LN2
+        vi = self.history.val_iterations
+        if len(vi) == 0:
+            return average, None, None
+        return average, float(self.history.val_bpc.last()), int(vi.last())
 
     # -- runs overlay --------------------------------------------------------------------------
 
@@ -257,6 +301,7 @@ class LossPlotPanel(QWidget):
         axis_changed = x_axis != self.x_axis
         self.x_axis = x_axis
         keys = [key for key, *_ in runs]
+        shown = [(key, o.label) for key, o in self.overlays.items()]
         for key in [k for k in self.overlays if k not in keys]:
             pi.removeItem(self.overlays.pop(key).item)
         for key, history, colour, label in runs:
@@ -269,16 +314,18 @@ class LossPlotPanel(QWidget):
             elif o.history is not history or o.label != label or o.colour != colour:
                 o.history, o.label, o.colour, o.drawn = history, label, colour, None
                 o.item.setPen(pg.mkPen(colour, width=2))
+        self._refresh_overlays()
+        if [(key, self.overlays[key].label) for key in keys] == shown and not axis_changed:
+            return  # the same runs: their curves are redrawn as they grow, nothing else changes
         self.overlay_legend.clear()
         for key in keys:
             self.overlay_legend.addItem(self.overlays[key].item, self.overlays[key].label)
         comparing = bool(self.overlays)
         self.overlay_legend.setVisible(comparing)
-        for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve):
-            curve.setVisible(not comparing)
+        for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve, self.range_item):
+            curve.setVisible(not comparing)  # (a hidden range_item leaves the auto-range to the overlays)
         self.legend.setVisible(not comparing)
         pi.setLabel("bottom", X_AXES[self.x_axis] if comparing else "iteration")
-        self._refresh_overlays()
         if axis_changed or not comparing:
             pi.enableAutoRange()
 
@@ -336,6 +383,7 @@ class LossPlotPanel(QWidget):
         self._ema.extend(self._raw.view)
         self.ema_curve.setData(self.history.iterations.view[:len(self._raw)], self._ema.values.view)
         self._refresh_overlays()
+        self._update_range_item()
 
     # -- hover ---------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import time
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QSplitter, QStyle,
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QStyle,
                                QTabWidget, QVBoxLayout, QWidget)
 
 import core
@@ -20,11 +20,11 @@ from core.builtins import BUILTINS, describe_builtin, load_builtin
 from core.experiments import EXPERIMENTS, experiment
 from core.probe import default_probe_text, probe_passage
 
+from .column import ColumnScrollArea
 from .corpus_panel import CorpusPanel
 from .fmt import duration
 from .gradflow_panel import GradFlowPanel
 from .heatmap import HiddenHeatmap
-from .history import LN2
 from .inspector import InspectorPanel
 from .lossplot import LossPlotPanel
 from .runs_library import RunsLibrary
@@ -154,12 +154,7 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.corpus_panel)
         left_layout.addWidget(self.settings_panel)
         left_layout.addStretch(1)
-        self.left_scroll = QScrollArea()
-        self.left_scroll.setWidget(left)
-        self.left_scroll.setWidgetResizable(True)
-        self.left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.left_scroll.setMinimumWidth(300)
-        self.left_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.left_scroll = ColumnScrollArea(left)  # as wide as the controls need: nothing cut at its edge
 
         self.loss_panel = LossPlotPanel()
         self.samples_panel = SamplesPanel()
@@ -222,7 +217,8 @@ class MainWindow(QMainWindow):
         self.elapsed_label = QLabel("Elapsed 0:00:00", objectName="elapsedLabel")
         self.iteration_label.setToolTip("Completed training iterations (one window of T characters per stream each)")
         self.epoch_label.setToolTip("Which pass over the training text, and how far into it")
-        self.loss_label.setToolTip("The lesson's smooth loss, and the same in bits per character")
+        self.loss_label.setToolTip("Training loss in bits per character: the moving average the loss plot draws "
+                                   "(orange), and the latest held-out (validation) value")
         for w in (self.state_label, self.iteration_label, self.epoch_label, self.speed_label, self.loss_label,
                   self.elapsed_label):
             w.setContentsMargins(8, 0, 8, 0)
@@ -862,7 +858,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _on_run_ended(self, path: str, status: str) -> None:
-        self.runs.set_current(None)
+        self.runs.set_current(None, ended=status)
 
     @Slot(str)
     def _on_run_warned(self, message: str) -> None:
@@ -976,12 +972,11 @@ class MainWindow(QMainWindow):
         p = self.session.last_progress
         rate = self.session.rate
         if t is None:
-            it, epoch, smooth, T = 0, 0.0, None, self.settings_panel.config().seq_length
+            it, epoch = 0, 0.0
         elif p is not None and self.state == RUNNING:
-            it, epoch, smooth, T = p.iteration, p.epoch, (p.smooth_loss[-1] if len(p.smooth_loss) else
-                                                         t.smooth_loss), t.config.seq_length
+            it, epoch = p.iteration, p.epoch
         else:
-            it, epoch, smooth, T = t.iteration, t.epoch, t.smooth_loss, t.config.seq_length
+            it, epoch = t.iteration, t.epoch
         self.iteration_label.setText(f"Iteration {it}")
         self.epoch_label.setText(f"Epoch {int(epoch) + 1} · {100.0 * (epoch - int(epoch)):.1f}%")
         if self.state == RUNNING and rate > 0:
@@ -989,10 +984,12 @@ class MainWindow(QMainWindow):
             self.speed_label.setText(f"{rate:,.0f} it/s · {chars:,.0f} chars/s")
         else:
             self.speed_label.setText("— it/s")
-        if smooth is None:
+        average, held_out, _ = self.loss_panel.latest_bits() if t is not None else (None, None, None)
+        if average is None:
             self.loss_label.setText("Loss —")
         else:
-            self.loss_label.setText(f"Loss {smooth:.2f} · {smooth / T / LN2:.3f} bits/char")
+            val = "—" if held_out is None else f"{held_out:.3f}"
+            self.loss_label.setText(f"Loss {average:.3f} bits/char · held-out {val}")
         self.elapsed_label.setText(f"Elapsed {duration(self.session.elapsed)}")
         self.setWindowModified(self.has_unsaved_progress)
 

@@ -239,6 +239,7 @@ class RunsLibrary(QObject):
         self._scanned_at: dict[str, float] = {}
         self._next_colour = 0
         self._current: str | None = None
+        self._current_samples = 0  # the iteration of the current run's newest sample, as last announced
         self._shut_down = False
         self._timer = QTimer(self)
         self._timer.setInterval(FOLLOW_MS)
@@ -308,13 +309,14 @@ class RunsLibrary(QObject):
     # -- the run this window writes ----------------------------------------------------------------
 
     def set_current(self, path: str | None, history: RunHistory | None = None, config: dict | None = None,
-                    preset: str | None = None, corpus: str | None = None) -> None:
-        """The run being written by this window (its curves are the session's own), or None when it ended."""
+                    preset: str | None = None, corpus: str | None = None, ended: str = STALE) -> None:
+        """The run being written by this window (its curves are the session's own), or None when it ended
+        (with the status `ended`, until its folder is read again)."""
         old = self._current
         if old is not None and old in self.rows:
+            self.update_current()  # its last iterations (the session took them in just before it ended)
             self.rows[old].current = False
-            if self.rows[old].status == LIVE:
-                self.rows[old].status = STALE  # until the folder is read again
+            self.rows[old].status = ended
             self.rowUpdated.emit(old)
         self._current = os.path.abspath(path) if path else None
         if self._current is None:
@@ -344,6 +346,10 @@ class RunsLibrary(QObject):
         if (iteration, best) != (row.iteration, row.best_val_bpc):
             row.iteration, row.best_val_bpc = iteration, best
             self.rowUpdated.emit(row.path)
+        samples = len(row.history.samples) and row.history.samples[-1].iteration
+        if row.checked and samples != self._current_samples:  # the comparison shows its newest sample
+            self.curvesChanged.emit()
+        self._current_samples = samples
 
     @property
     def current(self) -> str | None:

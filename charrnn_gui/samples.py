@@ -7,7 +7,7 @@ import tempfile
 from collections import deque
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetrics, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (QApplication, QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
@@ -17,10 +17,31 @@ MAX_BLOCKS = 4_000  # lines kept in the view (Qt holds ~3 KB per laid-out line)
 RECENT_IN_MEMORY = 2_000  # samples kept as objects; every sample also goes to a spool file for export
 
 
-def monospace_font() -> QFont:
-    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+MONOSPACE_FAMILIES = ("DejaVu Sans Mono", "Noto Sans Mono", "Liberation Mono", "Ubuntu Mono", "Cascadia Mono",
+                      "Consolas", "Menlo", "Courier New", "Courier")  # tried when the system's fixed font is not
+
+
+def is_monospace(font: QFont) -> bool:
+    """True when i, W, m and . have one advance: a measure, not QFontInfo.fixedPitch(), which is False for
+    some fonts that are monospaced (Noto Sans Mono, fontconfig's monospace on many desktops)."""
+    fm = QFontMetrics(font)
+    return len({fm.horizontalAdvance(ch) for ch in "iWm."}) == 1
+
+
+def monospace_font(base: QFont | None = None) -> QFont:
+    """The system's fixed-width font (or base) when it measures monospaced, else the first installed
+    family that does; the samples, the vocabulary preview and the heatmap's axis line characters up."""
+    font = QFont(base) if base is not None else QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
     font.setStyleHint(QFont.StyleHint.Monospace)
-    font.setFixedPitch(True)
+    if is_monospace(font):
+        return font
+    installed = set(QFontDatabase.families())
+    fixed = [f for f in sorted(installed) if QFontDatabase.isFixedPitch(f)]
+    for family in [f for f in MONOSPACE_FAMILIES if f in installed] + fixed:
+        candidate = QFont(font)
+        candidate.setFamilies([family])
+        if is_monospace(candidate):
+            return candidate
     return font
 
 

@@ -137,7 +137,8 @@ class SettingsPanel(QWidget):
         self.params_label.setStyleSheet("color: #555;")
 
         model_box = QGroupBox("Model")
-        form = QFormLayout(model_box)
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Preset", self.preset_combo)
         form.addRow("Hidden size", self.hidden_spin)
@@ -147,8 +148,10 @@ class SettingsPanel(QWidget):
         form.addRow("Gradient clip", self.clip_spin)
         form.addRow("Seed", self.seed_spin)
         form.addRow("Precision", self.dtype_combo)
-        form.addRow(self.params_label)
-        form.addRow(self.lock_note)
+        model_layout = QVBoxLayout(model_box)  # the wrapped notes below the form: a box gives them their full height
+        model_layout.addLayout(form)
+        model_layout.addWidget(self.params_label)
+        model_layout.addWidget(self.lock_note)
 
         live_box = QGroupBox("Live (apply while training)")
         live = QFormLayout(live_box)
@@ -160,8 +163,7 @@ class SettingsPanel(QWidget):
         live.addRow("Gradient flow every", self.grad_flow_spin)
 
         for combo in (self.preset_combo, self.optimizer_combo, self.dtype_combo):
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(8)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # every entry readable
         for w in (self.lock_note, self.params_label):
             w.setMinimumWidth(1)
 

@@ -1,30 +1,67 @@
 """Screenshots of the main window for the README: training on Shakespeare, paused with Sample now, Look inside.
 
-    QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--iterations 400] [--out assets/screenshots]
+    python scripts/screenshots.py [--iterations 400] [--out assets/screenshots] [--platform xcb|offscreen]
 
-Runs the real app offscreen on the built-in corpus with the fast preset, in a throwaway settings
-folder (never the user's), and saves window.grab() images.
+Runs the real app on the built-in corpus with the fast preset, in a throwaway settings folder (never
+the user's), and saves window.grab() images. The platform is X11 (xcb), as on a desktop: on $DISPLAY
+when one is set, else on a private Xvfb server the script starts and stops itself (or run it under
+`xvfb-run -a`). `--platform offscreen` draws without any X server.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+SCREEN = "1920x1080x24"
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str]:
+    """A private Xvfb server; returns it and its display name once it accepts clients."""
+    if shutil.which("Xvfb") is None:
+        raise SystemExit("screenshots: no $DISPLAY and no Xvfb (apt-get install xvfb), or use --platform offscreen")
+    server = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", SCREEN, "-nolisten", "tcp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    number = server.stdout.readline().strip()  # written when the server is ready
+    if not number:
+        server.kill()
+        raise SystemExit("screenshots: Xvfb did not start")
+    return server, f":{int(number)}"
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--iterations", type=int, default=400)
     p.add_argument("--out", default=os.path.join(ROOT, "assets", "screenshots"))
+    p.add_argument("--platform", choices=("xcb", "offscreen"), default=os.environ.get("QT_QPA_PLATFORM") or "xcb",
+                   help="Qt platform: xcb (X11, the default: a real display or a private Xvfb) or offscreen")
     args = p.parse_args()
+    os.environ["QT_QPA_PLATFORM"] = args.platform
+    server = None
+    if args.platform == "xcb" and not os.environ.get("DISPLAY"):
+        server, os.environ["DISPLAY"] = start_xvfb()
+    try:
+        return shoot(args)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
 
+
+def shoot(args) -> int:
+    from charrnn_gui.xcb_check import missing_packages_message
+
+    message = missing_packages_message() if args.platform == "xcb" else None
+    if message:
+        print(message, file=sys.stderr)
+        return 1
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -43,6 +80,7 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.005)
 
+    print(f"platform {app.platformName()}, display {os.environ.get('DISPLAY', '-')}", file=sys.stderr)
     os.makedirs(args.out, exist_ok=True)
     window.start()
     spin(lambda: window.trainer.iteration >= args.iterations)

@@ -129,3 +129,22 @@ def test_training_is_written_as_a_run_from_start_until_reset(qtbot, tmp_path):
         assert (run.curves.elapsed[1:] >= run.curves.elapsed[:-1]).all()
     finally:
         session.shutdown()
+
+
+def test_a_runs_folder_that_cannot_be_written_warns_and_training_goes_on(qtbot, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    session = make_session(qtbot)
+    session.runs_folder = str(blocker / "runs")  # a folder inside a file: cannot be created
+    warnings = []
+    session.runWarned.connect(warnings.append)
+    try:
+        session.create_model(small_config())
+        session.start()
+        qtbot.waitUntil(lambda: bool(warnings), timeout=10_000)
+        assert "not recorded as a run" in warnings[0] and session.recording is None
+        qtbot.waitUntil(lambda: session.trainer.iteration >= 50, timeout=10_000)
+        assert session.state == RUNNING
+        session.pause()
+    finally:
+        session.shutdown()

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QAction, QFontInfo
+from PySide6.QtGui import QAction, QFont, QFontDatabase, QFontInfo, QFontMetrics
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QWidget
 
 import core
@@ -18,19 +18,49 @@ from charrnn_gui.samples import MAX_BLOCKS, RECENT_IN_MEMORY, SampleRecord, Samp
 from .helpers import wait_iterations
 
 
+def _measures_monospaced(font) -> bool:
+    """Every glyph one advance (QFontInfo.fixedPitch() says False for Noto Sans Mono, which is monospaced)."""
+    fm = QFontMetrics(font)
+    return fm.horizontalAdvance("i") == fm.horizontalAdvance("W") == fm.horizontalAdvance("m") == \
+        fm.horizontalAdvance(".")
+
+
 def test_stable_object_names_are_there(make_window):
     window = make_window()
     for name in ("openCorpusAction", "startPauseAction", "stepAction", "resetAction", "saveCheckpointAction"):
         assert isinstance(window.findChild(QAction, name), QAction), name
     assert window.findChild(QWidget, "lossPlot").__class__.__name__ == "PlotWidget"
     view = window.findChild(QPlainTextEdit, "samplesView")
-    assert view.isReadOnly() and QFontInfo(view.font()).fixedPitch()
+    assert view.isReadOnly() and _measures_monospaced(view.font())
     assert isinstance(window.findChild(HiddenHeatmap, "hiddenHeatmap"), HiddenHeatmap)
     label = window.findChild(QLabel, "iterationLabel")
     assert int(re.search(r"\d+", label.text()).group()) == 0
     assert window.start_pause_action.shortcut().toString() == "Space"
     assert window.save_checkpoint_action.shortcut().toString() == "Ctrl+S"
     assert window.open_corpus_action.shortcut().toString() == "Ctrl+O"
+
+
+def test_monospace_is_measured_by_glyph_advances_not_fixed_pitch(qapp):
+    from charrnn_gui.samples import is_monospace
+
+    assert not is_monospace(QFont("DejaVu Sans", 10))
+    assert is_monospace(QFont("DejaVu Sans Mono", 10))
+    if "Noto Sans Mono" not in QFontDatabase.families():
+        pytest.skip("Noto Sans Mono is not installed (fonts-noto-mono)")
+    noto = QFont("Noto Sans Mono", 10)
+    assert QFontInfo(noto).family() == "Noto Sans Mono"
+    assert is_monospace(noto) and _measures_monospaced(noto)
+
+
+def test_samples_font_is_monospaced_even_when_the_system_fixed_font_is_not(qapp):
+    from charrnn_gui.samples import monospace_font
+
+    proportional = QFont("DejaVu Sans", 11)
+    assert not _measures_monospaced(proportional)
+    font = monospace_font(proportional)
+    assert _measures_monospaced(font)
+    assert font.pointSize() == 11
+    assert _measures_monospaced(monospace_font())
 
 
 def test_status_bar_shows_iteration_epoch_speed_loss_bits_and_time(make_window, qtbot, small_corpus_file):
@@ -42,7 +72,8 @@ def test_status_bar_shows_iteration_epoch_speed_loss_bits_and_time(make_window, 
     qtbot.waitUntil(lambda: "it/s" in window.speed_label.text() and "—" not in window.speed_label.text(), timeout=5000)
     assert "chars/s" in window.speed_label.text()
     assert re.fullmatch(r"Epoch \d+ · \d+\.\d%", window.epoch_label.text())
-    assert re.fullmatch(r"Loss \d+\.\d\d · \d\.\d{3} bits/char", window.loss_label.text())
+    qtbot.waitUntil(lambda: "bits/char" in window.loss_label.text(), timeout=5000)  # the plot's next refresh
+    assert re.fullmatch(r"Loss \d\.\d{3} bits/char · held-out —", window.loss_label.text())  # no held-out text
     assert window.elapsed_label.text().startswith("Elapsed 0:00:0")
     window.pause()
     window.refresh_now()
