@@ -69,6 +69,8 @@ class TrainConfig:
             (self.temperature > 0, "temperature must be positive"),
             (self.whh_init in WHH_INITS, f"W_hh init must be one of {', '.join(WHH_INITS)}"),
             (self.whh_gain > 0, "W_hh gain must be positive"),
+            (self.cell == "rnn" or (self.whh_init == "randn" and self.whh_gain == 1.0),
+             "W_hh init and gain apply to the tanh cell (rnn) only"),
             (self.grad_flow_every >= 0, "gradient-flow interval must be 0 (off) or positive"),
         ]
         for ok, reason in checks:

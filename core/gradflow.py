@@ -35,10 +35,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .fast_rnn import loss_and_grads
 from .gru import gru_step_backward
 from .lstm import lstm_cell_gradient, lstm_step_backward
 from .model import describe, model_forward, model_loss_and_grads
-from .rnn import loss_and_grads, rnn_forward, rnn_step_backward, softmax, temporal_affine_forward
+from .rnn import rnn_forward, rnn_step_backward, softmax, temporal_affine_forward
 
 SATURATED = 0.95  # |h| above this counts as a saturated unit (tanh' < 0.1)
 APP_EVERY = 100  # the app's measurement interval unless the user changes it (bench/gradflow.py: its cost)

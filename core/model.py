@@ -20,7 +20,7 @@ import numpy as np
 
 from .gru import gru_backward, gru_forward
 from .lstm import lstm_backward, lstm_forward
-from .rnn import (init_params, orthogonal, rnn_forward, rnn_layer_backward, rnn_layer_forward,
+from .rnn import (init_params, recurrent_init, rnn_forward, rnn_layer_backward, rnn_layer_forward,
                   temporal_affine_backward, temporal_affine_forward, temporal_softmax_loss)
 
 CELLS = ("rnn", "lstm", "gru")
@@ -94,12 +94,11 @@ def init_model_params(arch: Arch, seed: int, scale: float, dtype: str, whh_init:
                       whh_gain: float = 1.0) -> dict[str, np.ndarray]:
     """Weights drawn as RandomState(seed).randn * scale, biases zero; an LSTM's forget-gate biases start at 1
     (so that it keeps its cell state until it learns not to). One tanh layer is the lesson's init exactly.
-
-    whh_init "orthogonal" replaces each (H, H) gate block of every layer's Wh by the orthogonal factor of its own
-    draw (as core.rnn.init_params does for Whh); whh_gain then multiplies every Wh.
-    """
+    whh_init and whh_gain reshape a tanh cell's recurrent matrices (rnn.recurrent_init); gated cells refuse them."""
     if arch.lesson:
         return init_params(arch.vocab, arch.hidden, seed, scale, dtype, whh_init, whh_gain)
+    if arch.cell != "rnn" and (whh_init != "randn" or whh_gain != 1.0):
+        raise ValueError("W_hh init and gain apply to the tanh cell (rnn) only")
     rng = np.random.RandomState(seed)
     params = {}
     for name, shape in param_shapes(arch).items():
@@ -107,19 +106,12 @@ def init_model_params(arch: Arch, seed: int, scale: float, dtype: str, whh_init:
             params[name] = rng.randn(*shape) * scale
         else:
             params[name] = np.zeros(shape)
+        if name.endswith(".Wh") and arch.cell == "rnn":
+            params[name] = recurrent_init(params[name], whh_init, whh_gain)
     if arch.cell == "lstm":
         H = arch.hidden
         for layer in range(arch.layers):
             params[f"L{layer}.b"][H:2 * H] = 1.0  # the forget gate's block (order i, f, o, g)
-    H = arch.hidden
-    for layer in range(arch.layers):
-        Wh = params[f"L{layer}.Wh"]  # (G*H, H)
-        if whh_init == "orthogonal":
-            for g in range(0, Wh.shape[0], H):
-                Wh[g:g + H] = orthogonal(Wh[g:g + H])
-        elif whh_init != "randn":
-            raise ValueError(f"unknown W_hh init {whh_init!r}")
-        Wh *= whh_gain
     return {k: v.astype(dtype) for k, v in params.items()}
 
 

@@ -122,7 +122,7 @@ class SGD(Optimizer):
     name = "sgd"
 
     def update(self, k, p, g, a, b):
-        np.multiply(g, self.learning_rate, out=b)
+        np.multiply(g, self.rate, out=b)
         p -= b
 
 

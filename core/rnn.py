@@ -17,12 +17,6 @@ import numpy as np
 PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
 
 
-def orthogonal(W):
-    """The orthogonal factor Q of a square Gaussian draw W = QR, signs fixed so Q is uniform over orthogonal matrices."""
-    q, r = np.linalg.qr(W)  # (H, H) each
-    return q * np.sign(np.diag(r))
-
-
 def init_params(vocab_size: int, hidden_size: int, seed: int, scale: float = 0.01,
                 dtype: str = "float64", whh_init: str = "randn", whh_gain: float = 1.0) -> dict[str, np.ndarray]:
     """Weights drawn as RandomState(seed).randn * scale in the lesson's order Wxh, Whh, Why; zero biases.
@@ -39,13 +33,19 @@ def init_params(vocab_size: int, hidden_size: int, seed: int, scale: float = 0.0
         "bh": np.zeros(H),  # (H,) hidden bias
         "by": np.zeros(V),  # (V,) output bias
     }
-    if whh_init == "orthogonal":
-        params["Whh"] = orthogonal(params["Whh"])
-    elif whh_init != "randn":
-        raise ValueError(f"unknown W_hh init {whh_init!r}")
-    if whh_gain != 1.0:
-        params["Whh"] = params["Whh"] * whh_gain
+    params["Whh"] = recurrent_init(params["Whh"], whh_init, whh_gain)
     return {k: v.astype(dtype) for k, v in params.items()}
+
+
+def recurrent_init(W, init: str = "randn", gain: float = 1.0):
+    """A recurrent matrix's first value from its Gaussian draw W (H, H): W itself ("randn") or its orthogonal
+    factor ("orthogonal": every singular value 1), times gain. No new draws, so the other weights stay the same."""
+    if init == "orthogonal":
+        q, r = np.linalg.qr(W)  # (H, H) each
+        W = q * np.sign(np.diag(r))  # the sign fix makes Q uniform over orthogonal matrices
+    elif init != "randn":
+        raise ValueError(f"unknown W_hh init {init!r}")
+    return W * gain if gain != 1.0 else W
 
 
 class RNNCache(NamedTuple):

@@ -151,6 +151,8 @@ class Trainer:
             else:
                 if int(value) < (0 if key in ("sample_every", "grad_flow_every") else 1):
                     raise ValueError(f"{key.replace('_', ' ')} is out of range")
+                if key == "grad_flow_every" and value:
+                    self.config.replace(grad_flow_every=int(value)).validate()  # a model it can measure
                 setattr(self, key, int(value))
 
     def _keep_restore_point(self, new_rate: float) -> None:

@@ -94,10 +94,14 @@ def test_bit_flipped_file_is_refused(saved, tmp_path):
         bad = tmp_path / f"flip{trial}.npz"
         bad.write_bytes(bytes(flipped))
         try:
-            load_checkpoint(bad)
+            ckpt = load_checkpoint(bad)
         except CheckpointError:
             refused += 1
-    assert refused == 20  # zip CRCs catch every flip
+            continue
+        # Zip CRCs guard the data; a flip in a header field nothing reads (a local header's zip64 sizes) is harmless.
+        good = load_checkpoint(saved)
+        assert ckpt.meta == good.meta and all(np.array_equal(ckpt.arrays[k], good.arrays[k]) for k in good.arrays)
+    assert refused >= 18
 
 
 def test_pickled_object_array_is_refused_and_never_unpickled(saved, tmp_path):

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from core import Trainer, corpus_from_text, preset
+from core.fast_rnn import loss_and_grads
 from core.gradflow import (GradFlow, PowerIteration, clip_fraction, grad_param_ratio, last_step_backward,
                            measure_grad_flow, rnn_window_flow)
-from core.optim import clip_grads
-from core.rnn import init_params, loss_and_grads
+from core.optim import clip_grads, make_optimizer
+from core.rnn import init_params
 from core.threads import limit_blas_threads
 
 TEXT = "".join(f"line {i}: the quick brown fox jumps over the lazy dog.\n" for i in range(300))
@@ -310,3 +311,32 @@ def test_cli_writes_the_gradient_flow_fields_into_the_metrics_every_n_iterations
     capsys.readouterr()
     assert main(["train", str(text), "--grad-flow-every", "-1"]) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_every_cell_and_stack_is_measured_from_the_start_or_once_turned_on_live(corpus):
+    for kw in ({"cell": "lstm"}, {"cell": "gru"}, {"num_layers": 2}):
+        snap = Trainer.from_corpus(corpus, preset("min-char-rnn", hidden_size=8, seq_length=10, grad_flow_every=10,
+                                                  **kw)).step()
+        assert snap.grad_flow is not None and snap.grad_flow.grad_flow.shape == (10,)
+        trainer = Trainer.from_corpus(corpus, preset("min-char-rnn", hidden_size=8, seq_length=10, **kw))
+        assert trainer.step().grad_flow is None
+        trainer.set_live(grad_flow_every=1)
+        assert trainer.step().grad_flow is not None
+
+
+def test_whh_init_shapes_every_tanh_layer_of_a_stack_and_gated_cells_refuse_it(corpus):
+    cfg = preset("min-char-rnn", hidden_size=8, seq_length=10, num_layers=2, whh_init="orthogonal", whh_gain=1.5)
+    params = Trainer.from_corpus(corpus, cfg).params
+    for key in ("L0.Wh", "L1.Wh"):
+        np.testing.assert_allclose(np.linalg.svd(params[key], compute_uv=False), 1.5, rtol=1e-12)
+    with pytest.raises(ValueError, match="tanh cell"):
+        preset("min-char-rnn", cell="lstm", whh_init="orthogonal")
+
+
+def test_sgd_steps_by_the_learning_rate_times_the_gradient():
+    p = {"w": np.array([1.0, -2.0, 3.0])}
+    opt = make_optimizer("sgd", p, 0.5)
+    opt.step(p, {"w": np.array([2.0, 2.0, -4.0])})
+    np.testing.assert_array_equal(p["w"], [0.0, -3.0, 5.0])
+    opt.step(p, {"w": np.array([1.0, 1.0, 1.0])}, 0.25)  # a schedule's rate for this step
+    np.testing.assert_array_equal(p["w"], [-0.25, -3.25, 4.75])

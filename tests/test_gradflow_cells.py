@@ -193,14 +193,3 @@ def test_divergence_names_the_layer_whose_recurrent_weights_blew_up():
     params["L0.Wh"][0, 0] = np.inf
     assert "layer 1's W_hh is no longer finite" in divergence_cause(params, clip=0)
     assert divergence_cause(params, clip=5) == ""
-
-
-def test_orthogonal_init_applies_to_every_gate_block_of_every_layer():
-    arch = Arch("lstm", 2, 6, 5)
-    params = init_model_params(arch, 3, 0.01, "float64", whh_init="orthogonal", whh_gain=1.5)
-    for layer in range(2):
-        Wh = params[f"L{layer}.Wh"]
-        for g in range(4):
-            np.testing.assert_allclose(np.linalg.svd(Wh[g * 6:(g + 1) * 6], compute_uv=False), 1.5, rtol=1e-12)
-    plain = init_model_params(arch, 3, 0.01, "float64")
-    np.testing.assert_array_equal(plain["L0.Wx"], params["L0.Wx"])  # the other draws stay the same
