@@ -23,8 +23,8 @@ if __package__ in (None, ""):  # python bench/run.py
 
 from bench.common import ROOT, machine_info  # noqa: E402
 
-SECTIONS = ("engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui", "runs", "cells",
-            "cellquality", "gradflow")
+SECTIONS = ("engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui", "cells", "cellquality",
+            "runs", "gradflow")
 DEFAULT_SKIPS = ("cellquality",)  # long: run it by name (--only cellquality [--long])
 SETTINGS = {  # rounds, seconds per contender per round, ...
     "quick": {"rounds": 4, "seconds": 0.6, "sample_rounds": 3, "corpus_mb": 20, "gui_seconds": 3.0, "runs_rounds": 3},
@@ -180,9 +180,9 @@ def main(argv=None) -> int:
     run("corpus", lambda: corpus_load.corpus_load(cfg["corpus_mb"]))
     run("threads", lambda: engine.blas_threads(max(4, R // 2), S))
     run("gui", lambda: gui_hook.gui_figures(cfg["gui_seconds"]))
-    run("runs", lambda: runs_listing.runs_listing(cfg["runs_rounds"]))
     run("cells", lambda: cells.cells_vs_torch(max(3, R // 2), S))
     run("cellquality", lambda: cells.cells_quality(long=args.long, include_torch="torch" in only))
+    run("runs", lambda: runs_listing.runs_listing(cfg["runs_rounds"]))
     run("gradflow", lambda: gradflow.gradflow_cost(R, S))
     results["section_seconds"] = timings
 
