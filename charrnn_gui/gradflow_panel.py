@@ -68,6 +68,20 @@ def _white_plot(name: str) -> pg.PlotWidget:
     return w
 
 
+def decade_ticks(y: np.ndarray) -> list:
+    """Ticks for a short log-scale axis (positions in log10): whole powers of ten, at most four labelled; when the
+    data span less than one, its smallest and largest value instead."""
+    logs = np.log10(y[np.isfinite(y) & (y > 0)])
+    if not logs.size:
+        return [[], []]
+    lo, hi = float(logs.min()), float(logs.max())
+    decades = list(range(math.ceil(lo), math.floor(hi) + 1))
+    if len(decades) < 2:
+        return [[(lo, f"{10 ** lo:.2g}"), (hi, f"{10 ** hi:.2g}")] if hi > lo else [(lo, f"{10 ** lo:.2g}")], []]
+    step = math.ceil(len(decades) / 4)
+    return [[(d, f"1e{d}" if abs(d) > 2 else f"{10.0 ** d:g}") for d in decades[::step]], []]
+
+
 class RowAxis(pg.AxisItem):
     """A heatmap's vertical axis: rows are measurements, labelled with the iteration each was taken at."""
 
@@ -104,8 +118,10 @@ class PathView:
         pi.setLabel("bottom", "steps back k", color="#222")
         pi.setLabel("left", f"‖∂ℓ<sub>T</sub>/∂{what}‖", color="#222")
         title = "h-path (hidden state)" if state == "h" else "c-path (cell state)"
-        pi.setTitle(f"<span style='color:#222'>{title}</span> <span style='color:#777'>· bold: latest measurement, "
-                    f"faint: the {TRAIL} before it</span>", size="9pt")
+        pi.setTitle(f"<span style='color:#222'>{title}</span> <span style='color:#777'>· bold: latest</span>",
+                    size="9pt")
+        self.curve_plot.setToolTip(f"The {title}'s reach: bold, the latest measurement; faint, the {TRAIL} before "
+                                   f"it (older is fainter); dashed, the lower layers' latest")
         legend = pi.addLegend(offset=(-8, 6), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))  # layers
         self.trail = []
         for i in range(TRAIL):  # oldest first: the faintest
@@ -358,6 +374,8 @@ class GradFlowPanel(QWidget):
             y = flows.numbers(field)
             y = np.where(y > 0, y, np.nan) if scale == "log" else y * scale
             self.health_curves[field].setData(its, y)
+            if scale == "log":
+                self.health_plots[field].getPlotItem().getAxis("left").setTicks(decade_ticks(y))
         strip = self.health_plots[HEALTH[0][0]].getPlotItem()
         if len(its) == 1:  # one point: a readable stretch of iterations around it, not a zoom into nothing
             strip.setXRange(its[0] - 10, its[0] + 10, padding=0)
