@@ -912,38 +912,35 @@ class MainWindow(QMainWindow):
                 return
             self.statusBar().showMessage(f"Wrote {n:,} samples to {path}", 8000)
 
-    def export_flow_png(self) -> None:
+    def _export_flow(self, caption: str, name: str, filters: str, write) -> None:
+        """Ask where to save, then write(path), which returns the status message; says so when nothing is measured."""
         if not len(self.session.flows):
             self.statusBar().showMessage("No gradient-flow measurement yet: train with Gradient flow every above 0",
                                          5000)
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export gradient-flow heatmap",
-                                              os.path.join(self._dialog_dir(), "gradient-flow.png"),
-                                              "PNG images (*.png)")
-        if path:
-            try:
-                self.gradflow_panel.export_png(path)
-            except OSError as e:
-                self._warn("Cannot export", f"Cannot write {path}: {e.strerror or e}")
-                return
-            self.statusBar().showMessage(f"Saved the gradient-flow heatmap to {path}", 8000)
+        path, _ = QFileDialog.getSaveFileName(self, caption, os.path.join(self._dialog_dir(), name), filters)
+        if not path:
+            return
+        try:
+            message = write(path)
+        except OSError as e:
+            self._warn("Cannot export", f"Cannot write {path}: {e.strerror or e}")
+            return
+        self.statusBar().showMessage(message, 8000)
+
+    def export_flow_png(self) -> None:
+        def write(path):
+            self.gradflow_panel.export_png(path)
+            return f"Saved the gradient-flow heatmap to {path}"
+
+        self._export_flow("Export gradient-flow heatmap", "gradient-flow.png", "PNG images (*.png)", write)
 
     def export_flow_csv(self) -> None:
-        flows = self.session.flows
-        if not len(flows):
-            self.statusBar().showMessage("No gradient-flow measurement yet: train with Gradient flow every above 0",
-                                         5000)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export gradient-flow numbers",
-                                              os.path.join(self._dialog_dir(), "gradient-flow.csv"),
-                                              "CSV files (*.csv);;All files (*)")
-        if path:
-            try:
-                n = flows.write_csv(path)
-            except OSError as e:
-                self._warn("Cannot export", f"Cannot write {path}: {e.strerror or e}")
-                return
-            self.statusBar().showMessage(f"Wrote {n:,} gradient-flow measurements to {path}", 8000)
+        def write(path):
+            return f"Wrote {self.session.flows.write_csv(path):,} gradient-flow measurements to {path}"
+
+        self._export_flow("Export gradient-flow numbers", "gradient-flow.csv", "CSV files (*.csv);;All files (*)",
+                          write)
 
     # == display ===============================================================================
 

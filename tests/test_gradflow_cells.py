@@ -3,25 +3,13 @@
 import numpy as np
 import pytest
 
-from core import Trainer, corpus_from_text, preset
+from core import Trainer, preset
 from core.experiments import experiment
 from core.gradflow import cell_window_flow, divergence_cause, measure_grad_flow, path_names, rnn_window_flow
 from core.model import Arch, init_model_params
 from core.rnn import init_params
-from core.threads import limit_blas_threads
 
-TEXT = "".join(f"line {i}: the quick brown fox jumps over the lazy dog.\n" for i in range(300))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_blas_thread():
-    with limit_blas_threads(1):
-        yield
-
-
-@pytest.fixture
-def corpus():
-    return corpus_from_text(TEXT, name="fox")
+from .test_gradflow import corpus, one_blas_thread  # noqa: F401  the fixtures: the fox text, one BLAS thread
 
 
 def sigmoid(a):
