@@ -9,6 +9,8 @@ import numpy as np
 
 # The health numbers of core.gradflow.GradFlow, in the order of the tab's strip and of the CSV.
 NUMBERS = ("whh_sigma_max", "tanh_derivative_mean", "saturated_fraction", "clip_fraction", "grad_param_ratio")
+MAX_FLOWS = 4000  # measurements kept: past this, only every stride-th (doubling as needed) and the newest
+KEEP_NEWEST = 64  # the newest measurements are always kept (the trail and the latest curves read them)
 
 
 def path_title(name: str) -> str:
@@ -25,16 +27,33 @@ class FlowHistory:
     def __init__(self):
         self.flows: list = []  # core.gradflow.GradFlow, oldest first
         self.version = 0  # bumped by every change, so a view redraws only when something is new
+        self.stride = 1  # older measurements kept: every stride-th in the order they were made
+        self._numbers: list[int] = []  # parallel to flows: each one's place in that order
+        self._made = 0  # measurements received
 
     def __len__(self) -> int:
         return len(self.flows)
 
     def add(self, flows) -> None:
-        self.flows.extend(flows)
+        """Append measurements (oldest first). A very long run keeps at most MAX_FLOWS: the newest KEEP_NEWEST and,
+        before them, every stride-th measurement, the stride doubling whenever they would be too many."""
+        for flow in flows:
+            self.flows.append(flow)
+            self._numbers.append(self._made)
+            self._made += 1
+        while True:
+            aged = len(self.flows) - KEEP_NEWEST
+            keep = [i for i, n in enumerate(self._numbers) if i >= aged or n % self.stride == 0]
+            if len(keep) <= MAX_FLOWS:
+                break
+            self.stride *= 2
+        if len(keep) < len(self.flows):
+            self.flows = [self.flows[i] for i in keep]
+            self._numbers = [self._numbers[i] for i in keep]
         self.version += 1
 
     def clear(self) -> None:
-        self.flows = []
+        self.flows, self._numbers, self._made, self.stride = [], [], 0, 1
         self.version += 1
 
     @property
@@ -82,7 +101,7 @@ class FlowHistory:
         return image
 
     def write_csv(self, path: str) -> int:
-        """One row per measurement: iteration, the health numbers, g_{T-1}/g_0, then every path's g_0 ... g_{T-1}
+        """One row per measurement kept: iteration, the health numbers, g_{T-1}/g_0, then every path's g_0 ... g_{T-1}
         (columns grad_flow_<k>, grad_flow_c_<k>, grad_flow_L0.h_<k> as in the metrics JSONL) and the BPTT carry.
         Returns the number of rows."""
         names = self.names()

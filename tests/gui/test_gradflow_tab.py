@@ -268,3 +268,21 @@ def test_an_experiment_on_a_text_too_short_for_its_windows_says_so(make_window, 
     assert not window.start_experiment("vanishing")
     (text,) = dialogs.texts("warning")
     assert "Vanishing" in text and window.trainer is None and window.state == "idle"
+
+
+def test_a_very_long_run_keeps_a_bounded_evenly_thinned_history():
+    from charrnn_gui.flow_history import KEEP_NEWEST, MAX_FLOWS, FlowHistory
+    from core.gradflow import GradFlow
+
+    def flow(i):
+        return GradFlow(i, np.ones(3), np.zeros(3), 1.0, 1.0, 0.0, 0.0, 1.0)
+
+    history = FlowHistory()
+    for start in range(0, 3 * MAX_FLOWS, 50):  # batches as the worker sends them
+        history.add([flow(i) for i in range(start, start + 50)])
+    its = history.iterations()
+    assert len(history) <= MAX_FLOWS and its[0] == 0 and its[-1] == 3 * MAX_FLOWS - 1
+    assert np.all(np.diff(its) > 0)
+    assert list(its[-KEEP_NEWEST:]) == list(range(3 * MAX_FLOWS - KEEP_NEWEST, 3 * MAX_FLOWS))  # the trail's, whole
+    gaps = np.diff(its[:-KEEP_NEWEST])
+    assert gaps.min() == gaps.max() == history.stride > 1  # spread evenly over the whole run
