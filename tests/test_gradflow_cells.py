@@ -181,3 +181,22 @@ def test_divergence_names_the_layer_whose_recurrent_weights_blew_up():
     params["L0.Wh"][0, 0] = np.inf
     assert "layer 1's W_hh is no longer finite" in divergence_cause(params, clip=0)
     assert divergence_cause(params, clip=5) == ""
+
+
+def test_the_cli_writes_every_path_of_a_stacked_lstm_into_the_metrics(tmp_path, capsys):
+    import json
+
+    from core.cli import main
+
+    from .test_gradflow import TEXT
+
+    text, metrics = tmp_path / "input.txt", tmp_path / "m.jsonl"
+    text.write_text(TEXT)
+    assert main(["train", str(text), "--cell", "lstm", "--layers", "2", "--hidden-size", "8", "--seq-length", "12",
+                 "--iterations", "6", "--grad-flow-every", "5", "--metrics", str(metrics), "--progress-every", "0",
+                 "--no-run"]) == 0
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if "grad_flow" in line]
+    assert [r["iteration"] for r in rows] == [1, 6]
+    for r in rows:
+        for key in ("grad_flow", "grad_flow_c", "grad_flow_L0.h", "grad_flow_L0.c", "bptt_carry"):
+            assert len(r[key]) == 12 and all(g is not None and g >= 0 for g in r[key]), key
