@@ -344,7 +344,7 @@ class GradFlowPanel(QWidget):
 
     def set_diverged(self, reason: str | None) -> None:
         """Say (or stop saying) that training diverged, and why."""
-        self.status.setText(f"Training diverged and paused: {reason}" if reason else "")
+        self.status.setText(f"Paused: {reason}." if reason else "")
         self.status.setVisible(bool(reason))
 
     def refresh(self, force: bool = False) -> None:
