@@ -7,20 +7,21 @@ import time
 
 from bench.common import alternate, bench_corpus, ratio_summary
 
-DEFAULT_EVERY = 100  # the interval the app and the experiments are meant to use; the CLI's is off
+from core.gradflow import APP_EVERY as DEFAULT_EVERY  # noqa: E402  the app's interval; the CLI's is off
 
 
 def gradflow_cost(rounds: int, every: int = DEFAULT_EVERY) -> dict:
     """it/s of two identical trainers, one measuring every `every` iterations, alternating block by block.
 
     Each timed call trains whole blocks of `every` iterations, so every block holds exactly one measurement (and
-    the preset's sampling, as in the app). Also the time of one measurement on its own, and the ratio it implies.
+    the preset's sampling, as in the app). Also the time of one measurement on its own. The lstm preset's
+    measurement goes back step by step through the readable LSTM layer (core.gradflow.cell_window_flow).
     """
     from core import Trainer, preset
 
     corpus = bench_corpus()
     out = {}
-    for name in ("min-char-rnn", "fast"):
+    for name in ("min-char-rnn", "fast", "lstm"):
         cfg = preset(name).replace(eval_every=10 ** 9)  # validation passes would dominate the fast preset's blocks
         off = Trainer.from_corpus(corpus, cfg)
         on = Trainer.from_corpus(corpus, cfg.replace(grad_flow_every=every))

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, Q
 
 import core
 from core.builtins import BUILTINS, describe_builtin, load_builtin
+from core.experiments import EXPERIMENTS, experiment
 from core.probe import default_probe_text, probe_passage
 
 from .affordable import confirm_affordable
@@ -26,6 +27,7 @@ from .checkpoint_meta import MetaError, read_app_meta
 from .column import ColumnScrollArea
 from .corpus_panel import CorpusPanel
 from .fmt import duration
+from .gradflow_panel import GradFlowPanel
 from .heatmap import HiddenHeatmap
 from .inspector import InspectorPanel
 from .lossplot import LossPlotPanel
@@ -42,7 +44,7 @@ REFRESH_MS = 100  # status bar and samples refresh
 HEATMAP_MIN_INTERVAL = 0.5  # seconds between two heatmap redraws while samples pour in
 CORPUS_FILTER = "Text files (*.txt);;All files (*)"
 CHECKPOINT_FILTER = "charrnn checkpoints (*.npz);;All files (*)"
-LOOK_INSIDE_HEIGHT = 500  # pixels the Look inside tab gets when opened in a shorter tab area
+LOOK_INSIDE_HEIGHT = 500  # pixels the Look inside (and Gradient flow) tab gets when opened in a shorter tab area
 
 
 def default_runs_folder() -> str:
@@ -128,6 +130,10 @@ class MainWindow(QMainWindow):
         self.runs_folder_action = self._action("Folder for New Runs…", "runsFolderAction", self.choose_runs_folder,
                                                None, None, "Where this app writes every training as a run")
         self.export_samples_action = self._action("Export Samples (TXT)…", "exportSamplesAction", self.export_samples)
+        self.export_flow_png_action = self._action("Export Gradient Flow Heatmap (PNG)…", "exportFlowPngAction",
+                                                   self.export_flow_png)
+        self.export_flow_csv_action = self._action("Export Gradient Flow Numbers (CSV)…", "exportFlowCsvAction",
+                                                   self.export_flow_csv)
         self.quit_action = self._action("&Quit", "quitAction", self.close, QKeySequence.StandardKey.Quit)
         self.start_pause_action = self._action("Start", "startPauseAction", self.toggle_training, Qt.Key.Key_Space,
                                                SP.SP_MediaPlay, "Start, pause or resume training (Space)")
@@ -168,6 +174,10 @@ class MainWindow(QMainWindow):
         self.inspector.set_source(self._probe_params, None)
         self.inspector.unitChanged.connect(self._on_inspector_unit)
         self.add_panel("Look inside", self.inspector)
+        self.gradflow_panel = GradFlowPanel()
+        self.gradflow_panel.exportPngRequested.connect(self.export_flow_png)
+        self.gradflow_panel.exportCsvRequested.connect(self.export_flow_csv)
+        self.add_panel("Gradient flow", self.gradflow_panel)
         self.runs = RunsLibrary(self)
         self.runs_panel = RunsPanel(self.runs, self.open_runs_folder_action)
         self.add_panel("Runs", self.runs_panel)
@@ -248,11 +258,23 @@ class MainWindow(QMainWindow):
         export.addAction(self.export_csv_action)
         export.addAction(self.export_png_action)
         export.addAction(self.export_samples_action)
+        export.addAction(self.export_flow_png_action)
+        export.addAction(self.export_flow_csv_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         train = mb.addMenu("&Training")
         for a in (self.start_pause_action, self.step_action, self.reset_action, None, self.sample_now_action):
             train.addSeparator() if a is None else train.addAction(a)
+        self.experiments_menu = mb.addMenu("E&xperiments")
+        self.experiments_menu.setObjectName("experimentsMenu")
+        self.experiments_menu.setToolTipsVisible(True)
+        for name, exp in EXPERIMENTS.items():
+            a = self.experiments_menu.addAction(exp.title)
+            a.setObjectName(f"experiment-{name}")
+            a.setData(name)
+            a.setToolTip(exp.shows)
+            a.setStatusTip(exp.shows)
+        self.experiments_menu.triggered.connect(lambda action: self.start_experiment(action.data()))
         self.view_menu = mb.addMenu("&View")
         self.view_menu.addAction("Log Scale for Loss", self.loss_panel.log_check.toggle)
         self.view_menu.addAction("Fit Loss Plot", self.loss_panel.plot.getPlotItem().enableAutoRange)
@@ -340,8 +362,9 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _on_tab_changed(self, index: int) -> None:
-        # Look inside needs room for its text: opening it grows a short tab area (the user can drag it back).
-        if self.tabs.widget(index) is not self.inspector:
+        # Look inside needs room for its text, Gradient flow for its plots: opening them grows a short tab area (the
+        # user can drag it back).
+        if self.tabs.widget(index) not in (self.inspector, self.gradflow_panel):
             return
         top, bottom = self.right_splitter.sizes()
         want = min(LOOK_INSIDE_HEIGHT, int(0.65 * (top + bottom)))
@@ -565,6 +588,7 @@ class MainWindow(QMainWindow):
         trainer = self.trainer
         run = self.session.run
         self.loss_panel.set_history(run.curves)
+        self.gradflow_panel.set_history(self.session.flows)
         self.inspector.set_source(self._probe_params, trainer.vocab, default_probe_text(trainer))
         self.inspector.set_iteration(trainer.iteration)
         if self.inspector.result is not None:  # the user has probed before: show the new model's reading
@@ -578,9 +602,14 @@ class MainWindow(QMainWindow):
         self.loss_panel.clear(self.settings_panel.config().seq_length)
         self.samples_panel.clear()
         self.heatmap.clear()
+        self.gradflow_panel.set_history(self.session.flows)
+        self.gradflow_panel.set_diverged(None)
+        self.gradflow_panel.set_intro(None)
 
     @Slot(str)
     def _on_state_changed(self, state: str) -> None:
+        if state == RUNNING:
+            self.gradflow_panel.set_diverged(None)
         self._update_ui()
 
     def toggle_training(self) -> None:
@@ -618,6 +647,30 @@ class MainWindow(QMainWindow):
         self.session.discard_model()
         self.statusBar().showMessage("Model reset: Start trains new weights from scratch", 5000)
 
+    def start_experiment(self, name: str) -> bool:
+        """One of the lecture's gradient-flow experiments (core.experiments) as a new model on the text in use:
+        its settings in the panel, training started, the Gradient flow tab on screen. False if it cannot start."""
+        exp = experiment(name)
+        if self.corpus is None or self.is_loading:
+            self.statusBar().showMessage("Wait until the text is loaded, then start the experiment", 5000)
+            return False
+        if not self._confirm_discard(f"Start “{exp.title}”?", "The experiment trains a new model."):
+            return False
+        if self.trainer is not None:
+            self.session.discard_model()
+        self.settings_panel.show_config(exp.config, "min-char-rnn")
+        try:
+            self.session.create_model(exp.config, name)
+        except (core.CorpusError, ValueError) as e:
+            self._warn("Cannot start the experiment", f"{exp.title}: {e}")
+            return False
+        self.gradflow_panel.set_intro(f"<b>{exp.title}.</b> {exp.shows}")
+        self.tabs.setCurrentWidget(self.gradflow_panel)
+        self.session.start()
+        self.statusBar().showMessage(f"Experiment: {exp.title} on {self.corpus.name}. Pause at any time to look "
+                                     f"closer; its settings are in the panel on the left", 10000)
+        return True
+
     def _confirm_discard(self, title: str, why: str) -> bool:
         if not self.has_unsaved_progress:
             return True
@@ -652,6 +705,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_diverged(self, reason: str) -> None:
         self.refresh_now()
+        self.gradflow_panel.set_diverged(reason)
         why = f"{reason[:1].upper()}{reason[1:]}.\n\nTraining is paused."
         point = self.trainer.restore_point if self.trainer is not None else None
         if point is None:
@@ -886,6 +940,36 @@ class MainWindow(QMainWindow):
                 return
             self.statusBar().showMessage(f"Wrote {n:,} samples to {path}", 8000)
 
+    def _export_flow(self, caption: str, name: str, filters: str, write) -> None:
+        """Ask where to save, then write(path), which returns the status message; says so when nothing is measured."""
+        if not len(self.session.flows):
+            self.statusBar().showMessage("No gradient-flow measurement yet: train with Gradient flow every above 0",
+                                         5000)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, caption, os.path.join(self._dialog_dir(), name), filters)
+        if not path:
+            return
+        try:
+            message = write(path)
+        except OSError as e:
+            self._warn("Cannot export", f"Cannot write {path}: {e.strerror or e}")
+            return
+        self.statusBar().showMessage(message, 8000)
+
+    def export_flow_png(self) -> None:
+        def write(path):
+            self.gradflow_panel.export_png(path)
+            return f"Saved the gradient-flow heatmap to {path}"
+
+        self._export_flow("Export gradient-flow heatmap", "gradient-flow.png", "PNG images (*.png)", write)
+
+    def export_flow_csv(self) -> None:
+        def write(path):
+            return f"Wrote {self.session.flows.write_csv(path):,} gradient-flow measurements to {path}"
+
+        self._export_flow("Export gradient-flow numbers", "gradient-flow.csv", "CSV files (*.csv);;All files (*)",
+                          write)
+
     # == display ===============================================================================
 
     @Slot()
@@ -905,6 +989,7 @@ class MainWindow(QMainWindow):
             self.heatmap.set_sample(text, states, what)
         if plot:
             self.loss_panel.refresh()
+        self.gradflow_panel.refresh()
         self._update_status()
 
     def _update_status(self) -> None:

@@ -33,6 +33,7 @@ from core.runs import (DIVERGED, FINISHED, RunError, RunWriter, default_run_name
 from core.runs import RUNNING as RUN_RUNNING
 
 from .checkpoint_meta import MetaError, read_app_meta
+from .flow_history import FlowHistory
 from .history import LossHistory, Progress, RunHistory, SampleRecord, stride_for
 from .recording import RunRecording
 from .worker import CorpusLoader, TrainingWorker
@@ -92,6 +93,7 @@ class Session(QObject):
     modelDiscarded = Signal()  # no model any more (reset, a new text, before a restore)
     progressed = Signal(object)  # a worker batch (Progress), already added to `run`
     sampled = Signal(object, object)  # (SampleRecord, states: per layer {name: (T, H)}) of a training sample, in `run`
+    gradFlowed = Signal(object)  # a worker batch of gradient-flow measurements (list of GradFlow), already in `flows`
     diverged = Signal(str)  # why; training is paused and the last finite weights are kept
     failed = Signal(str)  # the worker stopped on an error; the model is kept
     checkpointSaved = Signal(str, int)  # path, iteration
@@ -110,6 +112,7 @@ class Session(QObject):
         self.state = IDLE
         self.preset: str | None = None  # the preset the model was made from, if any
         self.run = RunHistory()  # the model's curves and samples, as the GUI has them
+        self.flows = FlowHistory()  # the model's gradient-flow measurements since it was made or opened
         self.saved_iteration: int | None = None
         self.checkpoint_path: str | None = None
         self.elapsed = 0.0  # seconds of training of this model
@@ -243,6 +246,7 @@ class Session(QObject):
         self.last_progress = None
         self.rate = 0.0
         self.run = run
+        self.flows = FlowHistory()
         run.curves.elapsed_mark = elapsed
         self._start_worker(history)
         self.state = PAUSED
@@ -261,6 +265,7 @@ class Session(QObject):
         self.last_progress = None
         self.rate = 0.0
         self.run = RunHistory()
+        self.flows = FlowHistory()
         self.state = IDLE
         self.modelDiscarded.emit()
         self._set_state(IDLE)
@@ -270,6 +275,7 @@ class Session(QObject):
         w.set_speed(self.speed)
         w.progressed.connect(self._on_progressed)
         w.sampled.connect(self._on_sampled)
+        w.flowed.connect(self._on_flowed)
         w.diverged.connect(self._on_diverged)
         w.failed.connect(self._on_failed)
         w.paused.connect(self._on_paused)
@@ -402,6 +408,13 @@ class Session(QObject):
         if self.recording is not None:
             self.recording.log_sample(record.iteration, record.text, record.temperature)
         self.sampled.emit(record, sample.states or [{"h": sample.hidden}])
+
+    @Slot(object)
+    def _on_flowed(self, flows) -> None:
+        if self.sender() is not self.worker:
+            return
+        self.flows.add(flows)
+        self.gradFlowed.emit(flows)
 
     @Slot(str)
     def _on_diverged(self, reason: str) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox
 import core
 from core.config import CELLS, MAX_LAYERS
 from core.model import Arch, param_shapes
+from core.gradflow import APP_EVERY
 
 PRESET_DESCRIPTIONS = {
     "min-char-rnn": "min-char-rnn (the lesson)",
@@ -82,6 +83,11 @@ def _spin(minimum: int, maximum: int, name: str, tip: str = "") -> QSpinBox:
     return s
 
 
+def app_preset(name: str) -> core.TrainConfig:
+    """A preset as the app starts it: with gradient flow measured every APP_EVERY iterations (the CLI's is off)."""
+    return core.PRESETS[name].replace(grad_flow_every=APP_EVERY)
+
+
 class SettingsPanel(QWidget):
     """Preset chooser and hyperparameters; emits liveChanged(dict) for settings that apply while training."""
 
@@ -95,7 +101,7 @@ class SettingsPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._preset = "min-char-rnn"
-        self._base = core.PRESETS[self._preset]
+        self._base = app_preset(self._preset)
         self._vocab_size = 0
         self._model_exists = False
         self._loading = False
@@ -154,6 +160,10 @@ class SettingsPanel(QWidget):
             self.speed_combo.addItem(label, value)
         self.speed_combo.setToolTip("Slow training down to reading pace, to show the samples go from gibberish to "
                                     "words (Unlimited: as fast as this computer goes)")
+        self.grad_flow_spin = _spin(0, 1_000_000, "gradFlowEvery",
+                                    "Iterations between two measurements of how far back the gradient reaches "
+                                    "(the Gradient flow tab); each costs about one to two iterations. 0: off")
+        self.grad_flow_spin.setSpecialValueText("off")
 
         self.lock_note = QLabel("", objectName="settingsLockNote")
         self.lock_note.setWordWrap(True)
@@ -190,6 +200,7 @@ class SettingsPanel(QWidget):
         live.addRow("Sample length", self.sample_length_spin)
         live.addRow("Sample every", self.sample_every_spin)
         live.addRow("Speed", self.speed_combo)
+        live.addRow("Gradient flow every", self.grad_flow_spin)
 
         for combo in (self.preset_combo, self.cell_combo, self.optimizer_combo, self.dtype_combo):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # every entry readable
@@ -207,6 +218,7 @@ class SettingsPanel(QWidget):
         self.temperature_spin.valueChanged.connect(lambda v: self._emit_live("temperature", v))
         self.sample_length_spin.valueChanged.connect(lambda v: self._emit_live("sample_length", v))
         self.sample_every_spin.valueChanged.connect(lambda v: self._emit_live("sample_every", v))
+        self.grad_flow_spin.valueChanged.connect(lambda v: self._emit_live("grad_flow_every", v))
         self.hidden_spin.valueChanged.connect(self._update_params_label)
         self.speed_combo.currentIndexChanged.connect(self._on_speed_index)
         self.cell_combo.currentIndexChanged.connect(self._on_shape_changed)
@@ -229,12 +241,13 @@ class SettingsPanel(QWidget):
             optimizer=self.optimizer_combo.currentData(), learning_rate=self.lr_spin.value(),
             clip=self.clip_spin.value(), seed=self.seed_spin.value(), dtype=self.dtype_combo.currentData(),
             temperature=self.temperature_spin.value(), sample_length=self.sample_length_spin.value(),
-            sample_every=self.sample_every_spin.value(),
+            sample_every=self.sample_every_spin.value(), grad_flow_every=self.grad_flow_spin.value(),
         ).validate()
 
     def live_settings(self) -> dict:
         return {"learning_rate": self.lr_spin.value(), "temperature": self.temperature_spin.value(),
-                "sample_length": self.sample_length_spin.value(), "sample_every": self.sample_every_spin.value()}
+                "sample_length": self.sample_length_spin.value(), "sample_every": self.sample_every_spin.value(),
+                "grad_flow_every": self.grad_flow_spin.value()}
 
     def show_config(self, cfg: core.TrainConfig, preset: str | None = None) -> None:
         """Show cfg in the widgets without emitting live changes."""
@@ -258,6 +271,7 @@ class SettingsPanel(QWidget):
             self.temperature_spin.setValue(cfg.temperature)
             self.sample_length_spin.setValue(cfg.sample_length)
             self.sample_every_spin.setValue(cfg.sample_every)
+            self.grad_flow_spin.setValue(cfg.grad_flow_every)
         finally:
             self._loading = False
         self._update_params_label()
@@ -265,7 +279,7 @@ class SettingsPanel(QWidget):
     def apply_preset(self, name: str) -> None:
         if name not in core.PRESETS:
             return
-        self.show_config(core.PRESETS[name], name)
+        self.show_config(app_preset(name), name)
         self.presetApplied.emit(name)
 
     def _on_preset_activated(self, index: int) -> None:

@@ -72,8 +72,6 @@ class TrainConfig:
             (self.cell == "rnn" or (self.whh_init == "randn" and self.whh_gain == 1.0),
              "W_hh init and gain apply to the tanh cell (rnn) only"),
             (self.grad_flow_every >= 0, "gradient-flow interval must be 0 (off) or positive"),
-            (self.grad_flow_every == 0 or self.vanilla_one_layer,
-             "gradient flow is measured for one tanh layer (cell rnn, 1 layer) so far"),
         ]
         for ok, reason in checks:
             if not ok:

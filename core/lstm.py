@@ -57,13 +57,19 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     return next_h, next_c, LSTMStepCache(x, prev_h, prev_c, i, f, o, g, tanh_c, Wx, Wh)
 
 
+def lstm_cell_gradient(dnext_h, dnext_c, cache: LSTMStepCache):
+    """The whole gradient on a step's next_c (B, H): what reaches it from the next step, plus its path
+    through next_h = o * tanh(next_c)."""
+    return dnext_c + dnext_h * cache.o * (1.0 - cache.tanh_c * cache.tanh_c)  # (B, H)
+
+
 def lstm_step_backward(dnext_h, dnext_c, cache: LSTMStepCache):
     """Gradients of one step from those on next_h and next_c (B, H) each.
 
     Returns (dx (B, D), dprev_h (B, H), dprev_c (B, H), dWx (4H, D), dWh (4H, H), db (4H,)).
     """
     x, prev_h, prev_c, i, f, o, g, tanh_c, Wx, Wh = cache
-    dc = dnext_c + dnext_h * o * (1.0 - tanh_c * tanh_c)  # (B, H) next_c reaches the loss both ways
+    dc = lstm_cell_gradient(dnext_h, dnext_c, cache)  # (B, H)
     do = dnext_h * tanh_c  # (B, H)
     di = dc * g  # (B, H)
     df = dc * prev_c  # (B, H)

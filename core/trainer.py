@@ -259,8 +259,8 @@ class Trainer:
     def _grad_flow(self, x, y) -> GradFlow:
         """This window's gradient flow (core.gradflow) from this iteration's real gradients, before clipping."""
         cfg = self.config
-        return measure_grad_flow(self.params, x, y, self.hidden, {"all": self._gflat}, cfg.clip, self._whh_power,
-                                 self.iteration, cfg.cell, flat_params=self._flat)
+        return measure_grad_flow(self.params, x, y, self.state, self._grads, cfg.clip, self._whh_power,
+                                 self.iteration, flat_params=self._flat)
 
     def run(self, iterations: int | None = None, seconds: float | None = None):
         """Yield one Snapshot per iteration until the budget is spent or training diverges."""

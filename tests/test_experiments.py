@@ -57,6 +57,7 @@ def test_the_experiments_differ_from_the_lesson_only_where_the_lecture_says():
     changed = {name: {k for k, v in e.config.to_dict().items() if v != lesson[k]} for name, e in EXPERIMENTS.items()}
     assert changed["vanishing"] == {"seq_length", "grad_flow_every"}
     assert changed["clipping"] == changed["exploding"] - {"clip"}
+    assert changed["lstm"] == {"seq_length", "grad_flow_every", "cell"}
     assert experiment("exploding").config.replace(clip=5.0) == experiment("clipping").config
     assert all(e.title and e.shows for e in EXPERIMENTS.values())
 

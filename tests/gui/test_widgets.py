@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QFont, QFontDatabase, QFontInfo, QFontMetrics
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QWidget
 
 import core
+from core.gradflow import APP_EVERY
 from charrnn_gui.heatmap import HiddenHeatmap
 from charrnn_gui.samples import MAX_BLOCKS, RECENT_IN_MEMORY, SampleRecord, SamplesPanel
 
@@ -101,7 +102,7 @@ def test_one_click_on_a_preset_sets_every_field(make_window):
     panel.preset_combo.activated.emit(panel.preset_combo.findData("fast"))
     cfg = panel.config()
     fast = core.PRESETS["fast"]
-    assert cfg == fast
+    assert cfg == fast.replace(grad_flow_every=APP_EVERY)  # the app measures gradient flow; the CLI does not
     assert panel.lr_spin.text() == "0.003"
 
 
@@ -349,7 +350,7 @@ def test_geometry_and_settings_are_remembered(make_window, qtbot, monkeypatch):
     second = make_window(small=False)
     # (the offscreen screen is small and clamps the restored size, so check what was handed back to Qt)
     assert restored == [bytes(saved)]
-    assert second.settings_panel.config() == core.PRESETS["fast"]
+    assert second.settings_panel.config() == core.PRESETS["fast"].replace(grad_flow_every=APP_EVERY)
     assert second.settings_panel.preset_name == "fast"
     assert second.loss_panel.units == "bits"
     assert second.loss_panel.smoothing == pytest.approx(0.5)
