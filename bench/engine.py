@@ -1,6 +1,12 @@
-"""(a) the engine against the lesson's naive one-hot formulation (tests/naive.py), and the BLAS thread count."""
+"""(a) the engine's batched settings against the lesson's program (bench/lesson_min_char_rnn.py, B=1) in
+characters per second, tests/naive.py (the tests' oracle) beside it, and the BLAS thread count.
+
+The B=1 preset against the lesson's program, whole process and in one process, is bench/lesson.py.
+"""
 
 from __future__ import annotations
+
+import tempfile
 
 from bench.common import alternate, bench_corpus, ratio_summary
 
@@ -18,39 +24,42 @@ def _warm(step, n):
         step()
 
 
-def engine_vs_naive(rounds: int, seconds: float) -> dict:
-    """it/s at the min-char-rnn preset (B=1, float64, sampling every 100), and chars/s at B=32 float32."""
+def batched_vs_lesson(rounds: int, seconds: float) -> dict:
+    """chars/s at B=32 float32 and at the fast preset against the lesson's program (and tests/naive.py, the
+    tests' oracle, against the lesson's program: the baseline the bench used before the verbatim port)."""
+    from bench.lesson import BLOCK, LessonLoop, corpus_file
     from core import Trainer, preset
 
     corpus = bench_corpus()
     out = {}
-
-    naive = _naive(corpus)
-    engine = Trainer.from_corpus(corpus, preset("min-char-rnn"))
-    # Whole blocks of 100 iterations, so each timed call holds exactly one sample like the lesson's loop.
-    naive_block = lambda: [naive.step(sample_every=100) for _ in range(100)]  # noqa: E731
-    engine_block = lambda: [engine.step() for _ in range(100)]  # noqa: E731
-    _warm(naive_block, 1), _warm(engine_block, 2)
-    rates = alternate({"engine": (engine_block, 100), "naive": (naive_block, 100)}, rounds, seconds)
-    out["b1_float64_its"] = {"what": "min-char-rnn preset, B=1 float64, sample of 200 every 100 iterations; it/s",
-                             **ratio_summary(rates, "engine", "naive")}
-
     T = 25
+    naive = _naive(corpus)
     batched = Trainer.from_corpus(corpus, preset("min-char-rnn", batch_size=32, dtype="float32"))
     fast = Trainer.from_corpus(corpus, preset("fast").replace(eval_every=10 ** 9))
     fcfg = fast.config
-    b_step = lambda: batched.step()  # noqa: E731
-    f_step = lambda: fast.step()  # noqa: E731
-    n_block = lambda: naive.step(sample_every=100)  # noqa: E731
-    _warm(b_step, 5), _warm(f_step, 3)
-    rates = alternate({"engine": (b_step, T * 32), "fast": (f_step, fcfg.seq_length * fcfg.batch_size),
-                       "naive": (n_block, T)}, rounds, seconds)
+    with tempfile.TemporaryDirectory(prefix="charrnn-bench-") as folder:
+        lesson = LessonLoop(corpus_file(folder))
+    try:
+        b_step = lambda: batched.step()  # noqa: E731
+        f_step = lambda: fast.step()  # noqa: E731
+        # Whole blocks of 100 iterations, so each timed call holds exactly one sample like the lesson's loop.
+        n_block = lambda: [naive.step(sample_every=100) for _ in range(BLOCK)]  # noqa: E731
+        _warm(b_step, 5), _warm(f_step, 3), _warm(n_block, 1), _warm(lesson.block, 1)
+        rates = alternate({"engine": (b_step, T * 32), "fast": (f_step, fcfg.seq_length * fcfg.batch_size),
+                           "lesson": (lesson.block, T * BLOCK), "naive": (n_block, T * BLOCK)}, rounds, seconds)
+    finally:
+        lesson.close()
     out["b32_float32_chars"] = {
-        "what": "min-char-rnn settings at B=32 float32 (H=100, T=25, Adagrad) vs the naive B=1; chars/s",
-        **ratio_summary(rates, "engine", "naive")}
+        "what": "min-char-rnn settings at B=32 float32 (H=100, T=25, Adagrad) vs the lesson's program; chars/s",
+        **ratio_summary({"engine": rates["engine"], "lesson": rates["lesson"]}, "engine", "lesson")}
     out["fast_preset_chars"] = {
-        "what": f"fast preset (H={fcfg.hidden_size}, T={fcfg.seq_length}, B={fcfg.batch_size}) vs the naive B=1; chars/s",
-        **ratio_summary({"fast": rates["fast"], "naive": rates["naive"]}, "fast", "naive")}
+        "what": f"fast preset (H={fcfg.hidden_size}, T={fcfg.seq_length}, B={fcfg.batch_size}) vs the lesson's "
+                f"program; chars/s",
+        **ratio_summary({"fast": rates["fast"], "lesson": rates["lesson"]}, "fast", "lesson")}
+    out["naive_vs_lesson"] = {
+        "what": "tests/naive.py (the tests' oracle, the old baseline) vs the lesson's program, both B=1 with a sample "
+                "every 100; chars/s",
+        **ratio_summary({"naive": rates["naive"], "lesson": rates["lesson"]}, "naive", "lesson")}
     return out
 
 

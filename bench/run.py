@@ -23,12 +23,14 @@ if __package__ in (None, ""):  # python bench/run.py
 
 from bench.common import ROOT, machine_info  # noqa: E402
 
-SECTIONS = ("engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui", "cells", "cellquality",
-            "runs", "gradflow")
+SECTIONS = ("lesson", "engine", "profile", "torch", "quality", "sampling", "corpus", "threads", "gui", "cells",
+            "cellquality", "runs", "gradflow")
 DEFAULT_SKIPS = ("cellquality",)  # long: run it by name (--only cellquality [--long])
 SETTINGS = {  # rounds, seconds per contender per round, ...
-    "quick": {"rounds": 4, "seconds": 0.6, "sample_rounds": 3, "corpus_mb": 20, "gui_seconds": 3.0, "runs_rounds": 3},
-    "full": {"rounds": 12, "seconds": 1.5, "sample_rounds": 7, "corpus_mb": 100, "gui_seconds": 10.0, "runs_rounds": 7},
+    "quick": {"rounds": 4, "seconds": 0.6, "sample_rounds": 3, "corpus_mb": 20, "gui_seconds": 3.0, "runs_rounds": 3,
+              "process_rounds": 3},
+    "full": {"rounds": 12, "seconds": 1.5, "sample_rounds": 7, "corpus_mb": 100, "gui_seconds": 10.0, "runs_rounds": 7,
+             "process_rounds": 9},
 }
 
 
@@ -52,10 +54,24 @@ def table(results: dict) -> list[str]:
         rows.append((label, fmt(r.get(f"{a}_median")), fmt(r.get(f"{b}_median")),
                      f"{fmt(r['ratio_median'])}x [{fmt(r['ratio_min'])}..{fmt(r['ratio_max'])}]"))
 
+    ls = results.get("lesson", {})
+    w = ls.get("whole_process")
+    if w and "engine" in w:
+        sec = w["seconds_median"]
+        for name, label in (("engine", "charrnn-train"), ("floor", "floor program")):
+            r = w[name]
+            rows.append((f"min-char-rnn, whole process, {label} vs the lesson's program (x faster)",
+                         f"{sec[name]:.2f} s", f"{sec['lesson']:.2f} s",
+                         f"{fmt(r['median'])}x [{fmt(r['min'])}..{fmt(r['max'])}]"))
+    elif w:
+        rows.append(("min-char-rnn, whole process", w.get("error", "-"), "", ""))
+    ratio_row("min-char-rnn B=1 f64, it/s vs the lesson's program", ls.get("in_process"), "engine", "lesson")
+    fl = (ls.get("in_process") or {}).get("floor")
+    ratio_row("  the floor program, it/s vs the lesson's program", fl, "floor", "lesson")
     e = results.get("engine", {})
-    ratio_row("min-char-rnn B=1 f64, it/s vs naive", e.get("b1_float64_its"), "engine", "naive")
-    ratio_row("B=32 f32 H=100, chars/s vs naive", e.get("b32_float32_chars"), "engine", "naive")
-    ratio_row("fast preset, chars/s vs naive", e.get("fast_preset_chars"), "fast", "naive")
+    ratio_row("B=32 f32 H=100, chars/s vs the lesson's program", e.get("b32_float32_chars"), "engine", "lesson")
+    ratio_row("fast preset, chars/s vs the lesson's program", e.get("fast_preset_chars"), "fast", "lesson")
+    ratio_row("tests/naive.py, chars/s vs the lesson's program", e.get("naive_vs_lesson"), "naive", "lesson")
     t = results.get("torch", {})
     if "skipped" in t:
         rows.append(("engine vs PyTorch", t["skipped"], "", ""))
@@ -63,13 +79,17 @@ def table(results: dict) -> list[str]:
         if isinstance(v, dict):
             ratio_row(f"{k}: it/s vs PyTorch (1 thread)", v, "engine", "pytorch")
     s = results.get("sampling", {})
-    ratio_row("sample 10k chars, chars/s vs naive", s.get("single"), "engine", "naive")
-    ratio_row("4 temperatures batched, chars/s vs naive", s.get("batched_4_temperatures"), "engine_4temps", "naive")
+    ratio_row("sample 10k chars, chars/s vs the lesson's sample()", s.get("single"), "engine", "lesson")
+    ratio_row("4 temperatures batched, chars/s vs the lesson's sample()", s.get("batched_4_temperatures"),
+              "engine_4temps", "lesson")
     th = results.get("threads", {})
     for k, v in th.items():
         ratio_row(f"{k}: it/s with 2 BLAS threads vs 1", v, "threads2", "threads1")
     for k, v in results.get("gradflow", {}).items():
         ratio_row(f"{k}: it/s, grad flow every 100 / off", v, "on", "off")
+        if "estimated_ratio" in v:
+            rows.append((f"{k}: the same from one measurement's cost", f"{fmt(v['measurement_ms'])} ms", "",
+                         f"{fmt(v['estimated_ratio'])}x"))
     lines = []
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     for i, r in enumerate(rows):
@@ -128,6 +148,14 @@ def table(results: dict) -> list[str]:
     return lines
 
 
+def _or_error(fn) -> dict:
+    """fn()'s result, or {"error": ...} so that one failed measurement leaves the rest of its section."""
+    try:
+        return fn()
+    except Exception as e:
+        return {"error": f"{type(e).__name__}: {e}"}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="short smoke run (about 2 minutes)")
@@ -160,8 +188,8 @@ def main(argv=None) -> int:
             print(f"[bench] {name} failed: {type(e).__name__}: {e}", flush=True)
         timings[name] = round(time.perf_counter() - t, 1)
 
-    from bench import (cells, corpus_load, engine, gradflow, gui_hook, profile_b1, quality, runs_listing, sampling,
-                       torch_ref)
+    from bench import (cells, corpus_load, engine, gradflow, gui_hook, lesson, profile_b1, quality, runs_listing,
+                       sampling, torch_ref)
 
     R, S = cfg["rounds"], cfg["seconds"]
     checkpoints = quality.CHECKPOINTS_QUICK if args.quick else quality.CHECKPOINTS_FULL
@@ -172,7 +200,9 @@ def main(argv=None) -> int:
         trainers.update(tr)
         return out
 
-    run("engine", lambda: engine.engine_vs_naive(R, S))
+    run("lesson", lambda: {"whole_process": _or_error(lambda: lesson.whole_process(cfg["process_rounds"])),
+                           "in_process": lesson.in_process(R, S)})
+    run("engine", lambda: engine.batched_vs_lesson(R, S))
     run("profile", lambda: profile_b1.profile_b1(3 if args.quick else 7))
     run("torch", lambda: torch_ref.engine_vs_torch(max(3, R // 2), S))
     run("quality", quality_section)
@@ -183,7 +213,7 @@ def main(argv=None) -> int:
     run("cells", lambda: cells.cells_vs_torch(max(3, R // 2), S))
     run("cellquality", lambda: cells.cells_quality(long=args.long, include_torch="torch" in only))
     run("runs", lambda: runs_listing.runs_listing(cfg["runs_rounds"]))
-    run("gradflow", lambda: gradflow.gradflow_cost(R, S))
+    run("gradflow", lambda: gradflow.gradflow_cost(R))
     results["section_seconds"] = timings
 
     print()

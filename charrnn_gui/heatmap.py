@@ -1,4 +1,8 @@
-"""The hidden-state heatmap: units (rows) by the characters of a sample (columns), tanh values in [-1, 1]."""
+"""The hidden-state heatmap: units (rows) by the characters of a sample (columns), for any state of any layer.
+
+The chooser above it (stateCombo, layerCombo) picks the hidden state h, or for an LSTM the cell state c and the
+gates i, f, o, g, for a GRU the gates z, r, g; the colour bar shows each one's scale (see charrnn_gui/states.py).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLabel, QVBoxLayou
 
 from .fmt import display_char
 from .samples import monospace_font
+from .states import StateChooser, as_states, scale_for
 
 MIN_PX_PER_LABEL = 11  # horizontal pixels a character label needs
 DEFAULT_PX_PER_CHAR = 12  # initial zoom: every character gets its label (or the whole sample if it fits)
@@ -25,8 +30,13 @@ def diverging_colormap() -> pg.ColorMap:
         return pg.ColorMap([0.0, 0.5, 1.0], [(40, 70, 200), (245, 245, 245), (200, 30, 30)])
 
 
+def gate_colormap() -> pg.ColorMap:
+    """White (a shut gate, 0) to purple (an open one, 1), as the Look inside tab colours gates."""
+    return pg.ColorMap([0.0, 1.0], [(255, 255, 255), (84, 39, 143)])
+
+
 class HiddenHeatmap(QWidget):
-    """Heatmap of a sample's hidden states; hover shows unit, character and value; click selects a unit."""
+    """Heatmap of a sample's states; hover shows unit, character and value; click selects a unit."""
 
     unitClicked = Signal(int)
 
@@ -34,7 +44,10 @@ class HiddenHeatmap(QWidget):
         super().__init__(parent)
         self.setObjectName("hiddenHeatmap")
         self.text = ""
-        self.hidden = np.zeros((0, 0), dtype=np.float32)  # (len(text), H)
+        self.states: list = []  # one dict per layer: state name -> (len(text), H)
+        self.values = np.zeros((0, 0), dtype=np.float32)  # (len(text), H) the state shown
+        self.scale = scale_for("h")
+        self._what = "the sample"
         self.selected_unit: int | None = None
         self._ticks: list[tuple[float, str]] = []
         self._axis_label = ""
@@ -45,6 +58,8 @@ class HiddenHeatmap(QWidget):
         self.readout = QLabel(" ", objectName="heatmapReadout")
         self.readout.setTextFormat(Qt.TextFormat.PlainText)
         self.readout.setStyleSheet("color: #444;")
+        self.chooser = StateChooser()
+        self.chooser.changed.connect(self._show_chosen)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
@@ -65,6 +80,7 @@ class HiddenHeatmap(QWidget):
         pi.getAxis("bottom").setStyle(tickFont=tick_font, tickTextOffset=3, autoExpandTextSpace=True)
 
         self.cmap = diverging_colormap()
+        self.gate_cmap = gate_colormap()
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(self.cmap)
         self.image.setLevels((-1.0, 1.0))
@@ -72,8 +88,9 @@ class HiddenHeatmap(QWidget):
         self.colorbar = pg.ColorBarItem(values=(-1.0, 1.0), colorMap=self.cmap, interactive=False, width=14,
                                         label="activation (tanh)", colorMapMenu=False)
         self.colorbar.setImageItem(self.image, insert_in=pi)
-        self.colorbar.getAxis("right").setPen(pg.mkPen(80, 80, 80))
-        self.colorbar.getAxis("right").setTextPen(pg.mkPen(30, 30, 30))
+        for side in ("right", "left"):  # the numbers, and the label of the scale
+            self.colorbar.getAxis(side).setPen(pg.mkPen(80, 80, 80))
+            self.colorbar.getAxis(side).setTextPen(pg.mkPen(30, 30, 30))
 
         self.selection = QGraphicsRectItem()
         self.selection.setPen(pg.mkPen((20, 20, 20), width=2, cosmetic=True))
@@ -84,6 +101,7 @@ class HiddenHeatmap(QWidget):
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.caption, 1)
+        top.addWidget(self.chooser, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 2)
         layout.setSpacing(4)
@@ -98,16 +116,41 @@ class HiddenHeatmap(QWidget):
 
     # -- data ----------------------------------------------------------------------------------
 
-    def set_sample(self, text: str, hidden: np.ndarray, caption: str = "") -> None:
-        """Show hidden (len(text), H): one column per character, one row per unit."""
-        hidden = np.asarray(hidden)
-        if hidden.ndim != 2 or hidden.shape[0] != len(text) or not len(text):
+    @property
+    def hidden(self) -> np.ndarray:
+        """(len(text), H) the top layer's hidden state h of the sample shown."""
+        return self.states[-1]["h"] if self.states else np.zeros((0, 0), dtype=np.float32)
+
+    def set_sample(self, text: str, states, what: str = "") -> None:
+        """Show a sample's states: one dict per layer (bottom first) from a state's name to (len(text), H), as
+        core.Sample.states holds them, or just the hidden state (len(text), H). what: which sample it is, for
+        the caption (e.g. "the sample at iteration 1,200")."""
+        states = as_states(states)
+        if not len(text) or not states or any(np.ndim(a) != 2 or len(a) != len(text)
+                                              for layer in states for a in layer.values()):
             return
-        same_shape = hidden.shape == self.hidden.shape
         self.text = text
-        self.hidden = hidden
-        n, H = hidden.shape
-        self.image.setImage(np.ascontiguousarray(hidden.T, dtype=np.float32), autoLevels=False, levels=(-1.0, 1.0))
+        self.states = states
+        self._what = what or "the sample"
+        self.chooser.set_states(states)
+        self._show_chosen()
+
+    def _show_chosen(self) -> None:
+        """Draw the state the chooser names, on its own colour scale."""
+        if not self.states:
+            return
+        values = np.asarray(self.chooser.values(self.states))  # (n, H)
+        same_shape = values.shape == self.values.shape
+        self.values = values
+        n, H = values.shape
+        self.scale = scale = scale_for(self.chooser.name, values)
+        levels = (scale.lo, scale.hi)
+        cmap = self.gate_cmap if scale.sequential else self.cmap
+        if self.colorbar.colorMap() is not cmap:
+            self.colorbar.setColorMap(cmap)
+        self.image.setImage(np.ascontiguousarray(values.T, dtype=np.float32), autoLevels=False, levels=levels)
+        self.colorbar.setLevels(levels)
+        self.colorbar.getAxis("left").setLabel(scale.colorbar_label)
         self.image.setRect(QRectF(0, 0, n, H))
         vb = self.plot.getViewBox()
         vb.setLimits(xMin=0, xMax=n, yMin=0, yMax=H, minXRange=min(n, 4))
@@ -116,13 +159,16 @@ class HiddenHeatmap(QWidget):
             self.reset_view()
         if self.selected_unit is not None and self.selected_unit >= H:
             self.select_unit(None)
-        self.caption.setText(caption or f"{H} hidden units × {n} characters. Hover for values; click a row to select "
-                                        f"a unit; drag or scroll to move along the text.")
+        shown = self.chooser.describe()
+        self.caption.setText(f"{shown[:1].upper()}{shown[1:]}, {scale.range_text}, while writing {self._what}: "
+                             f"{H} units × {n} characters. Hover for values, click a row to select a unit, drag "
+                             f"or scroll along the text.")
         self._update_ticks()
 
     def clear(self) -> None:
         self.text = ""
-        self.hidden = np.zeros((0, 0), dtype=np.float32)
+        self.states = []
+        self.values = np.zeros((0, 0), dtype=np.float32)
         self.image.clear()
         self._ticks = []
         self.plot.getAxis("bottom").setTicks([[]])
@@ -188,15 +234,17 @@ class HiddenHeatmap(QWidget):
             return None
         p = vb.mapSceneToView(scene_pos)
         col, row = int(math.floor(p.x())), int(math.floor(p.y()))
-        n, H = self.hidden.shape
+        n, H = self.values.shape
         if 0 <= col < n and 0 <= row < H:
             return row, col
         return None
 
     def describe_cell(self, unit: int, index: int) -> str:
         ch = self.text[index]
+        what = "value" if self.chooser.single else self.chooser.name + (
+            f" (layer {self.chooser.layer + 1})" if len(self.states) > 1 else "")
         return (f"unit {unit}   character {index + 1} of {len(self.text)}: {display_char(ch)} ({ch!r})   "
-                f"value {float(self.hidden[index, unit]):+.3f}")
+                f"{what} {float(self.values[index, unit]):+.3f}")
 
     def show_cell(self, unit: int, index: int) -> str:
         """Show the readout of one cell, as hovering it does; returns the text."""

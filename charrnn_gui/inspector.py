@@ -1,6 +1,12 @@
-"""The "Look inside" panel: one hidden unit's activation over a probe text, next-character predictions, unit search."""
+"""The "Look inside" panel: one unit's activation over a probe text, next-character predictions, unit search.
+
+The unit belongs to the state the chooser names: the hidden state h of any layer, or an LSTM's cell state and
+gates, a GRU's gates (charrnn_gui/states.py gives each its colour scale).
+"""
 
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal, Slot
@@ -11,35 +17,27 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTextEdit,
                                QToolTip, QVBoxLayout, QWidget)
 
+from core.model import STATE_RANGES
 from core.probe import ProbeResult, probe, rank_span, rank_units
 from core.vocab import UnknownCharactersError
 
 from .fmt import probability
+from .states import StateChooser, StateScale, as_states, scale_for
+from .states import diverging_color as activation_color  # noqa: F401 - the hidden state's scale, named for callers
 
 MAX_PROBE_CHARS = 10_000  # longer texts are refused: colouring them would stall the GUI thread
 TOP_K = 5  # next-character predictions shown
 UNITS_LISTED = 10  # units listed by a search
-WHITE = np.array([255.0, 255.0, 255.0])
-POSITIVE = np.array([202.0, 0.0, 32.0])  # +1: red
-NEGATIVE = np.array([5.0, 113.0, 176.0])  # -1: blue
-LIGHT_TEXT_ABOVE = 0.6  # |activation| beyond which characters are drawn white to stay readable
+LIGHT_TEXT_ABOVE = 0.6  # how far along its scale a colour is before characters over it are drawn white
 LINE_HEIGHT = 125  # percent: a little white between lines keeps each line's colours apart
 NEWLINE_MARK = "↵"  # drawn before each line break so the newline's own activation has a cell to colour
 SELECTION = "rgba(255, 196, 0, 150)"  # selected characters: translucent amber over their colours
 PREDICTION_SHADE = QColor(46, 139, 87)  # probability bars: green, apart from the red/blue activation scale
-RANKINGS = {  # combo label -> (core.probe ranking, what the score is)
-    "most active": ("most_active", "mean |h|"),
-    "most variable": ("most_variable", "std of h"),
-    "most saturated": ("most_saturated", "share |h| > 0.95"),
+RANKINGS = {  # combo label -> (core.probe ranking, what the score is, for a state named {s})
+    "most active": ("most_active", "mean |{s}|"),
+    "most variable": ("most_variable", "std of {s}"),
+    "most saturated": ("most_saturated", "share near either end of its range"),
 }
-
-
-def activation_color(value: float) -> QColor:
-    """The diverging scale: -1 blue, 0 white, +1 red, linear in RGB in between (clipped to [-1, 1])."""
-    v = float(np.clip(np.nan_to_num(value), -1.0, 1.0))
-    end = POSITIVE if v >= 0 else NEGATIVE
-    r, g, b = np.rint(WHITE + abs(v) * (end - WHITE)).astype(int)  # (3,)
-    return QColor(int(r), int(g), int(b))
 
 
 CHAR_NAMES = {  # characters too small or invisible to read alone in a table cell
@@ -55,7 +53,8 @@ def shown_char(ch: str) -> str:
 
 
 class ActivationLegend(QWidget):
-    """A gradient bar from -1 (blue) through 0 (white) to +1 (red), labelled underneath."""
+    """The colour scale of the state shown, as a bar labelled underneath: -1 to +1 for tanh states, 0 to 1 for
+    gates, ±max |c| for the LSTM's cell state."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -63,24 +62,37 @@ class ActivationLegend(QWidget):
         self.setMinimumSize(150, 30)
         self.setMaximumHeight(34)
         self.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
-        self.setToolTip("Activation of the unit after reading each character: -1 blue, 0 white, +1 red")
+        self.set_scale(scale_for("h"))
+
+    def set_scale(self, scale: StateScale) -> None:
+        self.scale = scale
+        ends = " · ".join(label for _, label in scale.ends)
+        self.setToolTip(f"Colour of the {scale.title} after reading each character ({ends}): {scale.range_text}")
+        self.update()
+
+    def labels(self) -> list[str]:
+        """The numbers written under the bar, left to right."""
+        return [label for _, label in self.scale.ends]
 
     def sizeHint(self):
         return self.minimumSize()
 
     def paintEvent(self, event):
+        scale = self.scale
         painter = QPainter(self)
         metrics = painter.fontMetrics()
-        pad = metrics.horizontalAdvance("+1") // 2 + 2
+        ends = scale.ends
+        pad = max(metrics.horizontalAdvance(label) for _, label in ends) // 2 + 2
         bar = self.rect().adjusted(pad, 2, -pad, -(metrics.height() + 2))
         gradient = QLinearGradient(bar.left(), 0, bar.right(), 0)
         for stop in np.linspace(0.0, 1.0, 9):
-            gradient.setColorAt(float(stop), activation_color(2 * stop - 1))
+            gradient.setColorAt(float(stop), scale.color(scale.lo + stop * (scale.hi - scale.lo)))
         painter.fillRect(bar, gradient)
         painter.setPen(self.palette().color(self.foregroundRole()))
         painter.drawRect(bar.adjusted(0, 0, -1, -1))
         y = self.height() - 3
-        for label, x in (("−1", bar.left()), ("0", bar.center().x()), ("+1", bar.right())):
+        for value, label in ends:
+            x = bar.left() + round((value - scale.lo) / (scale.hi - scale.lo) * bar.width())
             painter.drawText(x - metrics.horizontalAdvance(label) // 2, y - metrics.descent(), label)
         painter.end()
 
@@ -166,8 +178,11 @@ class InspectorPanel(QWidget):
         self.unit_stats = QLabel()
         self.unit_stats.setObjectName("inspectorUnitStats")
         self.legend = ActivationLegend()
+        self.chooser = StateChooser()
+        self.chooser.changed.connect(self._on_state_chosen)
         head = QHBoxLayout()
         head.addWidget(QLabel("Colour by"))
+        head.addWidget(self.chooser)
         head.addWidget(self.unit_spin)
         head.addWidget(self.unit_stats, 1)
         head.addWidget(self.legend)
@@ -308,7 +323,11 @@ class InspectorPanel(QWidget):
         yet. It is called on the GUI thread each time the probe runs. vocab: the model's Vocab.
         default_text: the text to probe when the user has not written their own (it replaces the probe
         text only while that is empty or still the previous default).
+        A bound method (e.g. of the window that owns this panel) is held weakly: the panel must not keep its
+        owner alive, or the two would form a cycle that only the cyclic garbage collector frees.
         """
+        if get_params is not None and hasattr(get_params, "__self__") and hasattr(get_params, "__func__"):
+            get_params = _weak_call(get_params)
         self._get_params = get_params
         self._vocab = vocab
         self._last_auto = None  # a new model: the next progress may re-run at once
@@ -331,6 +350,28 @@ class InspectorPanel(QWidget):
     def unit(self) -> int:
         return self._unit
 
+    def _states(self) -> list:
+        """The probe's states, one dict per layer (a lone h for results without them)."""
+        r = self._result
+        return as_states(r.states if r.states else r.hidden)
+
+    def values(self) -> np.ndarray:
+        """(L, H) the state shown, over the probed characters: the chooser's state of its layer."""
+        return np.asarray(self.chooser.values(self._states()))
+
+    def show_state(self, name: str, layer: int) -> bool:
+        """Colour by this state of this layer (e.g. "c", 1), as choosing it in the combos does; False when the
+        probed model has no such state."""
+        return self._result is not None and self.chooser.choose(name, layer)
+
+    def _on_state_chosen(self) -> None:
+        if self._result is None:
+            return
+        if self._ranking:  # the list ranked another state's units
+            self._fill_list([], "")
+            self.list_label.setText(f"Now showing the {self.chooser.describe()}: find or list its units again.")
+        self._render(keep_view=True)
+
     @Slot()
     def run(self, _checked=False) -> bool:
         """Probe the text with the current weights; show the outcome or say clearly why not. True on success."""
@@ -351,6 +392,7 @@ class InspectorPanel(QWidget):
         self._result_chars = self._vocab.chars
         self._probed_iteration = self._iteration
         self.message_label.hide()
+        self.chooser.set_states(self._states())
         H = result.hidden.shape[1]
         with QSignalBlocker(self.unit_spin):
             self.unit_spin.setRange(0, H - 1)
@@ -409,6 +451,9 @@ class InspectorPanel(QWidget):
 
     def _on_unit_spin(self, unit: int):
         self._unit = unit
+        listed = [u for u, _ in self._ranking]
+        with QSignalBlocker(self.unit_list):  # the list marks the unit shown, or nothing when it is not listed
+            self.unit_list.setCurrentRow(listed.index(unit) if unit in listed else -1)
         self._render(keep_view=True)
         self.unitChanged.emit(unit)
 
@@ -423,13 +468,17 @@ class InspectorPanel(QWidget):
     def _render(self, keep_view=False):
         """Rebuild the coloured document for the current unit (one char format per character)."""
         r = self._result
-        self.view_box.setTitle(f"Unit {self._unit} over the text" if r is not None else "Unit over the text")
         if r is None:
+            self.view_box.setTitle("Unit over the text")
             return
+        of = "" if self.chooser.single else f" of the {self.chooser.describe()}"
+        self.view_box.setTitle(f"Unit {self._unit}{of} over the text")
         old = self.view.textCursor()
         anchor, position = old.anchor(), old.position()
         scroll = self.view.verticalScrollBar().value()
-        values = r.hidden[:, self._unit].astype(np.float64)  # (L,)
+        values = self.values()[:, self._unit].astype(np.float64)  # (L,)
+        self.scale = scale = scale_for(self.chooser.name, values)  # an unbounded state: as wide as this unit's
+        self.legend.set_scale(scale)
         self.unit_stats.setText(f"mean {values.mean():+.2f} · min {values.min():+.2f} · max {values.max():+.2f}")
         doc = self.view.document()
         with QSignalBlocker(self.view):
@@ -442,9 +491,12 @@ class InspectorPanel(QWidget):
             fmt = QTextCharFormat()
             to_doc = np.empty(len(r.text), dtype=np.intp)  # (L,)
             to_text = []
-            for i, (ch, v) in enumerate(zip(r.text, values)):
-                fmt.setBackground(activation_color(v))
-                fmt.setForeground(QColor("white") if abs(v) > LIGHT_TEXT_ABOVE else QColor(20, 20, 20))
+            rgb = scale.rgb(values).tolist()  # (L, 3) every background at once
+            white = scale.strong(values, LIGHT_TEXT_ABOVE).tolist()  # (L,)
+            light, dark = QColor("white"), QColor(20, 20, 20)
+            for i, ch in enumerate(r.text):
+                fmt.setBackground(QColor(*rgb[i]))
+                fmt.setForeground(light if white[i] else dark)
                 to_doc[i] = cursor.position()
                 if ch == "\n":
                     cursor.insertText(NEWLINE_MARK, fmt)
@@ -490,8 +542,9 @@ class InspectorPanel(QWidget):
     def describe_char(self, i: int) -> str:
         """The hover text of the probe's i-th character: the character, the unit and its activation."""
         r = self._result
-        value = float(r.hidden[i, self._unit])
-        text = f"'{shown_char(r.text[i])}' (character {i}) · unit {self._unit}: {value:+.3f}"
+        value = float(self.values()[i, self._unit])
+        what = "" if self.chooser.single else f" ({self.chooser.describe()})"
+        text = f"'{shown_char(r.text[i])}' (character {i}) · unit {self._unit}{what}: {value:+.3f}"
         if i + 1 < len(r.text):
             text += f"\nnext is '{shown_char(r.text[i + 1])}', given {probability(r.actual_prob[i])}"
         return text
@@ -589,14 +642,15 @@ class InspectorPanel(QWidget):
             return self._fail("Select a passage of the coloured text first, then Find units for selection.")
         start, stop = span
         try:
-            ranked = rank_span(self._result.hidden, start, stop, k=UNITS_LISTED)
+            ranked = rank_span(self.values(), start, stop, k=UNITS_LISTED)
         except ValueError as error:
             return self._fail(f"Cannot rank units for this selection: {error}.")
         self.message_label.hide()
         passage = self._result.text[start:stop].replace("\n", NEWLINE_MARK)
         if len(passage) > 24:
             passage = passage[:23] + "…"
-        self.list_label.setText(f"Units that mark “{passage}”: + high inside, − low inside "
+        of = "" if self.chooser.single else f" ({self.chooser.describe()})"
+        self.list_label.setText(f"Units{of} that mark “{passage}”: + high inside, − low inside "
                                 f"(score: mean difference in standard deviations)")
         self._fill_list(ranked, "{:+.2f}")
         return True
@@ -607,9 +661,15 @@ class InspectorPanel(QWidget):
         if self._result is None:
             return self._fail("Run the probe first: the units are ranked over the probe text.")
         how, measure = RANKINGS[label]
+        name = self.chooser.name
+        try:
+            ranked = rank_units(self.values(), how, k=UNITS_LISTED, bounds=STATE_RANGES.get(name, (-1.0, 1.0)))
+        except ValueError as error:
+            return self._fail(f"Cannot list the {label} units of the {self.chooser.describe()}: {error}.")
         self.message_label.hide()
-        self.list_label.setText(f"The {label} units over the probe text ({measure})")
-        self._fill_list(rank_units(self._result.hidden, how, k=UNITS_LISTED), "{:.2f}")
+        of = "" if self.chooser.single else f" of the {self.chooser.describe()}"
+        self.list_label.setText(f"The {label} units{of} over the probe text ({measure.format(s=name)})")
+        self._fill_list(ranked, "{:.2f}")
         return True
 
     def _fill_list(self, ranked, fmt):
@@ -638,17 +698,24 @@ class InspectorPanel(QWidget):
     # -- export -----------------------------------------------------------------------------------
 
     def export_html(self, path) -> None:
-        """Save the coloured text as an HTML page, with a caption naming the unit and the scale."""
+        """Save the coloured text as an HTML page, with a caption naming the unit and the scale (OSError if
+        the file cannot be written)."""
         doc = self.view.document().clone(self)
-        cursor = QTextCursor(doc)
-        caption = QTextCharFormat()
-        caption.setFontWeight(QFont.Bold)
-        cursor.insertText(f"charrnn · unit {self._unit} over the probe text "
-                          f"(background: activation, -1 blue · 0 white · +1 red)", caption)
-        cursor.insertBlock()
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(doc.toHtml())
-        doc.deleteLater()
+        try:
+            cursor = QTextCursor(doc)
+            caption = QTextCharFormat()
+            caption.setFontWeight(QFont.Bold)
+            scale = self.legend.scale
+            ends = " · ".join(label for _, label in scale.ends)
+            of = "" if self.chooser.single else f" of the {self.chooser.describe()}"
+            colours = "white to purple" if scale.sequential else "blue · white · red"
+            cursor.insertText(f"charrnn · unit {self._unit}{of} over the probe text (background: {scale.title}, "
+                              f"{ends}, {colours}; {scale.range_text})", caption)
+            cursor.insertBlock()
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(doc.toHtml())
+        finally:
+            doc.deleteLater()
 
     def export_png(self, path) -> bool:
         """Save a picture of the coloured text and its legend."""
@@ -659,7 +726,10 @@ class InspectorPanel(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, "Export coloured text", f"unit-{self._unit}.html",
                                                   "HTML (*.html)")
             if path:
-                self.export_html(path)
+                try:
+                    self.export_html(path)
+                except OSError as e:
+                    self._fail(f"Could not write {path}: {e.strerror or e}.")
 
     def _ask_export_png(self):
         if self._check_exportable():
@@ -670,6 +740,17 @@ class InspectorPanel(QWidget):
 
     def _check_exportable(self) -> bool:
         return self._result is not None or self._fail("Run the probe first: there is nothing to export yet.")
+
+
+def _weak_call(method):
+    """A callable that calls a bound method without keeping its object alive (None once it is gone)."""
+    ref = weakref.WeakMethod(method)
+
+    def call():
+        bound = ref()
+        return bound() if bound is not None else None
+
+    return call
 
 
 def _escape(text: str) -> str:

@@ -6,11 +6,14 @@ same debiased EMA, one colour each, with a legend, along iterations, characters 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from .decimate import envelope, every_nth, round_out
 from .history import LN2, LOSS_DTYPE, DebiasedEMA, GrowingArray, LossHistory, Progress, debias, ema_scan
 
 UNITS = ("lesson", "nats", "bits")
@@ -18,13 +21,15 @@ REFRESH_MS = 200  # setData at most 5 times a second, never per iteration
 # The y auto-range covers the loss and its moving average after this fraction of the iterations shown:
 # the first plunge and the lesson's slow smooth loss (0.999) may leave the top instead of squashing the rest.
 RANGE_SKIPS_START = 0.1
+DRAWN_BUCKETS = 1024  # showing the whole run, a curve is drawn as at most this many min/max pairs (decimate.py)
 
 # Pens wider than one pixel are slow in Qt's software rasteriser; only the lesson's curve gets one.
 RAW_PEN = pg.mkPen((185, 198, 228), width=1)  # opaque: alpha blending is slow in software
 EMA_PEN = pg.mkPen((230, 115, 20), width=1)
 SMOOTH_PEN = pg.mkPen((25, 40, 120), width=2)
 VAL_BRUSH = pg.mkBrush(200, 30, 45)
-RANGE_PEN = pg.mkPen((0, 0, 0, 0))  # the invisible diagonal that sets the auto-range
+HEADROOM_PEN = pg.mkPen((0, 0, 0, 0))  # invisible: the range marker is seen by the auto-range only
+ROUND_PARTS = 16  # the whole-run range moves in round steps of about 1/16 of the span (decimate.round_out)
 X_AXES = {"iteration": "iteration", "chars": "characters seen", "time": "training time (s)"}
 
 
@@ -100,7 +105,8 @@ class LossPlotPanel(QWidget):
         for name in ("left", "bottom"):
             pi.getAxis(name).setPen(pg.mkPen(80, 80, 80))
             pi.getAxis(name).setTextPen(pg.mkPen(40, 40, 40))
-        # The curves do not take part in the auto-range; range_item (two invisible points) spans what should show.
+        # The curves do not take part in the auto-range; the headroom marker (two invisible points) spans what
+        # should show (auto_range_bounds), rounded out to round steps.
         self.raw_curve = pg.PlotDataItem(pen=RAW_PEN)
         self.ema_curve = pg.PlotDataItem(pen=EMA_PEN)
         self.smooth_curve = pg.PlotDataItem(pen=SMOOTH_PEN)
@@ -108,7 +114,6 @@ class LossPlotPanel(QWidget):
                                          symbolPen=pg.mkPen("w"))
         for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve):
             pi.addItem(curve, ignoreBounds=True)
-        self.range_item = pi.plot(pen=RANGE_PEN)
         # The legend is a label under the plot: it never covers a curve and costs no repaint of the plot.
         self.legend = QLabel(
             '<span style="color:#5a78be">&#9472;&#9472;</span> loss, each iteration &nbsp; '
@@ -121,6 +126,8 @@ class LossPlotPanel(QWidget):
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
             curve.setSkipFiniteCheck(True)
+        # Showing the whole run, an invisible marker holds the auto-range on round numbers (_update_headroom).
+        self.headroom = pi.plot(pen=HEADROOM_PEN)
         self.overlay_legend = pi.addLegend(offset=(-10, 10), labelTextColor=(30, 30, 30), brush=(255, 255, 255, 220),
                                            pen=pg.mkPen(200, 200, 200))
         self.overlay_legend.setVisible(False)
@@ -142,6 +149,9 @@ class LossPlotPanel(QWidget):
         layout.addWidget(self.legend)
         layout.addWidget(self.readout)
 
+        self._whole = True  # the curves hold thinned copies for a view of the whole run (x auto-range on)
+        pi.getViewBox().sigStateChanged.connect(self._on_view_changed)
+
         self.units_combo.currentIndexChanged.connect(self._on_units_changed)
         self.log_check.toggled.connect(self.set_log_y)
         self.smoothing_slider.valueChanged.connect(self._on_smoothing_changed)
@@ -149,7 +159,7 @@ class LossPlotPanel(QWidget):
 
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(self._on_timer)
         self._timer.start()
         self._update_axis_label()
 
@@ -198,6 +208,7 @@ class LossPlotPanel(QWidget):
             self.log_check.setChecked(bool(on))
             return
         self.plot.getPlotItem().setLogMode(y=bool(on))
+        self._update_headroom()
 
     def _factor(self) -> float:
         """Display units per nat/char."""
@@ -226,6 +237,12 @@ class LossPlotPanel(QWidget):
         self._dirty = True
         self.refresh()
 
+    def _on_timer(self) -> None:
+        """The periodic redraw, skipped while nobody can see the plot (hidden or minimised): the rows wait,
+        and the first tick after it shows again draws them all."""
+        if self.isVisible() and not self.window().isMinimized():
+            self.refresh()
+
     def refresh(self) -> None:
         """Convert new rows for display and hand the arrays to the curves (called by the timer)."""
         if self.overlays:
@@ -246,17 +263,30 @@ class LossPlotPanel(QWidget):
             self._smooth.extend(h.smooth.view[new] * (f / max(1, h.seq_length)))
             self._ema.extend(raw)
             self._shown = n
-        x = h.iterations.view[:n]
-        self.raw_curve.setData(x, self._raw.view)
-        self.smooth_curve.setData(x, self._smooth.view)
-        self.ema_curve.setData(x, self._ema.values.view)
+        self._set_curves()
         m = len(h.val_iterations)
         if m != self._val_shown:
             self._val_shown = m
             self.val_curve.setData(h.val_iterations.view.copy(), h.val_bpc.view * (LN2 * f))
-        self._update_range_item()
+        self._update_headroom()
         # Settle the auto-range now rather than inside the paint, which would schedule a second paint.
         self.plot.getPlotItem().getViewBox().prepareForPaint()
+
+    def _set_curves(self) -> None:
+        """Hand the converted rows to the curves: thinned while the whole run is in view (pyqtgraph would
+        otherwise downsample every point at each refresh and draw ~5 per pixel), all of them when the user
+        has zoomed or panned (pyqtgraph then clips to the view and downsamples only what shows)."""
+        n = len(self._raw)
+        x = self.history.iterations.view[:n]
+        self._whole = self.plot.getPlotItem().getViewBox().autoRangeEnabled()[0] is not False
+        if self._whole:
+            self.raw_curve.setData(*envelope(x, self._raw.view, DRAWN_BUCKETS))
+            self.smooth_curve.setData(*every_nth(x, self._smooth.view, DRAWN_BUCKETS))
+            self.ema_curve.setData(*envelope(x, self._ema.values.view, DRAWN_BUCKETS))
+        else:
+            self.raw_curve.setData(x, self._raw.view)
+            self.smooth_curve.setData(x, self._smooth.view)
+            self.ema_curve.setData(x, self._ema.values.view)
 
     def auto_range_bounds(self) -> tuple[float, float, float, float] | None:
         """(x0, x1, y0, y1) the auto-range shows, in display units: every iteration, and the y extent of the
@@ -275,14 +305,6 @@ class LossPlotPanel(QWidget):
             return None
         return x0, x1, float(ys.min()), float(ys.max())
 
-    def _update_range_item(self) -> None:
-        bounds = self.auto_range_bounds()
-        if bounds is None:
-            self.range_item.setData([], [])
-            return
-        x0, x1, y0, y1 = bounds
-        self.range_item.setData([x0, x1], [y0, y1])
-
     def latest_bits(self) -> tuple[float | None, float | None, int | None]:
         """(moving average, latest held-out value, its iteration) in bits per character, as drawn (None: not yet)."""
         avg = self._ema.values.last()
@@ -291,6 +313,33 @@ class LossPlotPanel(QWidget):
         if len(vi) == 0:
             return average, None, None
         return average, float(self.history.val_bpc.last()), int(vi.last())
+
+    def _update_headroom(self) -> None:
+        """Set the invisible marker that the auto-range sees (the curves ignore it): auto_range_bounds, and while
+        the whole run is in view rounded out to round steps (about 1/16 of the span), so the range, and the axes,
+        whose ticks and labels are rebuilt at every change of it, move once every few refreshes, not at each."""
+        bounds = self.auto_range_bounds()
+        if bounds is None:
+            self.headroom.setData([], [])
+            return
+        x0, x1, y0, y1 = bounds
+        if self._whole:
+            x0, x1 = round_out(x0, x1, ROUND_PARTS)
+            if self.log_y and y0 > 0:  # rounded in log10, handed over as data values
+                y0, y1 = (10.0 ** v for v in round_out(math.log10(y0), math.log10(y1), ROUND_PARTS))
+            elif not self.log_y:
+                y0, y1 = round_out(y0, y1, ROUND_PARTS)
+        self.headroom.setData([x0, x1], [y0, y1])
+
+    def _on_view_changed(self, view) -> None:
+        """The x auto-range was switched (a zoom or pan, or back to the whole run): redraw from the right arrays,
+        after pyqtgraph has finished changing the view."""
+        if (view.autoRangeEnabled()[0] is not False) != self._whole:
+            QTimer.singleShot(0, self, self._redraw)
+
+    def _redraw(self) -> None:
+        self._set_curves()
+        self._update_headroom()
 
     # -- runs overlay --------------------------------------------------------------------------
 
@@ -322,8 +371,8 @@ class LossPlotPanel(QWidget):
             self.overlay_legend.addItem(self.overlays[key].item, self.overlays[key].label)
         comparing = bool(self.overlays)
         self.overlay_legend.setVisible(comparing)
-        for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve, self.range_item):
-            curve.setVisible(not comparing)  # (a hidden range_item leaves the auto-range to the overlays)
+        for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve, self.headroom):
+            curve.setVisible(not comparing)  # (a hidden headroom marker leaves the auto-range to the overlays)
         self.legend.setVisible(not comparing)
         pi.setLabel("bottom", X_AXES[self.x_axis] if comparing else "iteration")
         if axis_changed or not comparing:
@@ -381,9 +430,9 @@ class LossPlotPanel(QWidget):
         self.smoothing_value.setText(f"{weight:.3f}")
         self._ema.reset(weight)
         self._ema.extend(self._raw.view)
-        self.ema_curve.setData(self.history.iterations.view[:len(self._raw)], self._ema.values.view)
+        self._set_curves()
+        self._update_headroom()
         self._refresh_overlays()
-        self._update_range_item()
 
     # -- hover ---------------------------------------------------------------------------------
 

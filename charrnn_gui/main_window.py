@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
+import traceback
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
@@ -20,6 +22,8 @@ from core.builtins import BUILTINS, describe_builtin, load_builtin
 from core.experiments import EXPERIMENTS, experiment
 from core.probe import default_probe_text, probe_passage
 
+from .affordable import confirm_affordable
+from .checkpoint_meta import MetaError, read_app_meta
 from .column import ColumnScrollArea
 from .corpus_panel import CorpusPanel
 from .fmt import duration
@@ -66,7 +70,7 @@ class MainWindow(QMainWindow):
         self._next_corpus_notes: tuple[str, ...] = ()  # notes for the corpus about to be put in use
         self._remember_corpus = True  # a corpus put in use is remembered as the last one (not at startup)
         self._look_inside_next = False  # the checkpoint being opened is to be looked inside
-        self._latest_sample = None  # (text, hidden, caption) waiting for the heatmap
+        self._latest_sample = None  # (text, states, which sample) waiting for the heatmap
         self._shut_down = False
         self._heatmap_shown_at = 0.0
 
@@ -147,6 +151,7 @@ class MainWindow(QMainWindow):
         self.corpus_panel.builtin_button.setText("Built-in")
         self.settings_panel = SettingsPanel()
         self.settings_panel.liveChanged.connect(self._on_live_changed)
+        self.settings_panel.speedChanged.connect(self._on_speed_changed)
 
         left = QWidget(objectName="controlsPanel")
         left_layout = QVBoxLayout(left)
@@ -349,9 +354,11 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _on_unit_clicked(self, unit: int) -> None:
+        chosen = self.heatmap.chooser
+        self.inspector.show_state(chosen.name, chosen.layer)  # the same state of the same layer, once probed
         self.inspector.set_unit(unit)
-        self.statusBar().showMessage(f"Hidden unit {unit} selected: the Look inside tab shows it over its probe "
-                                     f"text", 5000)
+        self.statusBar().showMessage(f"Unit {unit} of the {chosen.describe()} selected: the Look inside tab shows "
+                                     f"it over its probe text", 5000)
 
     @Slot(int)
     def _on_tab_changed(self, index: int) -> None:
@@ -384,17 +391,27 @@ class MainWindow(QMainWindow):
         name = DEFAULT_BUILTIN
         if last.startswith(BUILTIN_PREFIX) and last[len(BUILTIN_PREFIX):] in BUILTINS:
             name = last[len(BUILTIN_PREFIX):]
-        try:
-            corpus, notes = load_builtin(name), ()
-        except core.CorpusError as e:
-            fallback = FALLBACK_BUILTIN if name != FALLBACK_BUILTIN else DEFAULT_BUILTIN
-            corpus = load_builtin(fallback)
-            name = fallback
-            notes = (f"{e}; using the built-in {fallback} text instead",)
-            self.statusBar().showMessage(notes[0], 15000)
-        self._next_corpus_notes, self._remember_corpus = notes, False
-        self.session.set_corpus(corpus, BUILTIN_PREFIX + name)
-        self._remember_corpus = True
+        fallback = FALLBACK_BUILTIN if name != FALLBACK_BUILTIN else DEFAULT_BUILTIN
+        corpus, problems = None, []
+        for candidate in (name, fallback):  # a broken built-in must never keep the window from opening
+            try:
+                corpus, name = load_builtin(candidate), candidate
+                break
+            except Exception as e:  # noqa: BLE001 - whatever it is, it is shown, and a file can still be opened
+                if not isinstance(e, core.CorpusError):
+                    traceback.print_exc(file=sys.stderr)
+                problems.append(f"the built-in {candidate} text cannot be loaded: {e}")
+        if corpus is None:
+            problems.append("open a text file to train on (File → Open Text…)")
+            self.corpus_panel.set_notes([p[:1].upper() + p[1:] for p in problems])
+            self.statusBar().showMessage(f"No text to train on: {problems[0]}", 30000)
+        else:
+            notes = (f"{problems[0]}; using the built-in {fallback} text instead",) if problems else ()
+            if notes:
+                self.statusBar().showMessage(notes[0], 15000)
+            self._next_corpus_notes, self._remember_corpus = notes, False
+            self.session.set_corpus(corpus, BUILTIN_PREFIX + name)
+            self._remember_corpus = True
         if restore_last and last and not last.startswith(BUILTIN_PREFIX) and os.path.isfile(last):
             self.open_corpus_path(last)
 
@@ -543,7 +560,7 @@ class MainWindow(QMainWindow):
             return
         event.acceptProposedAction()
         if path.lower().endswith(".npz"):
-            self.open_checkpoint(path)
+            self.open_checkpoint(path=path)
         else:
             self.open_corpus_path(path)
 
@@ -554,9 +571,15 @@ class MainWindow(QMainWindow):
             return False
         try:
             cfg = self.settings_panel.config()
+            if not confirm_affordable(self, cfg, len(self.corpus.vocab)):  # too big refused, too slow asked
+                return False
             self.session.create_model(cfg, self.settings_panel.preset_name)
         except (core.CorpusError, ValueError) as e:
             self._warn("Cannot start training", str(e))
+            return False
+        except MemoryError:  # the estimate is conservative, but memory can also be taken by others meanwhile
+            self._warn("Cannot start training", "There is not enough memory for a model with these settings; "
+                                                "choose a smaller hidden size, sequence length or batch size.")
             return False
         return True
 
@@ -662,6 +685,11 @@ class MainWindow(QMainWindow):
     def _on_live_changed(self, settings: dict) -> None:
         self.session.set_live(settings)
 
+    @Slot(float)
+    def _on_speed_changed(self, its_per_second: float) -> None:
+        self.session.set_speed(its_per_second)
+        self.settings.setValue("training/speed", its_per_second)
+
     # session signals ----------------------------------------------------------------------------
 
     @Slot(object)
@@ -670,12 +698,9 @@ class MainWindow(QMainWindow):
         self.inspector.maybe_auto_run(progress.iteration)
 
     @Slot(object, object)
-    def _on_sampled(self, record, hidden) -> None:
+    def _on_sampled(self, record, states) -> None:
         self.samples_panel.add(record)
-        self._latest_sample = (record.text, hidden,
-                               f"Hidden state while writing the sample at iteration {record.iteration:,}: "
-                               f"{hidden.shape[1]} units × {len(record.text)} characters. Hover for values, "
-                               f"click a row to select a unit, drag or scroll along the text.")
+        self._latest_sample = (record.text, states, f"the sample at iteration {record.iteration:,}")
 
     @Slot(str)
     def _on_diverged(self, reason: str) -> None:
@@ -729,10 +754,8 @@ class MainWindow(QMainWindow):
         self.samples_panel.flush()
         self._latest_sample = None
         how = "argmax" if opts["argmax"] else f"temperature {opts['temperature']:g}"
-        self.heatmap.set_sample(result.text, result.hidden,
-                                f"Hidden state of the sample-now text at iteration {record.iteration:,} ({how}): "
-                                f"{result.hidden.shape[1]} units × {len(result.text)} characters. Hover for "
-                                f"values, click a row to select a unit.")
+        self.heatmap.set_sample(result.text, result.states or result.hidden,
+                                f"the sample-now text at iteration {record.iteration:,} ({how})")
 
     # == checkpoints ===========================================================================
 
@@ -784,6 +807,11 @@ class MainWindow(QMainWindow):
             ckpt = self.session.read_checkpoint(path)
         except core.CheckpointError as e:
             self._warn("Cannot open checkpoint", str(e))
+            return
+        try:
+            meta = read_app_meta(ckpt, core.PRESETS)  # all of it checked before anything is replaced
+        except MetaError as e:
+            self._warn("Cannot open checkpoint", f"{os.path.basename(path)} cannot be opened: {e}.")
             return
         if not self._confirm_discard("Open checkpoint?", "Opening a checkpoint replaces the current model."):
             return
@@ -955,10 +983,10 @@ class MainWindow(QMainWindow):
         now = time.perf_counter()
         if self._latest_sample is not None and (now - self._heatmap_shown_at >= HEATMAP_MIN_INTERVAL
                                                 or self.state != RUNNING):
-            text, hidden, caption = self._latest_sample
+            text, states, what = self._latest_sample
             self._latest_sample = None
             self._heatmap_shown_at = now
-            self.heatmap.set_sample(text, hidden, caption)
+            self.heatmap.set_sample(text, states, what)
         if plot:
             self.loss_panel.refresh()
         self.gradflow_panel.refresh()
@@ -978,7 +1006,8 @@ class MainWindow(QMainWindow):
         self.epoch_label.setText(f"Epoch {int(epoch) + 1} · {100.0 * (epoch - int(epoch)):.1f}%")
         if self.state == RUNNING and rate > 0:
             chars = rate * t.config.seq_length * t.config.batch_size
-            self.speed_label.setText(f"{rate:,.0f} it/s · {chars:,.0f} chars/s")
+            its = f"{rate:.2g}" if rate < 10 else f"{rate:,.0f}"  # a big LSTM may do under one a second
+            self.speed_label.setText(f"{its} it/s · {chars:,.0f} chars/s")
         else:
             self.speed_label.setText("— it/s")
         average, held_out, _ = self.loss_panel.latest_bits() if t is not None else (None, None, None)
@@ -1053,6 +1082,10 @@ class MainWindow(QMainWindow):
             self.loss_panel.set_smoothing(float(s.value("plot/smoothing", 0.9)))
             self.samples_panel.temperature_spin.setValue(float(s.value("sampleNow/temperature", 0.8)))
             self.samples_panel.length_spin.setValue(int(s.value("sampleNow/length", 300)))
+        except (TypeError, ValueError):
+            pass
+        try:
+            self.settings_panel.set_speed(float(s.value("training/speed", 0.0) or 0.0))
         except (TypeError, ValueError):
             pass
 

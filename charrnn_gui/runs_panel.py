@@ -406,6 +406,7 @@ class RunsPanel(QWidget):
             menu.addAction(f"Stop Searching {os.path.basename(row.root) or row.root}",
                            lambda: self.library.remove_folder(row.root))
         menu.exec(self.view.viewport().mapToGlobal(pos))
+        menu.deleteLater()  # its actions' slots refer to this panel
 
     def _refuse_busy(self, row: RunRow, what: str) -> bool:
         if row.current or row.status == LIVE:

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from collections import deque
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QPoint, Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetrics, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (QApplication, QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
@@ -152,34 +152,36 @@ class SamplesPanel(QWidget):
         return list(self.records)[-n:] if n > 0 else []
 
     def flush(self) -> None:
-        """Write queued samples; keep the newest visible unless the user scrolled back."""
+        """Write queued samples; follow the newest while the view is at the bottom, else stay where the user is."""
         if not self._pending:
             return
         pending, self._pending = self._pending, []
         doc = self.view.document()
         bar = self.view.verticalScrollBar()
         at_bottom = bar.value() >= bar.maximum() - 1
-        old_value, old_blocks = bar.value(), doc.blockCount()
+        # The line at the top of the view, as a cursor: it moves with its text when the block limit drops lines
+        # above it. The scroll bar counts wrapped lines, so the view is put back by that text, not by a number.
+        top = self.view.cursorForPosition(QPoint(0, 0))
+        top_block = top.block()
+        line_in_block = bar.value() - top_block.firstLineNumber()
+        top.movePosition(QTextCursor.MoveOperation.StartOfBlock)
         cursor = QTextCursor(doc)
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.beginEditBlock()
-        added = 0
         for rec in pending:
             if not doc.isEmpty():
                 cursor.insertBlock()
                 cursor.insertBlock()
-                added += 2
             fmt = self._header_format if rec.kind == "training" else self._probe_header_format
             cursor.insertText(rec.header(), fmt)
             cursor.insertBlock()
             cursor.insertText(rec.text, self._body_format)
-            added += 1 + rec.text.count("\n")
         cursor.endEditBlock()
         if at_bottom:
             bar.setValue(bar.maximum())
-        else:  # stay put: compensate for lines dropped from the top by the block limit
-            dropped = max(0, old_blocks + added - doc.blockCount())
-            bar.setValue(max(0, old_value - dropped))
+        else:  # the same text at the top as before (the top of what is left if its lines were dropped)
+            block = top.block()
+            bar.setValue(block.firstLineNumber() + min(max(0, line_in_block), max(0, block.lineCount() - 1)))
         n = self.count
         self.count_label.setText(f"{n:,} sample{'s' if n != 1 else ''}")
 

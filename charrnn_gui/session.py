@@ -21,7 +21,7 @@ import json
 import os
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
@@ -32,6 +32,7 @@ from core.runs import (DIVERGED, FINISHED, RunError, RunWriter, default_run_name
                        run_of_checkpoint)
 from core.runs import RUNNING as RUN_RUNNING
 
+from .checkpoint_meta import MetaError, read_app_meta
 from .flow_history import FlowHistory
 from .history import LossHistory, Progress, RunHistory, SampleRecord, stride_for
 from .recording import RunRecording
@@ -44,18 +45,6 @@ RUN_META_SECONDS = 5.0  # how stale the samples saved with a run's best.npz may 
 LOG_POINTS = 10_000  # metrics lines: every iteration up to this, then every 2nd, 4th ... (a long run stays small)
 
 IDLE, PAUSED, RUNNING = "idle", "paused", "running"
-
-
-def gui_meta(ckpt) -> dict:
-    """The app's own metadata in a checkpoint (corpus, elapsed time, preset, samples), or {}."""
-    raw = ckpt.extras.get("gui")
-    if raw is None:
-        return {}
-    try:
-        meta = json.loads(np.asarray(raw, dtype=np.uint8).tobytes().decode("utf-8"))
-        return meta if isinstance(meta, dict) else {}
-    except (ValueError, UnicodeDecodeError):
-        return {}
 
 
 def checkpoint_extras(history: LossHistory, elapsed: float, meta: dict) -> dict:
@@ -103,7 +92,7 @@ class Session(QObject):
     modelInstalled = Signal()  # a new or restored model; `run` holds its curves and samples
     modelDiscarded = Signal()  # no model any more (reset, a new text, before a restore)
     progressed = Signal(object)  # a worker batch (Progress), already added to `run`
-    sampled = Signal(object, object)  # (SampleRecord, hidden (T, H)) of a training sample, already in `run`
+    sampled = Signal(object, object)  # (SampleRecord, states: per layer {name: (T, H)}) of a training sample, in `run`
     gradFlowed = Signal(object)  # a worker batch of gradient-flow measurements (list of GradFlow), already in `flows`
     diverged = Signal(str)  # why; training is paused and the last finite weights are kept
     failed = Signal(str)  # the worker stopped on an error; the model is kept
@@ -141,8 +130,11 @@ class Session(QObject):
         self._run_saved_at = 0.0  # time.monotonic() of the last latest.npz queued
         self._run_meta: dict = {}  # the app's checkpoint metadata, refreshed every RUN_META_SECONDS for best.npz
         self._run_meta_at = -RUN_META_SECONDS
-        self._model_lock = threading.Lock()  # guards _live_worker, which the run writer's thread reads
+        # Guards _live_worker, which the run writer's thread reads, and makes the trainer the turn of one thread
+        # at a time: the GUI thread and the run writer's thread each take it around their holds of the worker.
+        self._model_lock = threading.RLock()
         self._live_worker: TrainingWorker | None = None
+        self.speed = 0.0  # iterations a second at most (0: unlimited)
 
     # == state ==================================================================================
 
@@ -159,11 +151,16 @@ class Session(QObject):
         t = self.trainer
         return t is not None and t.iteration > 0 and t.iteration != self.saved_iteration
 
+    @contextmanager
     def held_trainer(self):
-        """A context giving the trainer while no step runs (via the worker when there is one)."""
-        if self.worker is not None and self.worker.thread_running:
-            return self.worker.hold()
-        return nullcontext(self.trainer)
+        """A context giving the trainer while no step runs and no other thread holds it (via the worker when
+        there is one)."""
+        with self._model_lock:
+            if self.worker is not None and self.worker.thread_running:
+                with self.worker.hold() as t:
+                    yield t
+            else:
+                yield self.trainer
 
     # == corpus =================================================================================
 
@@ -275,6 +272,7 @@ class Session(QObject):
 
     def _start_worker(self, history: LossHistory) -> None:
         w = TrainingWorker(self.trainer, history, self.elapsed)
+        w.set_speed(self.speed)
         w.progressed.connect(self._on_progressed)
         w.sampled.connect(self._on_sampled)
         w.flowed.connect(self._on_flowed)
@@ -339,7 +337,7 @@ class Session(QObject):
         # After a divergence the engine keeps the last finite weights; resuming (usually with a lower
         # learning rate) continues from them.
         if self.trainer is not None and self.trainer.diverged:
-            with self.worker.hold() as t:
+            with self.held_trainer() as t:
                 t.clear_divergence()
         if self.recording is not None and self._run_status != RUN_RUNNING:
             self._run_status = RUN_RUNNING
@@ -353,6 +351,12 @@ class Session(QObject):
             point = t.restore()
         self._set_state(self.state)
         return point
+
+    def set_speed(self, its_per_second: float) -> None:
+        """Train at most this many iterations a second (0: as fast as it goes), from now on."""
+        self.speed = max(0.0, float(its_per_second or 0.0))
+        if self.worker is not None:
+            self.worker.set_speed(self.speed)
 
     def set_live(self, settings: dict) -> None:
         if self.worker is not None:
@@ -373,7 +377,7 @@ class Session(QObject):
     def history_snapshot(self) -> LossHistory:
         """The curves as they are now (the worker's own record while it runs)."""
         if self.worker is not None and self.worker.thread_running:
-            with self.worker.hold():
+            with self.held_trainer():
                 return self.worker.history.copy()
         return self.run.curves
 
@@ -403,7 +407,7 @@ class Session(QObject):
         self.run.add_sample(record)
         if self.recording is not None:
             self.recording.log_sample(record.iteration, record.text, record.temperature)
-        self.sampled.emit(record, sample.hidden)
+        self.sampled.emit(record, sample.states or [{"h": sample.hidden}])
 
     @Slot(object)
     def _on_flowed(self, flows) -> None:
@@ -527,7 +531,7 @@ class Session(QObject):
         if w is None or self.trainer is None:
             return
         curves = self.run.curves
-        with w.hold() as t:
+        with self.held_trainer() as t:
             h = w.history
             rows, vals = h.since(int(curves.iterations.last(0))), h.val_since(int(curves.val_iterations.last(0)))
             progress = Progress(h.iterations.view[rows].copy(), h.loss.view[rows].astype(np.float64),
@@ -608,48 +612,48 @@ class Session(QObject):
                 len(self.corpus) == int(ckpt.meta.get("n_data", len(self.corpus))):
             self._restore(ckpt, path, self.corpus, self.corpus_spec)
             return None
-        meta = gui_meta(ckpt)
-        spec = meta.get("corpus")
+        try:
+            meta = read_app_meta(ckpt, core.PRESETS)
+        except MetaError as e:
+            return f"{os.path.basename(path)} cannot be opened: {e}."
+        spec = meta.corpus
         if not isinstance(spec, str):
             spec = run_corpus_spec(run_of_checkpoint(path))  # a checkpoint charrnn-train wrote into a run
         how = corpus_loader(spec) if isinstance(spec, str) else None
         if how is None:
-            return (f"{os.path.basename(path)} was trained on {meta.get('corpus_name', 'another text')}, which "
+            return (f"{os.path.basename(path)} was trained on {meta.corpus_name or 'another text'}, which "
                     f"is not open. Open that text first, then the checkpoint.")
         load, label = how
         self.load(spec, load, label, (ckpt, path))
         return None
 
     def _restore(self, ckpt, path: str, corpus, spec: str) -> None:
+        # Everything is read and checked first; the current model is replaced only when all of it is good.
         try:
             trainer = core.restore_trainer(ckpt, corpus.data, corpus.vocab)
-        except (core.CheckpointError, core.CorpusError, ValueError) as e:
+            meta = read_app_meta(ckpt, core.PRESETS)
+            cfg = trainer.config.replace(learning_rate=trainer.learning_rate, temperature=trainer.temperature,
+                                         sample_every=trainer.sample_every, sample_length=trainer.sample_length)
+        except (core.CheckpointError, core.CorpusError, ValueError) as e:  # MetaError is a ValueError
             self.checkpointFailed.emit(str(e))
             return
-        meta = gui_meta(ckpt)
-        self.discard_model()
-        if corpus is not self.corpus:
-            self.set_corpus(corpus, spec)
-        cfg = trainer.config.replace(learning_rate=trainer.learning_rate, temperature=trainer.temperature,
-                                     sample_every=trainer.sample_every, sample_length=trainer.sample_length)
-        preset = meta.get("preset") if meta.get("preset") in core.PRESETS else None
         T, B = trainer.config.seq_length, trainer.config.batch_size
         history = LossHistory.from_extras(ckpt.extras, T, up_to=trainer.iteration)
         run = RunHistory(T, batch_size=B)
         run.curves = history.copy()
         run.curves.batch_size = B
-        for rec in meta.get("samples", []) or []:
-            try:
-                run.add_sample(SampleRecord(**rec))
-            except TypeError:
-                pass
-        self.preset = preset
-        self._install(trainer, run, history, float(meta.get("elapsed", 0.0) or 0.0))
+        for rec in meta.samples:
+            run.add_sample(rec)
+        self.discard_model()
+        if corpus is not self.corpus:
+            self.set_corpus(corpus, spec)
+        self.preset = meta.preset
+        self._install(trainer, run, history, meta.elapsed)
         self._resume_run = run_of_checkpoint(path)
         self.saved_iteration = trainer.iteration
         self.checkpoint_path = path
         self.last_progress = None
-        self.checkpointOpened.emit(path, cfg, preset)
+        self.checkpointOpened.emit(path, cfg, meta.preset)
 
     # == the end ================================================================================
 

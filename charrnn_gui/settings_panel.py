@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from PySide6.QtCore import Qt, Signal
@@ -10,17 +11,32 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox
                                QWidget)
 
 import core
+from core.config import CELLS, MAX_LAYERS
 from core.gradflow import APP_EVERY
+from core.model import Arch, param_shapes
 
 PRESET_DESCRIPTIONS = {
     "min-char-rnn": "min-char-rnn (the lesson)",
     "fast": "fast (batched, Adam)",
+    "gru": "gru (gated, Adam)",
+    "lstm": "lstm (gated, Adam)",
 }
 PRESET_TIPS = {
     "min-char-rnn": "Exactly Karpathy's min-char-rnn: 100 hidden units, 25 characters per window, Adagrad 0.1, float64",
     "fast": "192 hidden units, 32 parallel streams of 32 characters, Adam 3e-3, float32: prose sooner on a small CPU",
+    "gru": "A GRU of 256 units, 32 streams of 64 characters, Adam 4e-3, float32: lower loss than the tanh cell in a "
+           "minute (the command line's cosine decay needs a time budget; here the rate stays as set)",
+    "lstm": "An LSTM of 256 units, 32 streams of 64 characters, Adam 4e-3, float32: see its cell state and gates "
+            "(the command line's cosine decay needs a time budget; here the rate stays as set)",
+}
+CELL_NAMES = {"rnn": "RNN (tanh, the lesson's)", "lstm": "LSTM", "gru": "GRU"}
+CELL_TIPS = {  # one line: what each cell is
+    "rnn": "RNN: one tanh layer, h = tanh(Wxh x + Whh h + b); multiplying by Whh at every step makes it forget fast",
+    "lstm": "LSTM: a cell state that is added to, not multiplied, so it can carry information across many steps",
+    "gru": "GRU: an update gate blends the old hidden state with a new candidate, so it can keep h for many steps",
 }
 OPTIMIZER_NAMES = {"adagrad": "Adagrad (the lesson's)", "rmsprop": "RMSprop", "adam": "Adam", "sgd": "SGD (plain)"}
+SPEEDS = {0.0: "Unlimited", 100.0: "100 iterations/s", 10.0: "10 iterations/s", 1.0: "1 iteration/s"}  # 0: no limit
 DTYPE_NAMES = {"float64": "float64 (exact lesson)", "float32": "float32 (faster)"}
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -77,8 +93,10 @@ class SettingsPanel(QWidget):
 
     liveChanged = Signal(dict)
     presetApplied = Signal(str)
+    speedChanged = Signal(float)  # iterations per second at most; 0: unlimited
 
-    STRUCTURAL = ("hidden_size", "seq_length", "batch_size", "optimizer", "clip", "seed", "dtype")
+    STRUCTURAL = ("cell", "num_layers", "dropout", "hidden_size", "seq_length", "batch_size", "optimizer", "clip",
+                  "seed", "dtype")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -95,7 +113,20 @@ class SettingsPanel(QWidget):
                                           Qt.ItemDataRole.ToolTipRole)
         self.preset_combo.setToolTip("One click sets every hyperparameter to a tested recipe")
 
-        self.hidden_spin = _spin(1, 4096, "hiddenSize", "H: units in the hidden layer")
+        self.cell_combo = QComboBox(objectName="cell")
+        for key in CELLS:
+            self.cell_combo.addItem(CELL_NAMES.get(key, key), key)
+            self.cell_combo.setItemData(self.cell_combo.count() - 1, CELL_TIPS.get(key, ""),
+                                        Qt.ItemDataRole.ToolTipRole)
+        self.layers_spin = _spin(1, MAX_LAYERS, "numLayers",
+                                 "Stacked recurrent layers: each reads the hidden states of the one below")
+        self.dropout_spin = QDoubleSpinBox(objectName="dropout")
+        self.dropout_spin.setRange(0.0, 0.9)
+        self.dropout_spin.setSingleStep(0.05)
+        self.dropout_spin.setDecimals(2)
+        self.dropout_spin.setKeyboardTracking(False)
+        self.dropout_spin.setSpecialValueText("off")
+        self.hidden_spin = _spin(1, 4096, "hiddenSize", "H: units in each hidden layer")
         self.seq_spin = _spin(1, 1000, "seqLength", "T: characters per window (truncated backpropagation through time)")
         self.batch_spin = _spin(1, 1024, "batchSize", "B: parallel streams over the corpus (1 in the lesson)")
         self.optimizer_combo = QComboBox(objectName="optimizer")
@@ -128,6 +159,11 @@ class SettingsPanel(QWidget):
                                     "Iterations between two measurements of how far back the gradient reaches "
                                     "(the Gradient flow tab); each costs about one to two iterations. 0: off")
         self.grad_flow_spin.setSpecialValueText("off")
+        self.speed_combo = QComboBox(objectName="speedCombo")
+        for value, label in SPEEDS.items():
+            self.speed_combo.addItem(label, value)
+        self.speed_combo.setToolTip("Slow training down to reading pace, to show the samples go from gibberish to "
+                                    "words (Unlimited: as fast as this computer goes)")
 
         self.lock_note = QLabel("", objectName="settingsLockNote")
         self.lock_note.setWordWrap(True)
@@ -141,6 +177,9 @@ class SettingsPanel(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Preset", self.preset_combo)
+        form.addRow("Cell", self.cell_combo)
+        form.addRow("Layers", self.layers_spin)
+        form.addRow("Dropout", self.dropout_spin)
         form.addRow("Hidden size", self.hidden_spin)
         form.addRow("Sequence length", self.seq_spin)
         form.addRow("Batch size", self.batch_spin)
@@ -161,8 +200,9 @@ class SettingsPanel(QWidget):
         live.addRow("Sample length", self.sample_length_spin)
         live.addRow("Sample every", self.sample_every_spin)
         live.addRow("Gradient flow every", self.grad_flow_spin)
+        live.addRow("Speed", self.speed_combo)
 
-        for combo in (self.preset_combo, self.optimizer_combo, self.dtype_combo):
+        for combo in (self.preset_combo, self.cell_combo, self.optimizer_combo, self.dtype_combo):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # every entry readable
         for w in (self.lock_note, self.params_label):
             w.setMinimumWidth(1)
@@ -180,6 +220,9 @@ class SettingsPanel(QWidget):
         self.sample_every_spin.valueChanged.connect(lambda v: self._emit_live("sample_every", v))
         self.grad_flow_spin.valueChanged.connect(lambda v: self._emit_live("grad_flow_every", v))
         self.hidden_spin.valueChanged.connect(self._update_params_label)
+        self.speed_combo.currentIndexChanged.connect(self._on_speed_index)
+        self.cell_combo.currentIndexChanged.connect(self._on_shape_changed)
+        self.layers_spin.valueChanged.connect(self._on_shape_changed)
         self.set_model_exists(False)
 
     # -- values --------------------------------------------------------------------------------
@@ -190,7 +233,12 @@ class SettingsPanel(QWidget):
 
     def config(self) -> core.TrainConfig:
         """The configuration the widgets show (validated; raises ValueError with a one-line reason)."""
-        return self._base.replace(
+        layers, cell = self.layers_spin.value(), self.cell_combo.currentData()
+        # An experiment's W_hh init (orthogonal x 1.5) is the tanh cell's: a gated cell chosen after it starts as usual.
+        base = self._base if cell == "rnn" else self._base.replace(whh_init="randn", whh_gain=1.0)
+        return base.replace(
+            cell=cell, num_layers=layers,
+            dropout=self.dropout_spin.value() if layers > 1 else 0.0,  # dropout acts between layers
             hidden_size=self.hidden_spin.value(), seq_length=self.seq_spin.value(), batch_size=self.batch_spin.value(),
             optimizer=self.optimizer_combo.currentData(), learning_rate=self.lr_spin.value(),
             clip=self.clip_spin.value(), seed=self.seed_spin.value(), dtype=self.dtype_combo.currentData(),
@@ -211,6 +259,9 @@ class SettingsPanel(QWidget):
                 self._preset = preset
                 self.preset_combo.setCurrentIndex(self.preset_combo.findData(preset))
             self._base = cfg
+            self.cell_combo.setCurrentIndex(max(0, self.cell_combo.findData(cfg.cell)))
+            self.layers_spin.setValue(cfg.num_layers)
+            self.dropout_spin.setValue(cfg.dropout)
             self.hidden_spin.setValue(cfg.hidden_size)
             self.seq_spin.setValue(cfg.seq_length)
             self.batch_spin.setValue(cfg.batch_size)
@@ -236,6 +287,18 @@ class SettingsPanel(QWidget):
     def _on_preset_activated(self, index: int) -> None:
         self.apply_preset(self.preset_combo.itemData(index))
 
+    def speed(self) -> float:
+        """The chosen training speed limit in iterations per second; 0: unlimited."""
+        return float(self.speed_combo.currentData())
+
+    def set_speed(self, its_per_second: float) -> None:
+        """Choose a speed limit (one of SPEEDS; anything else means unlimited); emits speedChanged."""
+        index = self.speed_combo.findData(float(its_per_second) if its_per_second in SPEEDS else 0.0)
+        self.speed_combo.setCurrentIndex(max(0, index))
+
+    def _on_speed_index(self, _index: int) -> None:
+        self.speedChanged.emit(self.speed())
+
     def show_learning_rate(self, rate: float) -> None:
         """Show a learning rate the model already uses (e.g. after a restore) without sending it back."""
         self._loading = True
@@ -257,17 +320,29 @@ class SettingsPanel(QWidget):
     def set_model_exists(self, exists: bool) -> None:
         """Lock the settings that need new weights while a model exists."""
         self._model_exists = exists
-        for w in (self.preset_combo, self.hidden_spin, self.seq_spin, self.batch_spin, self.optimizer_combo,
-                  self.clip_spin, self.seed_spin, self.dtype_combo):
+        for w in (self.preset_combo, self.cell_combo, self.layers_spin, self.hidden_spin, self.seq_spin,
+                  self.batch_spin, self.optimizer_combo, self.clip_spin, self.seed_spin, self.dtype_combo):
             w.setEnabled(not exists)
+        self._on_shape_changed()
         self.lock_note.setText("Locked while a model exists: they need new weights. Reset to change them."
                                if exists else "")
         self.lock_note.setVisible(exists)
+
+    def _on_shape_changed(self, *_):
+        """The cell's tip on its combo, dropout only where there are layers for it to act between."""
+        self.cell_combo.setToolTip(CELL_TIPS.get(self.cell_combo.currentData(), ""))
+        layered = self.layers_spin.value() > 1
+        self.dropout_spin.setEnabled(layered and not self._model_exists)
+        self.dropout_spin.setToolTip(
+            "Fraction of each layer's outputs zeroed (at random, while training only) before the next layer reads "
+            "them" if layered else "Dropout acts between layers: choose 2 or more layers to use it")
+        self._update_params_label()
 
     def _update_params_label(self, *_):
         H, V = self.hidden_spin.value(), self._vocab_size
         if not V:
             self.params_label.setText("")
             return
-        n = 2 * H * V + H * H + H + V
+        arch = Arch(self.cell_combo.currentData(), self.layers_spin.value(), H, V)
+        n = sum(math.prod(shape) for shape in param_shapes(arch).values())
         self.params_label.setText(f"{n:,} weights for a vocabulary of {V} characters")

@@ -3,16 +3,22 @@
 How the training worker works
 -----------------------------
 A `TrainingWorker` owns a `core.Trainer` while its QThread runs `_loop()`. The loop never returns to
-an event loop, so it is controlled only through thread-safe flags (`threading.Event`):
+an event loop, so it is controlled only through state shared with the GUI thread, and every field of
+that state is guarded by ONE lock, the condition variable `_cond` (the loop waits on it; each change
+notifies it):
 
 * `resume()` / `pause()` / `step(n)` set or clear the run flag (step gives the loop a budget of n
   iterations, after which it clears the flag itself);
 * `request_stop()` makes the loop return; `stop()` also waits for the thread to finish;
-* `hold()` is a context manager for the GUI thread: it raises the hold flag and takes the trainer
-  lock, which the loop holds around every step, so inside it the trainer is idle and consistent
-  (used to save while training, sample now, read the history). The loop parks while held.
+* `hold()` is a context manager for the GUI thread: it waits until the loop is between two steps and
+  keeps it there, so inside it the trainer is idle and consistent (used to save while training,
+  sample now, read the history). The trainer itself is not under the lock: it belongs to whoever has
+  the turn, the loop while `_stepping` or the GUI while `_holds` is non-zero, and both flags are
+  changed only under the lock;
 * `set_live(learning_rate=..., temperature=..., sample_every=..., sample_length=...)` puts values
-  into a lock-protected dict that the loop applies between steps.
+  into a dict that the loop applies between steps;
+* `set_speed(its_per_second)` paces training (0: as fast as it goes): between two steps the loop
+  waits on the condition, which pause and stop notify, so they take effect at once.
 
 The loop records every iteration into its own `LossHistory` (the one saved into checkpoints) and,
 at most every EMIT_INTERVAL seconds, emits `progressed(Progress)` with freshly allocated arrays of
@@ -20,7 +26,7 @@ the iterations done since the previous emit. Every sample is emitted as `sampled
 after the progress that covers it: queued together, they cost the GUI thread one wake-up (and the loop
 one hand-over of the GIL) per emit rather than one per sample, which at ~30 samples a second is 10%
 of the lesson preset's speed. Gradient-flow measurements (core.gradflow) travel the same way, as one
-`flowed(list of GradFlow)` per emit.
+`flowed(list of GradFlow)` per emit. Signals are emitted with no lock held and with the trainer handed back.
 Divergence clears the run flag and emits `diverged(reason)`; an exception emits `failed(message)`
 and ends the loop; parking after running emits `paused(iteration)`; the end emits `finished()`.
 The GUI thread must get the GIL quickly while the loop runs Python: starting a worker lowers the
@@ -29,7 +35,9 @@ thread alone pays nothing), and the loop also sleeps briefly every YIELD_EVERY s
 with scripts/measure_gui.py, this beat sleeping every few milliseconds on both presets.
 
 Every QThread started here is kept in a module-level registry until it has been joined, so a
-thread can never be destroyed while running, and tests can check that none was left behind.
+thread can never be destroyed while running, and tests can check that none was left behind. A
+runner refers to its owner only while it runs (weakly for the stop request), and a joined runner
+lets go of it and is deleted, so no reference cycle leaves a QObject to the cyclic garbage collector.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from contextlib import contextmanager
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -48,7 +57,8 @@ EMIT_INTERVAL = 0.05  # seconds between progressed signals: at most 20 per secon
 YIELD_EVERY = 0.05  # seconds of work between two explicit GIL yields (measured: scripts/measure_gui.py)
 YIELD_SLEEP = 0.0002  # how long a yield sleeps; long enough for the GUI thread to take the GIL
 SWITCH_INTERVAL = 0.001  # while training, a thread waiting for the GIL gets it within 1 ms (default 5 ms)
-PARK_POLL = 0.05  # seconds between checks of the stop flag while parked
+PARK_POLL = 0.05  # seconds between checks of the shared state while waiting (every change also notifies)
+FINAL_HOLD_WAIT = 5.0  # seconds the ending loop waits for a GUI hold before its last flush (skipped after)
 
 _registry_lock = threading.Lock()
 _registry: set["_Runner"] = set()
@@ -60,11 +70,14 @@ class _Runner(QThread):
     def __init__(self, target, stopper, name: str):
         super().__init__()
         self.setObjectName(name)
-        self._target = target
-        self._stopper = stopper
+        self._target = target  # strong while running: the owner stays alive as long as its thread
+        self._stopper = weakref.WeakMethod(stopper) if stopper is not None else None  # never keeps it alive
+        self._joined = False
 
     def run(self) -> None:  # runs in the new thread
-        self._target()
+        target = self._target
+        if target is not None:
+            target()
 
     def start_registered(self) -> None:
         with _registry_lock:
@@ -72,13 +85,22 @@ class _Runner(QThread):
         self.start()
 
     def join(self, timeout: float = 30.0) -> bool:
-        """Ask the target to stop, wait for the thread, unregister it; False if it is still running."""
-        if self._stopper is not None:
-            self._stopper()
+        """Ask the target to stop, wait for the thread, unregister it; False if it is still running.
+
+        A joined runner drops its target (breaking the owner -> runner -> owner cycle) and is deleted
+        by the event loop; its owner drops its own reference too."""
+        if self._joined:
+            return True
+        stopper = self._stopper() if self._stopper is not None else None
+        if stopper is not None:
+            stopper()
         done = self.wait(max(0, int(timeout * 1000)))
         if done:
+            self._joined = True
+            self._target = self._stopper = None
             with _registry_lock:
                 _registry.discard(self)
+            self.deleteLater()
         return done
 
 
@@ -122,7 +144,7 @@ def _blas_limit():
 
 
 class TrainingWorker(QObject):
-    """Runs a core.Trainer in a QThread; controlled by flags, reports through signals."""
+    """Runs a core.Trainer in a QThread; controlled through state under one lock, reports through signals."""
 
     progressed = Signal(object)  # Progress
     sampled = Signal(object)  # core.Sample
@@ -136,31 +158,36 @@ class TrainingWorker(QObject):
         super().__init__(parent)
         self.trainer = trainer
         self.history = history if history is not None else LossHistory(trainer.config.seq_length)
-        # The last iteration (and validation) already handed to the GUI; rows are found by iteration,
-        # since thinning a long history shifts their indices.
+        # Touched only by whoever has the trainer's turn (the loop while stepping, the GUI inside hold()):
+        # the last iteration (and validation) already handed to the GUI, found by iteration since thinning a
+        # long history shifts rows; the trainer's count in the last progress; samples drawn since the last emit.
         self._emitted = int(self.history.iterations.last(0))
         self._val_emitted = int(self.history.val_iterations.last(0))
-        self._emitted_iteration = trainer.iteration  # the trainer's count in the last progress
-        self._samples: list = []  # core.Sample drawn since the last emit, in order
-        self._flows: list = []  # GradFlow measured since the last emit, in order
-        self._elapsed = float(elapsed)
-        self._run_flag = threading.Event()
-        self._stop_flag = threading.Event()
-        self._hold_flag = threading.Event()
-        self._lock = threading.Lock()  # held around every step and by hold()
-        self._live_lock = threading.Lock()
-        self._live: dict = {}
+        self._emitted_iteration = trainer.iteration
+        self._samples: list = []
+        self._flows: list = []
+        # Shared between the GUI thread and the loop: every field below only under _cond.
+        self._cond = threading.Condition(threading.Lock())
+        self._run = False  # told to train
+        self._stop = False  # told to end the loop
+        self._holds = 0  # GUI holds in progress or waiting: the loop does not start a step
+        self._stepping = False  # the loop has the trainer (a step, or a flush of what it recorded)
         self._budget: int | None = None  # iterations left before parking; None: unlimited
         self._pause_requested_at: float | None = None
-        self.pause_latencies: list[float] = []  # seconds from pause() to the loop parking
-        self._thread: _Runner | None = None
+        self._live: dict = {}  # live settings not yet applied
+        self._speed = 0.0  # iterations per second at most; 0: unlimited
+        self._elapsed = float(elapsed)  # training seconds, up to the last park
+        self._pause_latencies: list[float] = []  # seconds from pause() to the loop parking
+        self._started = False
+        self._thread: _Runner | None = None  # until joined
 
     # -- control, from the GUI thread ----------------------------------------------------------
 
     def start(self) -> None:
         """Start the thread, parked; resume() or step() makes it train."""
-        if self._thread is not None:
+        if self._started:
             raise RuntimeError("worker already started")
+        self._started = True
         if sys.getswitchinterval() > SWITCH_INTERVAL:
             sys.setswitchinterval(SWITCH_INTERVAL)
         self._thread = _Runner(self._loop, self.request_stop, "charrnn-training")
@@ -168,99 +195,119 @@ class TrainingWorker(QObject):
 
     @property
     def thread_running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        thread = self._thread
+        return thread is not None and not thread._joined and thread.isRunning()
 
     @property
     def is_running(self) -> bool:
         """Whether the loop has been told to train (it may still be finishing a step after pause())."""
-        return self._run_flag.is_set()
+        with self._cond:
+            return self._run
 
     def resume(self) -> None:
-        self._budget = None
-        self._pause_requested_at = None
-        self._run_flag.set()
+        with self._cond:
+            self._budget = None
+            self._pause_requested_at = None
+            self._run = True
+            self._cond.notify_all()
 
     def pause(self) -> None:
-        if self._run_flag.is_set():
-            self._pause_requested_at = time.perf_counter()
-        self._run_flag.clear()
+        with self._cond:
+            if self._run:
+                self._pause_requested_at = time.perf_counter()
+            self._run = False
+            self._budget = None
+            self._cond.notify_all()
 
     def step(self, n: int = 1) -> None:
         """Train n more iterations, then park (and emit paused); presses while stepping add up."""
         n = max(1, int(n))
-        with self.hold():
-            if self._run_flag.is_set() and self._budget is not None:
+        with self._cond:
+            if self._run and self._budget is not None:
                 self._budget += n  # still stepping: queue these too
             else:
                 self._budget = n
             self._pause_requested_at = None
-            self._run_flag.set()
+            self._run = True
+            self._cond.notify_all()
 
     def request_stop(self) -> None:
-        self._stop_flag.set()
-        self._run_flag.set()  # wake a parked loop
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the loop and join the thread; True when it has ended."""
         self.request_stop()
-        if self._thread is None:
+        thread = self._thread
+        if thread is None:
             return True
-        return self._thread.join(timeout)
+        done = thread.join(timeout)
+        if done:
+            self._thread = None
+        return done
 
     def set_live(self, **settings) -> None:
         """Settings applied between steps (learning_rate, temperature, sample_every, sample_length)."""
-        with self._live_lock:
+        with self._cond:
             self._live.update(settings)
+
+    def set_speed(self, its_per_second: float) -> None:
+        """Train at most this many iterations a second (0: as fast as possible); applies at once."""
+        with self._cond:
+            self._speed = max(0.0, float(its_per_second or 0.0))
+            self._cond.notify_all()
+
+    @property
+    def speed(self) -> float:
+        with self._cond:
+            return self._speed
 
     @contextmanager
     def hold(self):
         """Yield the trainer while the loop is guaranteed idle (waits at most one step)."""
-        self._hold_flag.set()
+        with self._cond:
+            self._holds += 1
+            try:
+                while self._stepping:
+                    self._cond.wait(PARK_POLL)
+            except BaseException:
+                self._holds -= 1
+                self._cond.notify_all()
+                raise
+            live, self._live = self._live, {}
         try:
-            with self._lock:
-                self._apply_live()
-                yield self.trainer
+            if live:
+                self.trainer.set_live(**live)
+            yield self.trainer
         finally:
-            self._hold_flag.clear()
+            with self._cond:
+                self._holds -= 1
+                self._cond.notify_all()
 
     @property
     def elapsed(self) -> float:
-        return self._elapsed
+        with self._cond:
+            return self._elapsed
+
+    @property
+    def pause_latencies(self) -> list[float]:
+        """Seconds from each pause() to the loop parking (a copy)."""
+        with self._cond:
+            return list(self._pause_latencies)
 
     # -- the loop, in the worker thread --------------------------------------------------------
 
-    def _apply_live(self) -> None:
-        with self._live_lock:
-            live, self._live = self._live, {}
-        if live:
-            self.trainer.set_live(**live)
-
-    def _flush(self, now: float, window_start: float, its_in_window: int, running_since: float | None) -> tuple:
-        """Emit the iterations recorded since the previous emit (fresh arrays), if any; return the samples drawn
-        and the gradient flows measured meanwhile, which the caller emits once it has let go of the trainer lock."""
-        self._emit_progress(now, window_start, its_in_window, running_since)
-        held = (self._samples, self._flows)
-        self._samples, self._flows = [], []
-        return held
-
-    def _emit_held(self, held) -> None:
-        """Emit what _flush returned: one sampled signal per sample, one flowed signal for all the flows."""
-        samples, flows = held
-        for sample in samples:
-            self.sampled.emit(sample)
-        if flows:
-            self.flowed.emit(flows)
-
-    def _emit_progress(self, now: float, window_start: float, its_in_window: int,
-                       running_since: float | None) -> None:
+    def _progress(self, now: float, window_start: float, its_in_window: int, elapsed: float):
+        """A Progress of the iterations recorded since the previous one (fresh arrays), or None if nothing
+        changed. Only with the trainer's turn."""
         h = self.history
         rows, vals = h.since(self._emitted), h.val_since(self._val_emitted)
         t = self.trainer
         if rows.start == rows.stop and vals.start == vals.stop and t.iteration == self._emitted_iteration:
-            return
+            return None
         self._emitted_iteration = t.iteration
         span = now - window_start
-        elapsed = self._elapsed + (now - running_since if running_since is not None else 0.0)
         progress = Progress(
             iterations=h.iterations.view[rows].copy(),
             loss_per_char=h.loss.view[rows].copy(),
@@ -277,91 +324,144 @@ class TrainingWorker(QObject):
             self._emitted = int(progress.iterations[-1])
         if len(progress.val_iterations):
             self._val_emitted = int(progress.val_iterations[-1])
-        self.progressed.emit(progress)
+        return progress
+
+    def _take_emission(self, now, window_start, its_in_window, elapsed) -> list:
+        """The signals that hand over what was recorded since the last emit: [(signal, value), ...]."""
+        progress = self._progress(now, window_start, its_in_window, elapsed)
+        samples, self._samples = self._samples, []
+        flows, self._flows = self._flows, []
+        out = [(self.progressed, progress)] if progress is not None else []
+        return out + [(self.sampled, s) for s in samples] + ([(self.flowed, flows)] if flows else [])
+
+    @staticmethod
+    def _emit(signals) -> None:
+        for signal, value in signals:
+            signal.emit(value)
 
     def _loop(self) -> None:
         from core import DivergedError
 
         running_since: float | None = None  # when the current run started
         window_start = last_yield = time.perf_counter()
+        last_step = float("-inf")  # when the last step of this run started (for the speed limit)
         its_in_window = 0
+        cond = self._cond
         try:
             with _blas_limit():
-                while not self._stop_flag.is_set():
-                    if self._hold_flag.is_set():
-                        time.sleep(0.0005)
-                        continue
-                    if not self._run_flag.is_set():
-                        if running_since is not None:  # just parked
-                            now = time.perf_counter()
-                            if self._pause_requested_at is not None:
-                                self.pause_latencies.append(now - self._pause_requested_at)
-                                self._pause_requested_at = None
-                            with self._lock:
-                                held = self._flush(now, window_start, its_in_window, running_since)
-                                self._elapsed += now - running_since
-                                running_since = None
-                                iteration = self.trainer.iteration
-                            self._emit_held(held)
-                            self.paused.emit(iteration)
-                        self._run_flag.wait(PARK_POLL)
-                        continue
-                    if running_since is None:
-                        running_since = window_start = last_yield = time.perf_counter()
-                        its_in_window = 0
-                    held = None
-                    with self._lock:
-                        if not self._run_flag.is_set() or self._hold_flag.is_set() or self._stop_flag.is_set():
-                            continue
-                        self._apply_live()
-                        try:
-                            snap = self.trainer.step()
-                        except DivergedError as e:
-                            self._run_flag.clear()
-                            self._pause_requested_at = None
-                            self.diverged.emit(str(e))
-                            continue
-                        if self._budget is not None:
-                            self._budget -= 1
-                            if self._budget <= 0:
-                                self._budget = None
-                                self._run_flag.clear()
-                        self.history.append_snapshot(snap)
-                        if snap.sample is not None:
-                            self._samples.append(snap.sample)  # emitted after the progress that covers it
-                        if snap.grad_flow is not None:
-                            self._flows.append(snap.grad_flow)
-                        its_in_window += 0 if snap.diverged else 1
+                while True:
+                    # Decide under the lock; take the trainer's turn for the work.
+                    with cond:
+                        if self._stop:
+                            break
                         now = time.perf_counter()
-                        if snap.diverged:
-                            self._run_flag.clear()
-                            self._pause_requested_at = None
-                        if snap.diverged or now - window_start >= EMIT_INTERVAL:
-                            held = self._flush(now, window_start, its_in_window, running_since)
-                            window_start, its_in_window = now, 0
-                    if held is not None:
-                        self._emit_held(held)
-                    if snap.diverged:
-                        self.diverged.emit(snap.diverged)
-                    if now - last_yield >= YIELD_EVERY:
+                        if self._holds:
+                            cond.wait(PARK_POLL)
+                            continue
+                        if not self._run:
+                            if running_since is None:
+                                cond.wait(PARK_POLL * 10)
+                                continue
+                            action = "park"  # just parked: account for the run, hand everything over
+                            if self._pause_requested_at is not None:
+                                self._pause_latencies.append(now - self._pause_requested_at)
+                                self._pause_requested_at = None
+                            self._elapsed += now - running_since
+                            elapsed = self._elapsed
+                            running_since = None
+                        else:
+                            wait = last_step + 1.0 / self._speed - now if self._speed > 0 else 0.0
+                            if wait > 0:  # paced: sleep in slices; pause, stop and speed changes notify
+                                cond.wait(min(wait, PARK_POLL))
+                                continue
+                            action = "step"
+                            if running_since is None:
+                                running_since = window_start = last_yield = now
+                                its_in_window = 0
+                            elapsed = self._elapsed + (now - running_since)
+                            live, self._live = self._live, {}
+                        self._stepping = True
+                    # The trainer's turn: no lock held.
+                    emit, diverged = [], None
+                    try:
+                        if action == "park":
+                            emit = self._take_emission(now, window_start, its_in_window, elapsed)
+                            emit.append((self.paused, self.trainer.iteration))
+                            last_step = float("-inf")
+                        else:
+                            if live:
+                                self.trainer.set_live(**live)
+                            last_step = now
+                            try:
+                                snap = self.trainer.step()
+                            except DivergedError as e:
+                                snap, diverged = None, str(e)
+                            if snap is not None:
+                                self.history.append_snapshot(snap)
+                                if snap.sample is not None:
+                                    self._samples.append(snap.sample)  # emitted after the progress covering it
+                                if snap.grad_flow is not None:
+                                    self._flows.append(snap.grad_flow)  # all of them in one signal, likewise
+                                diverged = snap.diverged
+                                its_in_window += 0 if diverged else 1
+                                now = time.perf_counter()
+                                if diverged or now - window_start >= EMIT_INTERVAL:
+                                    emit = self._take_emission(now, window_start, its_in_window,
+                                                               elapsed + (now - last_step))
+                                    window_start, its_in_window = now, 0
+                    finally:
+                        with cond:
+                            self._stepping = False
+                            if action == "step":
+                                if diverged:
+                                    self._run = False
+                                    self._budget = None
+                                    self._pause_requested_at = None
+                                elif self._budget is not None:
+                                    self._budget -= 1
+                                    if self._budget <= 0:
+                                        self._budget = None
+                                        self._run = False
+                            cond.notify_all()
+                    # Signals: no lock held, the trainer handed back.
+                    self._emit(emit)
+                    if diverged:
+                        self.diverged.emit(diverged)
+                    if action == "step" and now - last_yield >= YIELD_EVERY:
                         time.sleep(YIELD_SLEEP)  # let the GUI thread take the GIL
                         last_yield = time.perf_counter()
         except Exception as e:  # never raised in the thread: reported as a signal
-            self._run_flag.clear()
+            with cond:
+                self._run = False
             traceback.print_exc(file=sys.stderr)
             self.failed.emit(f"training stopped: {type(e).__name__}: {e}")
         finally:
-            now = time.perf_counter()
-            held = ([], [])
-            with self._lock:
-                try:
-                    held = self._flush(now, window_start, its_in_window, running_since)
-                except Exception:  # pragma: no cover - reporting must not mask the real error
-                    traceback.print_exc(file=sys.stderr)
-                if running_since is not None:
-                    self._elapsed += now - running_since
-            self._emit_held(held)
+            self._final_flush(running_since, window_start, its_in_window)
             self.finished.emit()
+
+    def _final_flush(self, running_since, window_start, its_in_window) -> None:
+        """At the end of the loop: account for the run and hand over what is left (after any GUI hold)."""
+        now = time.perf_counter()
+        with self._cond:
+            if running_since is not None:
+                self._elapsed += now - running_since
+            elapsed = self._elapsed
+            deadline = now + FINAL_HOLD_WAIT
+            while self._holds and time.perf_counter() < deadline:
+                self._cond.wait(PARK_POLL)
+            if self._holds:  # pragma: no cover - a hold that outlives the loop: leave the trainer alone
+                return
+            self._stepping = True
+        emit = []
+        try:
+            emit = self._take_emission(now, window_start, its_in_window, elapsed)
+        except Exception:  # pragma: no cover - reporting must not mask the real error
+            traceback.print_exc(file=sys.stderr)
+        finally:
+            with self._cond:
+                self._stepping = False
+                self._cond.notify_all()
+        self._emit(emit)
 
 
 class CorpusLoader(QObject):
@@ -384,10 +484,17 @@ class CorpusLoader(QObject):
 
     @property
     def thread_running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        thread = self._thread
+        return thread is not None and not thread._joined and thread.isRunning()
 
     def join(self, timeout: float = 600.0) -> bool:
-        return True if self._thread is None else self._thread.join(timeout)
+        thread = self._thread
+        if thread is None:
+            return True
+        done = thread.join(timeout)
+        if done:
+            self._thread = None  # joined and being deleted: nothing refers to it any more
+        return done
 
     def _run(self) -> None:
         from core import CheckpointError, CorpusError

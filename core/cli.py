@@ -13,9 +13,11 @@ import time
 
 import numpy as np
 
+from .budget import SLOW_STEP_SECONDS, human_seconds, refusal, step_cost
 from .checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
 from .config import CELLS, DTYPES, LR_SCHEDULES, MAX_LAYERS, OPTIMIZERS, PRESETS, preset
 from .corpus import CorpusError, load_corpus
+from .experiments import EXPERIMENTS, experiment
 from .runs.cli_hook import add_run_options, start_run
 from .sample import generate
 from .trainer import Trainer
@@ -48,6 +50,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("corpus", help="a text file, or builtin:shakespeare / builtin:python-docs")
     p.add_argument("--preset", choices=sorted(PRESETS), default="min-char-rnn",
                    help="starting hyperparameters (default: min-char-rnn, the lesson's program)")
+    p.add_argument("--experiment", choices=list(EXPERIMENTS),
+                   help="start from one of the lecture's gradient-flow experiments instead of a preset")
     p.add_argument("--hidden-size", type=_positive_int)
     p.add_argument("--cell", choices=CELLS, help="rnn (the lesson's tanh cell), lstm or gru")
     p.add_argument("--layers", dest="num_layers", type=_positive_int, help=f"stacked layers, 1 to {MAX_LAYERS}")
@@ -72,7 +76,9 @@ def train_parser() -> argparse.ArgumentParser:
     budget.add_argument("--seconds", type=float, help="stop after this much training time")
     out = p.add_argument_group("output")
     out.add_argument("--print-every", type=_positive_int, default=100,
-                     help="print 'iter N, loss: L' every this many iterations (default 100)")
+                     help="print 'iter N, loss: L' every this many iterations (default 100; N counts completed "
+                          "iterations, except with the min-char-rnn preset, which prints the lesson's N = completed "
+                          "- 1)")
     out.add_argument("--metrics", metavar="FILE.jsonl", help="append one JSON object per logged iteration")
     out.add_argument("--log-every", type=_positive_int, default=100,
                      help="iterations between metrics lines (of --metrics and of the run)")
@@ -120,6 +126,8 @@ def config_from_args(args):
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     # A schedule spans this run's budget (it is kept by checkpoints; a resumed run goes on along it).
     overrides.update(budget_iterations=args.iterations or 0, budget_seconds=args.seconds or 0.0)
+    if args.experiment:
+        return experiment(args.experiment).config.replace(**overrides).validate()
     return preset(args.preset, **overrides)
 
 
@@ -133,38 +141,44 @@ LIVE_OPTIONS = ("learning_rate", "temperature", "sample_every", "sample_length",
 MODEL_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "optimizer", "clip", "seed", "val_fraction",
                  "eval_every")  # fixed by a checkpoint
 MODEL_OPTIONS += ("cell", "num_layers", "dropout", "lr_schedule", "lr_floor")
-STOP_SIGNALS = ("SIGTERM", "SIGHUP")  # handled like Ctrl+C: save, then exit 128 + signal number
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # stop between two steps, save, then exit 128 + signal number
+LESSON_PRESET = "min-char-rnn"  # its "iter n, loss" lines keep the lesson's counter, n = completed - 1
+LESSON_PROGRAM = ("cell", "num_layers", "batch_size", "dtype", "optimizer")  # the lesson's, whatever its sizes
 
 
-class _Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP arrived; handled like Ctrl+C."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-class _stop_signals_interrupt:
-    """While active (main thread only), SIGTERM and SIGHUP raise _Stopped so the run saves before exiting."""
+class _StopRequest:
+    """While active (main thread only), Ctrl+C, SIGTERM and SIGHUP only set `signum`; the training loop looks
+    at it between two steps, so a signal never leaves a step half done (weights updated, counters not yet) in
+    the checkpoint it saves. Further signals while it finishes the step change nothing."""
 
     def __enter__(self):
+        self.signum: int | None = None
         self.previous = {}
         if threading.current_thread() is threading.main_thread():
             for name in STOP_SIGNALS:
                 signum = getattr(signal, name, None)
                 # An ignored signal stays ignored: `nohup charrnn-train ...` must survive the terminal closing.
                 if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
-                    self.previous[signum] = signal.signal(signum, self._raise)
+                    self.previous[signum] = signal.signal(signum, self._note)
         return self
 
-    @staticmethod
-    def _raise(signum, frame):
-        raise _Stopped(signum)
+    def _note(self, signum, frame):
+        if self.signum is None:
+            self.signum = signum
 
     def __exit__(self, *exc):
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
         return False
+
+
+def _lesson_counter(args, config) -> bool:
+    """Whether the 'iter n, loss' lines use the lesson's counter: the min-char-rnn preset, or for a resumed run
+    (whose preset is not recorded) the lesson's program: one tanh layer, one stream, float64, Adagrad."""
+    if args.resume:
+        lesson = PRESETS[LESSON_PRESET]
+        return all(getattr(config, k) == getattr(lesson, k) for k in LESSON_PROGRAM)
+    return args.preset == LESSON_PRESET and not args.experiment
 
 
 def _check_checkpoint_destination(path: str) -> None:
@@ -178,7 +192,7 @@ def _check_checkpoint_destination(path: str) -> None:
         raise CLIError(f"cannot save checkpoints to {path}: the folder {folder} is not writable")
 
 
-def _resumed_trainer(args, corpus):
+def _resumed_trainer(args, corpus, err):
     """The trainer of --resume, with the live options given applied; options that need new weights must agree."""
     ckpt = load_checkpoint(args.resume)
     for name in MODEL_OPTIONS:
@@ -188,9 +202,21 @@ def _resumed_trainer(args, corpus):
             raise CLIError(f"{option} {given} differs from the checkpoint's {saved}; a resumed run keeps the "
                            f"checkpoint's model (only --lr, --temperature, --sample-every, --sample-length and "
                            f"--grad-flow-every can change)")
+    _check_budget(ckpt.config, corpus.vocab_size, err)
     trainer = restore_trainer(ckpt, corpus.data, corpus.vocab)
     trainer.set_live(**{k: getattr(args, k) for k in LIVE_OPTIONS if getattr(args, k) is not None})
     return trainer
+
+
+def _check_budget(config, vocab_size: int, err) -> None:
+    """Refuse settings that cannot fit in memory (CLIError), before anything is allocated; warn about slow steps."""
+    cost = step_cost(config, vocab_size)
+    reason = refusal(cost)
+    if reason:
+        raise CLIError(reason)
+    if cost.seconds() > SLOW_STEP_SECONDS:
+        print(f"warning: one training step with these settings takes about {human_seconds(cost.seconds())} "
+              f"here; Ctrl+C stops after the step in progress", file=err)
 
 
 def _one_line(text) -> str:
@@ -207,9 +233,11 @@ def train_command(args, out=None, err=None) -> int:
     for warning in corpus.warnings:
         print(f"warning: {warning}", file=err)
     if args.resume:
-        trainer = _resumed_trainer(args, corpus)
+        trainer = _resumed_trainer(args, corpus, err)
     else:
-        trainer = Trainer.from_corpus(corpus, config_from_args(args))
+        config = config_from_args(args)
+        _check_budget(config, corpus.vocab_size, err)
+        trainer = Trainer.from_corpus(corpus, config)
     cfg = trainer.config
     print(f"data has {len(corpus)} characters, {corpus.vocab_size} unique.", file=out)
     metrics = open(args.metrics, "a", encoding="utf-8") if args.metrics else None
@@ -231,21 +259,32 @@ def train_command(args, out=None, err=None) -> int:
             return f"last checkpoint: {run.latest_checkpoint} (iteration {run.saved_at})"
         return "no checkpoint was saved"
 
+    lesson = _lesson_counter(args, cfg)
+
     try:
-        with _stop_signals_interrupt():
+        with _StopRequest() as stop:
             try:
                 for snap in trainer.run(iterations=args.iterations, seconds=args.seconds):
+                    # Iteration N is the model after N completed updates; a diverged snapshot is the model
+                    # after the last good one, whose next update failed.
                     for warning in run.record(snap):
                         print(f"warning: {warning}", file=err)
-                    n = snap.iteration - 1  # the lesson's counter: the iteration just done, from 0
                     if snap.sample is not None:
                         print(f"----\n {snap.sample.text} \n----", file=out)
+                    if snap.diverged:  # an event row: the iteration it happened after, no loss to report
+                        if metrics:
+                            metrics.write(json.dumps({"iteration": snap.iteration, "diverged": snap.diverged,
+                                                      "learning_rate": snap.learning_rate,
+                                                      "elapsed": time.perf_counter() - start}) + "\n")
+                        print(f"charrnn: {snap.diverged}; {kept()}", file=err)
+                        return 1
+                    n = snap.iteration - 1 if lesson else snap.iteration  # the lesson's counter is one behind
                     if n % args.print_every == 0:
                         print(f"iter {n}, loss: {snap.smooth_loss:f}", file=out)
                     if snap.val_bpc is not None:
-                        print(f"iter {n}, validation: {snap.val_bpc:.4f} bits/char", file=out)
+                        print(f"iter {snap.iteration}, validation: {snap.val_bpc:.4f} bits/char", file=out)
                     if metrics and (snap.iteration % args.log_every == 0 or snap.val_bpc is not None
-                                    or snap.diverged or snap.grad_flow is not None):
+                                    or snap.grad_flow is not None):
                         row = {"iteration": snap.iteration, "loss": snap.loss, "smooth_loss": snap.smooth_loss,
                                "loss_per_char": snap.loss_per_char, "bits_per_char": snap.bits_per_char,
                                "chars_seen": snap.chars_seen, "epoch": snap.epoch,
@@ -256,9 +295,6 @@ def train_command(args, out=None, err=None) -> int:
                         if snap.grad_flow is not None:  # measured on this iteration's window, before its update
                             row.update(snap.grad_flow.to_json())
                         metrics.write(json.dumps(row) + "\n")
-                    if snap.diverged:
-                        print(f"charrnn: {snap.diverged}; {kept()}", file=err)
-                        return 1
                     if ckpt_path and args.checkpoint_every and snap.iteration % args.checkpoint_every == 0:
                         try:
                             save_checkpoint(trainer, ckpt_path)
@@ -271,15 +307,9 @@ def train_command(args, out=None, err=None) -> int:
                     if args.progress_every and now - last_progress >= args.progress_every:
                         last_progress = now
                         print(_progress_line(trainer, args, now - start, first_iteration, cfg), file=err)
-                run.end("finished")
-            except KeyboardInterrupt as e:
-                run.end("interrupted")
-                signum = getattr(e, "signum", signal.SIGINT)
-                path = ckpt_path or "charrnn-interrupted.npz"
-                save_checkpoint(trainer, path)
-                what = "interrupted" if signum == signal.SIGINT else "terminated"
-                print(f"\n{what} at iteration {trainer.iteration}; checkpoint saved to {path}", file=err)
-                return 128 + int(signum)
+                    if stop.signum is not None:  # between two steps: the state on disk will be exact
+                        break
+                run.end("interrupted" if stop.signum is not None else "finished")
             except Exception as e:  # a fault inside the engine (or writing metrics): keep the last good state
                 run.end("interrupted", f"{type(e).__name__}: {e}")
                 message = f"training stopped at iteration {trainer.iteration}: {type(e).__name__}: {e}"
@@ -295,6 +325,12 @@ def train_command(args, out=None, err=None) -> int:
                         message += f"; the checkpoint could not be saved either ({save_error}); {kept()}"
                 print(f"charrnn-train: error: {_one_line(message)}", file=err)
                 return 1
+            if stop.signum is not None:  # saved while further signals are still only noted
+                path = ckpt_path or "charrnn-interrupted.npz"
+                save_checkpoint(trainer, path)
+                what = "interrupted" if stop.signum == signal.SIGINT else "terminated"
+                print(f"\n{what} at iteration {trainer.iteration}; checkpoint saved to {path}", file=err)
+                return 128 + int(stop.signum)
     finally:
         if metrics:
             metrics.close()

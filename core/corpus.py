@@ -16,6 +16,7 @@ CHUNK_CHARS = 1 << 20  # characters encoded per step; bounds the temporaries of 
 MAX_CODEPOINT = 0x10FFFF
 BINARY_CONTROL_FRACTION = 0.10  # more C0 controls than this (besides \t \n \r \f) means binary
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f")
+_BINARY_CONTROLS = bytes(b for b in range(1, 32) if b not in _TEXT_CONTROLS)  # C0 controls that text lacks
 
 
 class CorpusError(ValueError):
@@ -146,14 +147,14 @@ def _pieces(f, codec: str, start: int):
 
 def _refuse_binary(f, name: str) -> None:
     """Raise CorpusError if the 8-bit-encoded file f holds a NUL or too many control characters."""
-    counts = np.zeros(256, dtype=np.int64)
+    controls = total = 0
     f.seek(0)
     while block := f.read(CHUNK_CHARS):
-        counts += np.bincount(np.frombuffer(block, np.uint8), minlength=256)
-    if counts[0]:
-        raise CorpusError(f"{name} looks like a binary file, not text")
-    controls = sum(int(counts[b]) for b in range(32) if b not in _TEXT_CONTROLS)
-    if controls > BINARY_CONTROL_FRACTION * int(counts.sum()):
+        if b"\0" in block:
+            raise CorpusError(f"{name} looks like a binary file, not text")
+        controls += len(block) - len(block.translate(None, _BINARY_CONTROLS))  # bytes ops: no per-byte array
+        total += len(block)
+    if controls > BINARY_CONTROL_FRACTION * total:
         raise CorpusError(f"{name} looks like a binary file, not text")
 
 
@@ -217,18 +218,25 @@ def _encode(pieces, vocab: Vocab, n: int, name: str = "text") -> np.ndarray:
     it was counted (a file rewritten while it was being read): CorpusError.
     """
     codes = np.array([ord(c) for c in vocab.chars], dtype=np.int64)
-    known = np.zeros(int(codes[-1]) + 1, dtype=bool)  # code point -> in vocab
-    known[codes] = True
-    table = np.zeros(int(codes[-1]) + 1, dtype=vocab.dtype)  # code point -> id
+    # Code point -> id; code points outside the vocabulary map to the id V, which no character has, so one max
+    # over a piece's ids finds them (when the dtype cannot hold V, a lookup of known code points does).
+    unknown = len(codes) if len(codes) <= np.iinfo(vocab.dtype).max else None
+    table = np.full(int(codes[-1]) + 1, unknown or 0, dtype=vocab.dtype)  # code point -> id
     table[codes] = np.arange(len(codes), dtype=vocab.dtype)
+    if unknown is None:
+        known = np.zeros(int(codes[-1]) + 1, dtype=bool)  # code point -> in vocab
+        known[codes] = True
     out = np.empty(n, dtype=vocab.dtype)
     start = 0
     for piece in pieces:
         points = _codepoints(piece)
         stop = start + len(piece)
-        if stop > n or int(points.max()) >= len(known) or not known[points].all():
+        if stop > n or int(points.max()) >= len(table):
             raise CorpusError(f"{name} changed while it was being read; open it again")
-        np.take(table, points, out=out[start:stop])
+        ids = out[start:stop]
+        np.take(table, points, out=ids)
+        if (int(ids.max()) == unknown) if unknown is not None else not known[points].all():
+            raise CorpusError(f"{name} changed while it was being read; open it again")
         start = stop
     if start != n:
         raise CorpusError(f"{name} changed while it was being read; open it again")

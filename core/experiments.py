@@ -6,6 +6,12 @@ on, so the reach of the last prediction (core.gradflow) is there from the first 
 H = 100 hidden units, one stream, T = SEQ_LENGTH characters per window (long, so that the reach over many steps is
 visible), measured every GRAD_FLOW_EVERY iterations.
 
+Measured on the built-in Shakespeare (2 busy cores): "vanishing" keeps less than 1e-3 of the last prediction's
+gradient 3 steps back at initialisation (1e-24 at 24 steps, 7e-197 at 199), and 10 steps back after a minute of
+training (4,852 iterations, loss 942 -> 423 per window); "exploding" starts with a reach that grows 3.3 million
+times over the 199 steps back and diverges at iteration 4 (0.1 s); "clipping" runs 7,328 iterations in a minute,
+finite throughout, the loss 824 -> 581, with 53% of the gradient entries clipped at first and 2% at the end.
+
 The exploding pair uses plain SGD on purpose: Adagrad, RMSProp and Adam divide each step by the gradient's own
 size, so an exploding gradient cannot throw their weights far; SGD's step is the gradient times the learning rate,
 which is the update the lecture's argument (and its fix, clipping) is about.
@@ -53,8 +59,9 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         "within a few iterations the loss is no longer finite. Training pauses and says why."),
     Experiment(
         "clipping", "Clipping rescues it (the same with clip 5)", _lesson(clip=5.0, **_EXPLODING),
-        "The same start, with each gradient entry clipped to [-5, 5]: the reach still grows backwards at first, but "
-        "no update can be huge, the run stays finite and the loss falls."),
+        "The same start, with each gradient entry clipped to [-5, 5]: at first half the entries are cut, no update "
+        "can be huge, and the run stays finite while the loss falls. Later most units saturate, and the reach "
+        "vanishes again: clipping fixes exploding, not vanishing."),
     Experiment(
         "lstm", "LSTM keeps the signal (the same size LSTM)", _lesson(cell="lstm"),
         "The same size, recipe and start, as an LSTM: its cell state is carried by addition, so going back one "

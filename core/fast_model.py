@@ -7,7 +7,10 @@ float64 round-off) for every cell and layer count, with:
   bias folded in;
 - one fused product per step with the stacked recurrent weights (H, G*H) for all the gates at once;
 - the sigmoids as 0.5 * tanh(a / 2) + 0.5 with the halving folded into copies of the weights, so one tanh
-  covers every gate of a step;
+  covers every gate of a step (the LSTM instead takes one exp for all four gates: sigmoid(a) = 1 / (1 + exp(-a)),
+  tanh(a) = 2 sigmoid(2a) - 1, the -1 and -2 folded into the weight copies);
+- for the LSTM, the gate derivatives times their factors from c and h for the whole window before the backward
+  recurrence, so each step's gate gradients are two products;
 - the weight gradients as one product over the window after the backward recurrence.
 
 Letters: T time steps, B streams, D inputs per step, H hidden units, G gate blocks, V vocabulary, K state rows.
@@ -24,7 +27,7 @@ class _Layer:
     """Buffers and the input side shared by the three cells; subclasses run the recurrence."""
 
     G = 1  # gate blocks
-    SIGMOID_BLOCKS = 0  # leading blocks that are sigmoids (their inputs are halved, see the module docstring)
+    SIGMOID_BLOCKS = 0  # leading blocks that are sigmoids (their inputs are scaled, see the module docstring)
 
     def __init__(self, T, B, D, H, dtype, first: bool):
         dt = np.dtype(dtype)
@@ -47,9 +50,10 @@ class _Layer:
         self.WhT = np.empty((H, GH), dt)  # (H, G*H) contiguous Wh.T, sigmoid columns halved
         self.WxT = np.empty((D, GH), dt)  # (D, G*H) Wx.T (+ b for the first layer), sigmoid columns halved
         self.bias = np.empty(GH, dt)
+        self.dWxT = np.empty((D, GH), dt) if first else None  # (V, G*H) the one-hot layer's dWx, transposed
 
     def project_inputs(self, x, Wx, Wh, b):
-        """ax = the halved (Wx x + b) of every step, and the halved recurrent weights."""
+        """ax = the scaled (Wx x + b) of every step, and the scaled recurrent weights (self.scale per column)."""
         np.multiply(Wh.T, self.scale, out=self.WhT)
         if self.first:  # x: (T, B) ids; a one-hot product is a row of Wx.T
             np.add(Wx.T, b, out=self.WxT)
@@ -64,8 +68,9 @@ class _Layer:
     def input_grads(self, x, Wx, dWx, db, onehot):
         """dWx, db and (for a layer above the first) dx from dax, once per window."""
         np.add.reduce(self.dax_flat, axis=0, out=db)
-        if self.first:
-            np.dot(self.dax_flat.T, onehot, out=dWx)
+        if self.first:  # onehot.T @ dax is quicker than dax.T @ onehot (the long axis T*B is contiguous in both)
+            np.dot(onehot.T, self.dax_flat, out=self.dWxT)
+            np.copyto(dWx, self.dWxT.T)
         else:
             x_flat = x.reshape(-1, self.D)  # (T*B, D)
             np.dot(self.dax_flat.T, x_flat, out=dWx)
@@ -115,33 +120,38 @@ class _LSTMLayer(_Layer):
     def __init__(self, T, B, D, H, dtype, first):
         super().__init__(T, B, D, H, dtype, first)
         dt = self.hs.dtype
+        # Every gate from one exp pass: sigmoid(a) = 1 / (1 + exp(-a)) and tanh(a) = 2 sigmoid(2a) - 1, so the
+        # weight copies carry -1 on the sigmoid blocks and -2 on g (one exp per step is cheaper than one tanh).
+        self.scale[:3 * H] = -1.0
+        self.scale[3 * H:] = -2.0
         self.cs = np.zeros((T + 1, B, H), dt)  # (T+1, B, H): cs[0] = c0, cs[t+1] = c after step t
         self.act = np.empty((T, B, 4 * H), dt)  # (T, B, 4H) the gates i, f, o (sigmoid) and g (tanh)
         self.tanh_c = np.empty((T, B, H), dt)  # (T, B, H)
-        self.dact = np.empty((T, B, 4 * H), dt)  # (T, B, 4H) each gate's derivative
+        self.dact = np.empty((T, B, 4 * H), dt)  # (T, B, 4H) each gate's derivative times its factor from c or h
         self.k = np.empty((T, B, H), dt)  # (T, B, H) o * (1 - tanh(c)^2): from h to c
         self.dc = np.empty((B, H), dt)
+        self.dWhT = np.empty((H, 4 * H), dt)  # (H, 4H) dWh, transposed
         a = self.act
         self.gates = [(a[t, :, :H], a[t, :, H:2 * H], a[t, :, 2 * H:3 * H], a[t, :, 3 * H:]) for t in range(T)]
-        d = self.dax
-        self.dgates = [(d[t, :, :H], d[t, :, H:2 * H], d[t, :, 2 * H:3 * H], d[t, :, 3 * H:]) for t in range(T)]
 
     def forward(self, x, state0, Wx, Wh, b):
         self.project_inputs(x, Wx, Wh, b)
-        H = self.H
+        H, H3 = self.H, 3 * self.H
         hs, cs, act, ax, WhT, tc, tmp = self.hs, self.cs, self.act, self.ax, self.WhT, self.tanh_c, self.tmp
         np.copyto(hs[0], state0[0])
         np.copyto(cs[0], state0[1])
-        dot, add, multiply, tanh = np.dot, np.add, np.multiply, np.tanh
+        dot, add, multiply, subtract, tanh, exp, reciprocal = (np.dot, np.add, np.multiply, np.subtract, np.tanh,
+                                                              np.exp, np.reciprocal)
         for t in range(self.T):
-            a = act[t]  # (B, 4H)
+            a = act[t]  # (B, 4H) holds -a for i, f, o and -2a for g (see __init__)
             dot(hs[t], WhT, out=a)
             add(a, ax[t], out=a)
-            tanh(a, out=a)
-            s = a[:, :3 * H]  # the three sigmoids: 0.5 * tanh(a / 2) + 0.5
-            multiply(s, 0.5, out=s)
-            add(s, 0.5, out=s)
+            exp(a, out=a)
+            add(a, 1.0, out=a)
+            reciprocal(a, out=a)  # sigmoid(a) for i, f, o; sigmoid(2a) for g
             i, f, o, g = self.gates[t]
+            multiply(g, 2.0, out=g)
+            subtract(g, 1.0, out=g)  # tanh(a) = 2 sigmoid(2a) - 1
             multiply(f, cs[t], out=cs[t + 1])
             multiply(i, g, out=tmp)
             add(cs[t + 1], tmp, out=cs[t + 1])
@@ -150,34 +160,38 @@ class _LSTMLayer(_Layer):
         return hs[self.T], cs[self.T]
 
     def backward(self, dh_out, Wh, dWh):
-        H = self.H
+        H, H2, H3 = self.H, 2 * self.H, 3 * self.H
         act, dact, k, tc, cs = self.act, self.dact, self.k, self.tanh_c, self.cs
-        # Each gate's derivative, for the whole window at once: s(1 - s) for the sigmoids, 1 - g^2 for g.
+        # Outside the recurrence, for the whole window at once: each gate's derivative (s(1 - s) for the
+        # sigmoids, 1 - g^2 for g) times the factor its gradient takes from c or h, so that dax[t] is
+        # dc * dact[t] on the blocks i, f, g and dh * dact[t] on o.
         np.multiply(act, act, out=dact)
-        np.subtract(act[..., :3 * H], dact[..., :3 * H], out=dact[..., :3 * H])
-        np.subtract(1.0, dact[..., 3 * H:], out=dact[..., 3 * H:])
+        np.subtract(act[..., :H3], dact[..., :H3], out=dact[..., :H3])
+        np.subtract(1.0, dact[..., H3:], out=dact[..., H3:])
+        dact[..., :H] *= act[..., H3:]  # di: dc * g
+        dact[..., H:H2] *= cs[:-1]  # df: dc * c_{t-1}
+        dact[..., H2:H3] *= tc  # do: dh * tanh(c)
+        dact[..., H3:] *= act[..., :H]  # dg: dc * i
         np.multiply(tc, tc, out=k)
         np.subtract(1.0, k, out=k)
-        np.multiply(k, act[..., 2 * H:3 * H], out=k)
-        dh, dnext, dc, tmp, dax = self.dh, self.dnext, self.dc, self.tmp, self.dax
+        np.multiply(k, act[..., H2:H3], out=k)
+        dh, dnext, dc, tmp = self.dh, self.dnext, self.dc, self.tmp
         dnext[...] = 0.0
         dc[...] = 0.0
-        add, multiply = np.add, np.multiply
+        add, multiply, dot = np.add, np.multiply, np.dot
+        dc4 = dc[:, None, :]  # (B, 1, H) broadcast over the four blocks
+        dax4, dact4, dax = self.dax.reshape(self.T, self.B, 4, H), dact.reshape(self.T, self.B, 4, H), self.dax
         for t in range(self.T - 1, -1, -1):
-            i, f, o, g = self.gates[t]
-            di, df, do, dg = self.dgates[t]
             add(dh_out[t], dnext, out=dh)
             multiply(dh, k[t], out=tmp)
             add(dc, tmp, out=dc)  # dc: from c_{t+1} (already times f) and from h_t
-            multiply(dh, tc[t], out=do)
-            multiply(dc, g, out=di)
-            multiply(dc, cs[t], out=df)
-            multiply(dc, i, out=dg)
-            multiply(dc, f, out=dc)  # what reaches c_{t-1}
-            multiply(dax[t], dact[t], out=dax[t])
+            multiply(dact4[t], dc4, out=dax4[t])  # di, df, dg (and a do overwritten next)
+            multiply(dh, dact[t, :, H2:H3], out=dax[t, :, H2:H3])
+            multiply(dc, act[t, :, H:H2], out=dc)  # what reaches c_{t-1}
             if t:
-                np.dot(dax[t], Wh, out=dnext)
-        np.dot(self.dax_flat.T, self.prev_flat, out=dWh)
+                dot(dax[t], Wh, out=dnext)
+        np.dot(self.prev_flat.T, self.dax_flat, out=self.dWhT)  # quicker than dax.T @ prev at these shapes
+        np.copyto(dWh, self.dWhT.T)
 
 
 class _GRULayer(_Layer):

@@ -116,12 +116,14 @@ def last_step_backward(dh_last, dtanh, Whh):
     T, B, H = dtanh.shape
     directions = np.empty_like(dtanh)  # (T, B, H)
     growth = np.empty((T, B), dtype=dtanh.dtype)  # (T, B) the factor by which each step changed the norm
+    tiny = np.finfo(dtanh.dtype).tiny  # divides a zero gradient, which stays zero
     d = dh_last  # (B, H)
     for k in range(T):
         if k > 0:
             d = step_back(directions[k - 1], dtanh[T - k], Whh)  # through h_{T-k+1} = h[T-k]: (B, H)
-        growth[k] = np.sqrt((d * d).sum(axis=1))
-        directions[k] = d / np.maximum(growth[k], np.finfo(d.dtype).tiny)[:, None]  # a zero gradient stays zero
+        norm = growth[k]  # (B,) view
+        np.sqrt(np.add.reduce(d * d, axis=1), out=norm)
+        np.divide(d, np.maximum(norm, tiny)[:, None], out=directions[k])
     with np.errstate(divide="ignore"):  # log(0) = -inf: nothing reaches further back
         log_norms = np.cumsum(np.log(growth.astype(np.float64)), axis=0)  # (T, B)
     return directions, log_norms
@@ -273,13 +275,14 @@ def cell_window_flow(params, x, y, state0) -> WindowFlow:
 
 
 def measure_grad_flow(params, x, y, h0, grads=None, clip: float = 0.0, power: "PowerIteration | None" = None,
-                      iteration: int = 0) -> GradFlow:
+                      iteration: int = 0, flat_params=None) -> GradFlow:
     """Measure gradient flow on one window. x, y: (T, B) ids; h0: the state before it, (K, B, H) or, for a model
     with one state row, (B, H).
 
-    grads: the iteration's real gradients before clipping (dict parallel to params); without them the window's own
-    are computed here. clip: the element-wise clip in force (0 = off). power: a PowerIteration kept between
-    measurements (warm start); a fresh one otherwise. Reads params, x, y, h0 and grads; changes none of them.
+    grads: the iteration's real gradients before clipping (a dict parallel to params, or {"all": flat buffer});
+    without them the window's own are computed here. clip: the element-wise clip in force (0 = off). power: a
+    PowerIteration kept between measurements (warm start); a fresh one otherwise. flat_params: the parameters as
+    one buffer, when there is one (quicker norms). Reads params, x, y, h0 and grads; changes none of them.
     The lesson's one tanh layer is measured by rnn_window_flow, every other model by cell_window_flow.
     """
     lesson = describe(params).lesson
@@ -301,7 +304,7 @@ def measure_grad_flow(params, x, y, h0, grads=None, clip: float = 0.0, power: "P
             tanh_derivative_mean=float(1.0 - np.mean(h * h, dtype=np.float64)),
             saturated_fraction=float(np.count_nonzero(np.abs(h) > SATURATED)) / h.size,
             clip_fraction=clip_fraction(grads, clip),
-            grad_param_ratio=grad_param_ratio(grads, params),
+            grad_param_ratio=grad_param_ratio(grads, params if flat_params is None else {"all": flat_params}),
             paths=reach,
         )
 
@@ -330,7 +333,7 @@ class PowerIteration:
     few steps per call keep the estimate at the converged value.
     """
 
-    def __init__(self, steps: int = 4):
+    def __init__(self, steps: int = 3):
         self.steps = steps  # power steps (one W and one W^T product each) per call
         self.v: np.ndarray | None = None  # (H,) unit estimate of the top right singular vector, float64
 

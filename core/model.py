@@ -37,6 +37,10 @@ STATE_MEANINGS = {  # one line each, for a legend or a tooltip; the range says h
     "z": "update gate (GRU), in [0, 1]: how much of the old h is kept",
     "r": "reset gate (GRU), in [0, 1]: how much of the old h the candidate sees",
 }
+STATE_RANGES = {  # (low, high) that each state's values stay within; None: unbounded (the LSTM's cell state)
+    "h": (-1.0, 1.0), "c": None, "i": (0.0, 1.0), "f": (0.0, 1.0), "o": (0.0, 1.0), "g": (-1.0, 1.0),
+    "z": (0.0, 1.0), "r": (0.0, 1.0),
+}
 LESSON_NAMES = {"Wx": "Wxh", "Wh": "Whh", "b": "bh"}  # a one-layer tanh model's layer names
 
 

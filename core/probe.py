@@ -79,11 +79,13 @@ def rank_span(hidden, start: int, stop: int, k: int = 10) -> list[tuple[int, flo
     return _best(score, np.abs(score), k)
 
 
-def rank_units(hidden, how: str, k: int = 10) -> list[tuple[int, float]]:
+def rank_units(hidden, how: str, k: int = 10, bounds=(-1.0, 1.0)) -> list[tuple[int, float]]:
     """The k units with the largest statistic over the probe, best first: [(unit, statistic)].
 
     how: "most_active" (mean |h|), "most_variable" (std of h over time) or "most_saturated"
-    (fraction of characters with |h| > 0.95).
+    (fraction of characters within 2.5% of the range's width from either end: |h| > 0.95 for a tanh state).
+    hidden may be any state (L, H); bounds is its range (core.model.STATE_RANGES), e.g. (0, 1) for a gate,
+    and None for an unbounded one (the LSTM's cell state), which cannot saturate: ValueError for it.
     """
     h = np.asarray(hidden, dtype=np.float64)  # (L, H)
     if how == "most_active":
@@ -91,7 +93,11 @@ def rank_units(hidden, how: str, k: int = 10) -> list[tuple[int, float]]:
     elif how == "most_variable":
         stat = h.std(axis=0)  # (H,)
     elif how == "most_saturated":
-        stat = (np.abs(h) > SATURATED).mean(axis=0)  # (H,)
+        if bounds is None:
+            raise ValueError("an unbounded state (such as the cell state c) has no ends to saturate at")
+        lo, hi = bounds
+        unit_scale = (2.0 * h - (lo + hi)) / (hi - lo)  # (L, H) the range mapped onto [-1, 1]
+        stat = (np.abs(unit_scale) > SATURATED).mean(axis=0)  # (H,)
     else:
         raise ValueError(f"unknown ranking {how!r}; choose from {', '.join(UNIT_RANKINGS)}")
     return _best(stat, stat, k)

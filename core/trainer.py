@@ -40,7 +40,7 @@ class Sample:
 class Snapshot:
     """What one training iteration produced; fresh objects, safe to hand to another thread."""
 
-    iteration: int  # completed iterations, this one included
+    iteration: int  # completed iterations, this one included (a diverged one is not: then the last good one)
     loss: float  # the window's loss: cross-entropy summed over T steps, mean over B streams (the lesson's)
     loss_per_char: float  # the same in nats per character
     smooth_loss: float  # the lesson's 0.999 moving average of loss
@@ -235,9 +235,9 @@ class Trainer:
             what = "loss" if not math.isfinite(loss) else "gradient"
             cause = divergence_cause(self.params, cfg.clip)  # e.g. clipping off and W_hh blown up; '' if unknown
             advice = ("set a gradient clip (e.g. 5), " if cause else "") + "lower the learning rate or reset"
-            self.diverged = (f"training diverged at iteration {self.iteration + 1}: the {what} is not finite "
-                             f"(learning rate {lr:g}); {cause + '; ' if cause else ''}the last finite weights are "
-                             f"kept — {advice}")
+            self.diverged = (f"training diverged at iteration {self.iteration}: the next update's {what} is not "
+                             f"finite (learning rate {lr:g}); {cause + '; ' if cause else ''}the weights of iteration "
+                             f"{self.iteration} are kept — {advice}")
             return Snapshot(self.iteration, loss, loss / cfg.seq_length, self.smooth_loss, self.chars_seen,
                             self.epoch, lr, sample, None, self.diverged)
         flow = self._grad_flow(x, y) if self.grad_flow_every and self.iteration % self.grad_flow_every == 0 else None
@@ -259,8 +259,8 @@ class Trainer:
     def _grad_flow(self, x, y) -> GradFlow:
         """This window's gradient flow (core.gradflow) from this iteration's real gradients, before clipping."""
         cfg = self.config
-        return measure_grad_flow(self.params, x, y, self.state, self._grads, cfg.clip, self._whh_power,
-                                 self.iteration)
+        return measure_grad_flow(self.params, x, y, self.state, {"all": self._gflat}, cfg.clip, self._whh_power,
+                                 self.iteration, flat_params=self._flat)
 
     def run(self, iterations: int | None = None, seconds: float | None = None):
         """Yield one Snapshot per iteration until the budget is spent or training diverges."""

@@ -7,7 +7,15 @@
 * speed: iterations per second inside the app (the window as a user sees it: plot, samples,
   heatmap, status bar updating) against the engine alone in a fresh process at the same settings
   and the same single BLAS thread (target: ratio >= 0.9);
-* pause: time from the Pause action until the worker has parked (target: <= 50 ms).
+* pause: time from the Pause action until the worker has parked (target: <= 50 ms);
+* GUI thread CPU: the main thread's CPU time per second of training (plot, samples, heatmap, status bar,
+  signal handling). It holds the GIL for most of that time, so it is time taken from the worker; unlike the
+  speed ratio it hardly moves with other load on the machine.
+
+With --fed RATE it measures only the GUI thread's cost: the window, paused, is fed the worker's signals
+(a progress batch 20 times a second, a 200-character sample every 100 iterations) as if it trained at RATE
+iterations a second, and the main thread's CPU per second is reported, for --seconds of feeding (the loss
+history grows as it would). No training runs, so the figure hardly depends on other load on the machine.
 
 It reports; it asserts nothing.
 """
@@ -57,14 +65,17 @@ def percentile(values, q):
     return values[k]
 
 
-def in_app(preset: str, seconds: float, warmup: float, pauses: int) -> dict:
+def open_window(preset: str):
+    """A main window at 1400x900 with a preset applied, throwaway settings; and spin(seconds), which runs a
+    real event loop for that long, as the app does: idle waits release the GIL (a processEvents/sleep
+    polling loop would wake a thousand times a second and compete with the worker for it)."""
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     import tempfile
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="charrnn-measure-"))
-    app = QApplication.instance() or QApplication([])
+    QApplication.instance() or QApplication([])
     from charrnn_gui import MainWindow
 
     window = MainWindow(restore_last_corpus=False)
@@ -73,12 +84,17 @@ def in_app(preset: str, seconds: float, warmup: float, pauses: int) -> dict:
     window.settings_panel.apply_preset(preset)
 
     def spin(duration):
-        # A real event loop, as in the app: idle waits release the GIL (a processEvents/sleep
-        # polling loop would wake a thousand times a second and compete with the worker for it).
         loop = QEventLoop()
         QTimer.singleShot(max(1, int(duration * 1000)), loop.quit)
         loop.exec()
 
+    return window, spin
+
+
+def in_app(preset: str, seconds: float, warmup: float, pauses: int) -> dict:
+    from PySide6.QtCore import QTimer
+
+    window, spin = open_window(preset)
     ticks = []
     timer = QTimer()
     timer.setInterval(16)
@@ -87,9 +103,9 @@ def in_app(preset: str, seconds: float, warmup: float, pauses: int) -> dict:
     window.start()
     spin(warmup)
     timer.start()
-    it0, t0 = window.trainer.iteration, time.perf_counter()
+    it0, t0, c0 = window.trainer.iteration, time.perf_counter(), time.thread_time()
     spin(seconds)
-    it1, t1 = window.trainer.iteration, time.perf_counter()
+    it1, t1, c1 = window.trainer.iteration, time.perf_counter(), time.thread_time()
     timer.stop()
     intervals = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:])]
 
@@ -109,11 +125,81 @@ def in_app(preset: str, seconds: float, warmup: float, pauses: int) -> dict:
     window.close()
     return {
         "its": (it1 - it0) / (t1 - t0),
+        "gui_thread_cpu_fraction": (c1 - c0) / (t1 - t0),
         "timer_ms": {"n": len(intervals), "p50": percentile(intervals, 50), "p95": percentile(intervals, 95),
                      "max": max(intervals) if intervals else float("nan")},
         "pause_action_ms": {"median": percentile(latencies, 50) * 1000, "max": max(latencies) * 1000},
         "worker_park_ms": {"median": percentile(parked, 50) * 1000, "max": max(parked) * 1000 if parked else 0.0},
     }
+
+
+def fed(preset: str, seconds: float, rate: float) -> dict:
+    """GUI-thread CPU per second while the paused window is fed the worker's signals at `rate` it/s."""
+    window, spin = open_window(preset)
+    window.start()
+    spin(0.5)
+    window.pause()
+    spin(0.3)
+    worker, trainer = window.worker, window.trainer
+    try:
+        return _feed(window, worker, trainer, spin, seconds, rate)
+    finally:  # never leave the training thread running: destroying it would abort the process
+        window.state = "paused"
+        window.shutdown()
+        window.close()
+
+
+def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
+    import numpy as np
+
+    from charrnn_gui.history import Progress
+    from core import Sample
+
+    window.state = "running"  # as while training: the status bar shows the rate, samples pour in
+    T, H, V = trainer.config.seq_length, trainer.config.hidden_size, len(trainer.vocab)
+    rng = np.random.default_rng(0)
+    chars = trainer.vocab.chars
+    # Made beforehand, so that feeding costs the GUI thread next to nothing itself.
+    noise = (rng.standard_normal(1 << 16) * 0.3).astype(np.float32)
+    pool = [("".join(chars[i] for i in rng.integers(0, V, 200)),
+             np.tanh(rng.standard_normal((200, H))).astype(np.float32)) for _ in range(4)]
+    state = {"it": trainer.iteration, "elapsed": 0.0}
+    per_emit = rate / 20.0
+    carry = [0.0]
+
+    def emit():
+        carry[0] += per_emit
+        n = int(carry[0])
+        carry[0] -= n
+        if n <= 0:
+            return
+        it0 = state["it"]
+        its = np.arange(it0 + 1, it0 + n + 1, dtype=np.int64)
+        start = it0 % (len(noise) - n)
+        loss = (1.6 + 2.5 * np.exp(-its / 20000.0)).astype(np.float32) + noise[start:start + n]
+        smooth = (25 * (1.7 + 2.5 * np.exp(-its / 30000.0))).astype(np.float32)
+        state["it"] = it0 + n
+        state["elapsed"] += 0.05
+        empty = np.empty(0)
+        worker.progressed.emit(Progress(its, loss, smooth, empty.astype(np.int64), empty, state["it"], 0.1,
+                                        state["it"] * T, 0.1, rate, state["elapsed"]))
+        for k in range(it0 // 100 + 1, state["it"] // 100 + 1):  # a sample before each 100th iteration
+            text, hidden = pool[k % len(pool)]
+            worker.sampled.emit(Sample(k * 100, text, hidden, float(smooth[-1]), 1.0))
+
+    from PySide6.QtCore import QTimer
+
+    feeder = QTimer()
+    feeder.setInterval(50)
+    feeder.timeout.connect(emit)
+    feeder.start()
+    spin(1.0)
+    c0, t0 = time.thread_time(), time.perf_counter()
+    spin(seconds)
+    c1, t1 = time.thread_time(), time.perf_counter()
+    feeder.stop()
+    points = len(window.loss_panel.history)
+    return {"gui_thread_cpu_fraction": (c1 - c0) / (t1 - t0), "rate": rate, "history_points": points}
 
 
 def main() -> int:
@@ -124,7 +210,16 @@ def main() -> int:
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--pauses", type=int, default=20)
     p.add_argument("--rounds", type=int, default=3, help="alternating headless / in-app rounds per preset")
+    p.add_argument("--fed", type=float, metavar="RATE",
+                   help="measure only the GUI thread, feeding the paused window signals as at RATE it/s")
     args = p.parse_args()
+    if args.fed:
+        for preset in args.preset or ["min-char-rnn"]:
+            cpu = sorted(fed(preset, args.seconds, args.fed)["gui_thread_cpu_fraction"] for _ in range(args.rounds))
+            print(f"preset {preset}, fed as at {args.fed:g} it/s for {args.seconds:g} s: GUI thread CPU "
+                  f"{cpu[len(cpu) // 2] * 1000:.0f} ms per second (median of {args.rounds}; all: "
+                  f"{', '.join(f'{c * 1000:.0f}' for c in cpu)})")
+        return 0
     for preset in args.preset or ["fast", "min-char-rnn"]:
         # Alternate headless and in-app runs so that load from other processes hits both alike.
         runs = []
@@ -140,6 +235,9 @@ def main() -> int:
         t = app["timer_ms"]
         print(f"  16 ms GUI timer      p50 {t['p50']:.1f} ms, p95 {t['p95']:.1f} ms, max {t['max']:.1f} ms "
               f"({t['n']} intervals)")
+        cpu = sorted(a["gui_thread_cpu_fraction"] for _, a in runs)
+        print(f"  GUI thread CPU       {cpu[len(cpu) // 2] * 1000:.0f} ms per second of training (median; all rounds: "
+              f"{', '.join(f'{c * 1000:.0f}' for c in cpu)})")
         pa, pk = app["pause_action_ms"], app["worker_park_ms"]
         print(f"  pause latency        action returns: median {pa['median']:.1f} ms, max {pa['max']:.1f} ms; "
               f"worker parked: median {pk['median']:.1f} ms, max {pk['max']:.1f} ms")

@@ -318,3 +318,24 @@ def test_a_file_rewritten_between_the_two_passes_is_refused(tmp_path, monkeypatc
     monkeypatch.setattr(core.corpus, "_sniff", sniff_then_rewrite)
     with pytest.raises(CorpusError, match=r"changed while it was being read"):
         load_corpus(path)
+
+
+def test_a_rewrite_is_refused_also_when_the_vocabulary_fills_the_id_type(tmp_path, monkeypatch):
+    # 256 distinct characters fill uint8 ids, so no spare id can mark unknown code points: the other check runs.
+    import core.corpus
+
+    chars = "".join(chr(c) for c in range(0x100, 0x200) if c != 0x150)  # 255 characters, and 'a'
+    path = write(tmp_path, ((chars + "a") * 20).encode("utf-8"))
+    real_sniff = core.corpus._sniff
+
+    def sniff_then_rewrite(f, name):
+        reading = real_sniff(f, name)
+        with open(path, "r+b") as other:
+            other.write(chr(0x150).encode("utf-8"))  # a code point inside the table that the text did not hold
+        return reading
+
+    monkeypatch.setattr(core.corpus, "_sniff", sniff_then_rewrite)
+    with pytest.raises(CorpusError, match=r"changed while it was being read"):
+        load_corpus(path)
+    monkeypatch.undo()
+    assert load_corpus(write(tmp_path, ((chars + "a") * 20).encode("utf-8"))).vocab_size == 256

@@ -1,6 +1,8 @@
 """The lecture's gradient-flow experiments: vanishing at the lesson's start, exploding without clipping, rescued."""
 
+import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -63,3 +65,33 @@ def test_the_experiments_differ_from_the_lesson_only_where_the_lecture_says():
 def test_an_unknown_experiment_is_refused_naming_the_known_ones():
     with pytest.raises(ValueError, match="vanishing, exploding, clipping"):
         experiment("lstm-someday")
+
+
+def test_the_command_line_runs_an_experiment_and_says_why_it_diverged(tmp_path, capsys):
+    from core.cli import main
+
+    text = tmp_path / "docs.txt"
+    text.write_text(builtin_text("python-docs")[:50_000])
+    metrics = tmp_path / "m.jsonl"
+    assert main(["train", str(text), "--experiment", "exploding", "--iterations", "50", "--metrics", str(metrics),
+                 "--progress-every", "0"]) == 1
+    err = capsys.readouterr().err
+    assert int(re.search(r"diverged at iteration (\d+)", err).group(1)) <= 10
+    assert "clipping is off" in err and "exploded" in err
+    first = json.loads(metrics.read_text().splitlines()[0])
+    assert first["iteration"] == 1 and len(first["grad_flow"]) == SEQ_LENGTH
+    assert first["grad_flow"][-1] > 1e3 * first["grad_flow"][0] and first["whh_sigma_max"] == pytest.approx(1.5)
+
+
+def test_an_experiments_run_is_named_after_it(tmp_path, monkeypatch, capsys):
+    from core.cli import main
+
+    text = tmp_path / "docs.txt"
+    text.write_text(builtin_text("python-docs")[:50_000])
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", str(text), "--experiment", "clipping", "--iterations", "3", "--print-every", "1",
+                 "--progress-every", "0"]) == 0
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and runs[0].name.endswith("-clipping")
+    out = capsys.readouterr().out  # completed iterations: an experiment is not the lesson's program
+    assert "iter 1, loss" in out and "iter 3, loss" in out and "iter 0," not in out

@@ -55,7 +55,8 @@ def test_the_lagging_start_does_not_squash_the_loss_plots_y_range(make_window, q
     # The first iterations' plunge and the lesson's smooth loss, still far up, leave the top of the view.
     assert raw[0] > y1 and smooth[-1] > y1
     top_of_late = max(raw[late].max(), ema[late].max())
-    assert y1 - y0 < 1.3 * (top_of_late - min(raw.min(), ema.min()))
+    # (the view rounds out to steps of about 1/16 of the span and pads a little: decimate.round_out)
+    assert y1 - y0 < 1.45 * (top_of_late - min(raw.min(), ema.min()))
     panel.log_check.setChecked(True)  # the same range, in log units
     vb.prepareForPaint()
     _, (ly0, ly1) = vb.viewRange()

@@ -76,7 +76,7 @@ def test_three_trainings_become_three_runs_to_overlay_and_compare(make_window, q
     panel.refresh()
     assert len(panel.overlay_legend.items) == 3 and panel.overlay_legend.isVisible()
     assert not panel.raw_curve.isVisible()  # the overlay replaces this model's curves
-    assert not panel.range_item.isVisible()  # and the auto-range spans the overlaid curves only
+    assert not panel.headroom.isVisible()  # and the auto-range spans the overlaid curves only
     for p in paths:
         x, y = panel.overlays[p].item.getOriginalDataset()
         run = read_run(p)

@@ -31,6 +31,16 @@ class Recorder(QObject):
         self.finished = 0
         self.times = []
 
+    def listen_to(self, worker) -> "Recorder":
+        """Connect every signal of the worker to this recorder."""
+        worker.progressed.connect(self.on_progressed)
+        worker.sampled.connect(self.on_sampled)
+        worker.diverged.connect(self.on_diverged)
+        worker.failed.connect(self.on_failed)
+        worker.paused.connect(self.on_paused)
+        worker.finished.connect(self.on_finished)
+        return self
+
     @Slot(object)
     def on_progressed(self, p):
         self.progress.append(p)
@@ -63,13 +73,7 @@ def worker_and_recorder():
 
     def make(trainer=None):
         w = TrainingWorker(trainer or make_trainer())
-        r = Recorder()
-        w.progressed.connect(r.on_progressed)
-        w.sampled.connect(r.on_sampled)
-        w.diverged.connect(r.on_diverged)
-        w.failed.connect(r.on_failed)
-        w.paused.connect(r.on_paused)
-        w.finished.connect(r.on_finished)
+        r = Recorder().listen_to(w)
         made.append(w)
         w.start()
         return w, r

@@ -106,7 +106,7 @@ core.trainer.loss_and_grads = _poisoned
 """
     result = run_cli("train", text_file, "--iterations", "100", "--checkpoint", ckpt, "--checkpoint-every", "10",
                      *TINY, patch=patch)
-    assert_one_line_error(result, 1, "training diverged at iteration 26: the gradient is not finite",
+    assert_one_line_error(result, 1, "training diverged at iteration 25: the next update's gradient is not finite",
                           f"last checkpoint: {ckpt} (iteration 20)")
     assert_finite_checkpoint(ckpt, 20)
 

@@ -1,0 +1,56 @@
+"""charrnn-train's run options (--run-dir, --no-run) and opening the run a command-line training writes."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ..config import PRESETS
+from .layout import (LATEST, RunError, RunExistsError, checkpoint_path, default_run_name, is_run_dir, new_run_folder,
+                     run_of_checkpoint)
+from .recorder import NoRecorder, RunRecorder
+from .writer import RunWriter
+
+RUNS_FOLDER = "runs"  # where runs go by default, in the working directory
+MODEL_FIELDS = ("cell", "num_layers", "hidden_size", "seq_length", "batch_size", "dtype", "optimizer")  # a preset's model
+
+
+def add_run_options(group) -> None:
+    """Add --run-dir and --no-run to an argparse group."""
+    group.add_argument("--run-dir", metavar="DIR",
+                       help="write this training's run here: run.json, metrics.jsonl, samples.jsonl, "
+                            "checkpoints/ (default: runs/<date-time>-<corpus>-<preset> in the working folder; "
+                            "with --resume, the run the checkpoint belongs to; resuming appends)")
+    group.add_argument("--no-run", action="store_true", help="write no run folder")
+
+
+def start_run(args, corpus, trainer, command):
+    """The RunRecorder of this training (a NoRecorder for --no-run). A resumed training appends to the run
+    it continues: --run-dir, else the run whose checkpoints/ holds --resume. RunError (exit 2) when the run
+    is locked by another writer, or --run-dir already holds a run and nothing resumes it."""
+    if args.no_run:
+        if args.run_dir:
+            raise RunError("--run-dir and --no-run contradict each other; give one of them")
+        return NoRecorder()
+    run_dir = args.run_dir or (run_of_checkpoint(args.resume) if args.resume else None)
+    if run_dir and is_run_dir(run_dir):
+        if not args.resume:
+            raise RunExistsError(f"--run-dir {run_dir} already holds a run; continue it with --resume "
+                                 f"{checkpoint_path(run_dir, LATEST)}, or give a new --run-dir")
+        writer = RunWriter.resume(run_dir, iteration=trainer.iteration, config=trainer.config, corpus=corpus,
+                                  command=command)
+    else:
+        preset = preset_label(trainer.config) if args.resume else (getattr(args, "experiment", None) or args.preset)
+        if run_dir is None:
+            run_dir = new_run_folder(os.path.join(os.getcwd(), RUNS_FOLDER),
+                                     default_run_name(corpus.name, preset, time.time()))
+        writer = RunWriter.create(run_dir, config=trainer.config, corpus=corpus, command=command, preset=preset)
+    return RunRecorder(writer, trainer, log_every=args.log_every, checkpoint_every=args.checkpoint_every)
+
+
+def preset_label(config) -> str | None:
+    """The preset whose model a config has (sizes, dtype, optimizer), or None."""
+    for name, p in PRESETS.items():
+        if all(getattr(p, f) == getattr(config, f) for f in MODEL_FIELDS):
+            return name
+    return None
