@@ -14,8 +14,8 @@ def gradflow_cost(rounds: int, every: int = DEFAULT_EVERY) -> dict:
     """it/s of two identical trainers, one measuring every `every` iterations, alternating block by block.
 
     Each timed call trains whole blocks of `every` iterations, so every block holds exactly one measurement (and
-    the preset's sampling, as in the app). Also the time of one measurement on its own. The lstm preset's
-    measurement goes back step by step through the readable LSTM layer (core.gradflow.cell_window_flow).
+    the preset's sampling, as in the app). Also the time of one measurement on its own, and the ratio it implies.
+    The lstm preset's measurement goes back step by step through the readable LSTM layer (gradflow.cell_window_flow).
     """
     from core import Trainer, preset
 

@@ -213,7 +213,7 @@ def main(argv=None) -> int:
     run("cells", lambda: cells.cells_vs_torch(max(3, R // 2), S))
     run("cellquality", lambda: cells.cells_quality(long=args.long, include_torch="torch" in only))
     run("runs", lambda: runs_listing.runs_listing(cfg["runs_rounds"]))
-    run("gradflow", lambda: gradflow.gradflow_cost(R, S))
+    run("gradflow", lambda: gradflow.gradflow_cost(R))
     results["section_seconds"] = timings
 
     print()

@@ -12,8 +12,8 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox
 
 import core
 from core.config import CELLS, MAX_LAYERS
-from core.model import Arch, param_shapes
 from core.gradflow import APP_EVERY
+from core.model import Arch, param_shapes
 
 PRESET_DESCRIPTIONS = {
     "min-char-rnn": "min-char-rnn (the lesson)",
@@ -155,15 +155,15 @@ class SettingsPanel(QWidget):
         self.sample_length_spin = _spin(1, 5000, "sampleLength", "Characters per training sample")
         self.sample_every_spin = _spin(0, 1_000_000, "sampleEvery", "Iterations between samples (0: no samples)")
         self.sample_every_spin.setSpecialValueText("never")
+        self.grad_flow_spin = _spin(0, 1_000_000, "gradFlowEvery",
+                                    "Iterations between two measurements of how far back the gradient reaches "
+                                    "(the Gradient flow tab); each costs about one to two iterations. 0: off")
+        self.grad_flow_spin.setSpecialValueText("off")
         self.speed_combo = QComboBox(objectName="speedCombo")
         for value, label in SPEEDS.items():
             self.speed_combo.addItem(label, value)
         self.speed_combo.setToolTip("Slow training down to reading pace, to show the samples go from gibberish to "
                                     "words (Unlimited: as fast as this computer goes)")
-        self.grad_flow_spin = _spin(0, 1_000_000, "gradFlowEvery",
-                                    "Iterations between two measurements of how far back the gradient reaches "
-                                    "(the Gradient flow tab); each costs about one to two iterations. 0: off")
-        self.grad_flow_spin.setSpecialValueText("off")
 
         self.lock_note = QLabel("", objectName="settingsLockNote")
         self.lock_note.setWordWrap(True)
@@ -199,8 +199,8 @@ class SettingsPanel(QWidget):
         live.addRow("Temperature", self.temperature_spin)
         live.addRow("Sample length", self.sample_length_spin)
         live.addRow("Sample every", self.sample_every_spin)
-        live.addRow("Speed", self.speed_combo)
         live.addRow("Gradient flow every", self.grad_flow_spin)
+        live.addRow("Speed", self.speed_combo)
 
         for combo in (self.preset_combo, self.cell_combo, self.optimizer_combo, self.dtype_combo):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # every entry readable
@@ -233,9 +233,11 @@ class SettingsPanel(QWidget):
 
     def config(self) -> core.TrainConfig:
         """The configuration the widgets show (validated; raises ValueError with a one-line reason)."""
-        layers = self.layers_spin.value()
-        return self._base.replace(
-            cell=self.cell_combo.currentData(), num_layers=layers,
+        layers, cell = self.layers_spin.value(), self.cell_combo.currentData()
+        # An experiment's W_hh init (orthogonal x 1.5) is the tanh cell's: a gated cell chosen after it starts as usual.
+        base = self._base if cell == "rnn" else self._base.replace(whh_init="randn", whh_gain=1.0)
+        return base.replace(
+            cell=cell, num_layers=layers,
             dropout=self.dropout_spin.value() if layers > 1 else 0.0,  # dropout acts between layers
             hidden_size=self.hidden_spin.value(), seq_length=self.seq_spin.value(), batch_size=self.batch_spin.value(),
             optimizer=self.optimizer_combo.currentData(), learning_rate=self.lr_spin.value(),

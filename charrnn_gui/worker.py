@@ -25,8 +25,8 @@ at most every EMIT_INTERVAL seconds, emits `progressed(Progress)` with freshly a
 the iterations done since the previous emit. Every sample is emitted as `sampled(core.Sample)`, right
 after the progress that covers it: queued together, they cost the GUI thread one wake-up (and the loop
 one hand-over of the GIL) per emit rather than one per sample, which at ~30 samples a second is 10%
-of the lesson preset's speed. Signals are emitted with no lock held and with the trainer handed back. Gradient-flow
-measurements (core.gradflow) travel the same way, as one `flowed(list of GradFlow)` per emit.
+of the lesson preset's speed. Gradient-flow measurements (core.gradflow) travel the same way, as one
+`flowed(list of GradFlow)` per emit. Signals are emitted with no lock held and with the trainer handed back.
 Divergence clears the run flag and emits `diverged(reason)`; an exception emits `failed(message)`
 and ends the loop; parking after running emits `paused(iteration)`; the end emits `finished()`.
 The GUI thread must get the GIL quickly while the loop runs Python: starting a worker lowers the
@@ -164,8 +164,8 @@ class TrainingWorker(QObject):
         self._emitted = int(self.history.iterations.last(0))
         self._val_emitted = int(self.history.val_iterations.last(0))
         self._emitted_iteration = trainer.iteration
-        self._samples: list = []  # core.Sample drawn since the last emit, in order
-        self._flows: list = []  # GradFlow measured since the last emit, in order
+        self._samples: list = []
+        self._flows: list = []
         # Shared between the GUI thread and the loop: every field below only under _cond.
         self._cond = threading.Condition(threading.Lock())
         self._run = False  # told to train
@@ -401,7 +401,7 @@ class TrainingWorker(QObject):
                                 if snap.sample is not None:
                                     self._samples.append(snap.sample)  # emitted after the progress covering it
                                 if snap.grad_flow is not None:
-                                    self._flows.append(snap.grad_flow)
+                                    self._flows.append(snap.grad_flow)  # all of them in one signal, likewise
                                 diverged = snap.diverged
                                 its_in_window += 0 if diverged else 1
                                 now = time.perf_counter()

@@ -59,8 +59,9 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         "within a few iterations the loss is no longer finite. Training pauses and says why."),
     Experiment(
         "clipping", "Clipping rescues it (the same with clip 5)", _lesson(clip=5.0, **_EXPLODING),
-        "The same start, with each gradient entry clipped to [-5, 5]: the reach still grows backwards at first, but "
-        "no update can be huge, the run stays finite and the loss falls."),
+        "The same start, with each gradient entry clipped to [-5, 5]: at first half the entries are cut, no update "
+        "can be huge, and the run stays finite while the loss falls. Later most units saturate, and the reach "
+        "vanishes again: clipping fixes exploding, not vanishing."),
     Experiment(
         "lstm", "LSTM keeps the signal (the same size LSTM)", _lesson(cell="lstm"),
         "The same size, recipe and start, as an LSTM: its cell state is carried by addition, so going back one "

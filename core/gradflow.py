@@ -279,9 +279,10 @@ def measure_grad_flow(params, x, y, h0, grads=None, clip: float = 0.0, power: "P
     """Measure gradient flow on one window. x, y: (T, B) ids; h0: the state before it, (K, B, H) or, for a model
     with one state row, (B, H). flat_params: the parameters as one buffer, when there is one (quicker norms).
 
-    grads: the iteration's real gradients before clipping (dict parallel to params); without them the window's own
-    are computed here. clip: the element-wise clip in force (0 = off). power: a PowerIteration kept between
-    measurements (warm start); a fresh one otherwise. Reads params, x, y, h0 and grads; changes none of them.
+    grads: the iteration's real gradients before clipping (a dict parallel to params, or {"all": flat buffer});
+    without them the window's own are computed here. clip: the element-wise clip in force (0 = off). power: a
+    PowerIteration kept between measurements (warm start); a fresh one otherwise. flat_params: the parameters as
+    one buffer, when there is one (quicker norms). Reads params, x, y, h0 and grads; changes none of them.
     The lesson's one tanh layer is measured by rnn_window_flow, every other model by cell_window_flow.
     """
     lesson = describe(params).lesson

@@ -259,7 +259,7 @@ class Trainer:
     def _grad_flow(self, x, y) -> GradFlow:
         """This window's gradient flow (core.gradflow) from this iteration's real gradients, before clipping."""
         cfg = self.config
-        return measure_grad_flow(self.params, x, y, self.state, self._grads, cfg.clip, self._whh_power,
+        return measure_grad_flow(self.params, x, y, self.state, {"all": self._gflat}, cfg.clip, self._whh_power,
                                  self.iteration, flat_params=self._flat)
 
     def run(self, iterations: int | None = None, seconds: float | None = None):
