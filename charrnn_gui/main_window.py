@@ -274,7 +274,7 @@ class MainWindow(QMainWindow):
             a.setData(name)
             a.setToolTip(exp.shows)
             a.setStatusTip(exp.shows)
-        self.experiments_menu.triggered.connect(lambda action: self.start_experiment(action.data()))
+        self.experiments_menu.triggered.connect(self._on_experiment_triggered)  # a bound method: no cycle
         self.view_menu = mb.addMenu("&View")
         self.view_menu.addAction("Log Scale for Loss", self.loss_panel.log_check.toggle)
         self.view_menu.addAction("Fit Loss Plot", self.loss_panel.plot.getPlotItem().enableAutoRange)
@@ -646,6 +646,9 @@ class MainWindow(QMainWindow):
             return
         self.session.discard_model()
         self.statusBar().showMessage("Model reset: Start trains new weights from scratch", 5000)
+
+    def _on_experiment_triggered(self, action) -> None:
+        self.start_experiment(action.data())
 
     def start_experiment(self, name: str) -> bool:
         """One of the lecture's gradient-flow experiments (core.experiments) as a new model on the text in use:
