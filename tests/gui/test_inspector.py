@@ -4,7 +4,6 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -59,8 +58,8 @@ def panel(qtbot, trained):
     qtbot.addWidget(widget)
     widget.resize(1100, 700)
     widget.set_source(lambda: {k: v.copy() for k, v in trained.params.items()}, VOCAB, POEM[:200])
-    widget.show()
-    qtbot.waitExposed(widget)
+    with qtbot.waitExposed(widget):
+        widget.show()
     return widget
 
 
@@ -72,8 +71,8 @@ def planted(qtbot):
     widget.resize(1100, 700)
     params = planted_params()
     widget.set_source(lambda: params, VOCAB, POEM[:2 * POEM.index("a cat")])
-    widget.show()
-    qtbot.waitExposed(widget)
+    with qtbot.waitExposed(widget):
+        widget.show()
     return widget
 
 
@@ -400,13 +399,18 @@ def test_a_rerun_keeps_the_unit_the_selection_and_the_scroll(panel):
     assert panel.view.verticalScrollBar().value() == scroll
 
 
-def test_colouring_two_thousand_characters_is_quick(panel):
+def test_recolouring_for_another_unit_is_one_edit_of_the_document(panel):
+    # One edit block per unit: the document relays out once, not once per character (2,000 separate
+    # inserts took seconds). How fast that is belongs to the benchmarks, not to a timed test.
     panel.set_text(POEM[:2000])
     panel.run()
-    start = time.perf_counter()
+    changes = []
+    panel.view.document().contentsChange.connect(lambda *args: changes.append(args))
     for unit in range(5):
         panel.set_unit(unit)
-    assert (time.perf_counter() - start) / 5 < 0.25
+    assert 0 < len(changes) <= 5 * 3  # per unit at most: the clear, the block format, the one rebuild
+    last = len(panel.result.text) - 1
+    assert panel.unit == 4 and colour_of(panel, last) == activation_color(panel.result.hidden[last, 4])
 
 
 def test_probing_reads_the_same_hidden_states_as_the_engine(panel, trained):

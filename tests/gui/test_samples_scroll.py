@@ -43,8 +43,8 @@ def make_panel(qtbot):
     panel = SamplesPanel()
     qtbot.addWidget(panel)
     panel.resize(520, 420)
-    panel.show()
-    qtbot.waitExposed(panel)
+    with qtbot.waitExposed(panel):
+        panel.show()
     return panel
 
 
