@@ -160,7 +160,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="short smoke run (about 2 minutes)")
     p.add_argument("--only", default="", help=f"comma-separated sections out of: {', '.join(SECTIONS)}")
-    p.add_argument("--long", action="store_true", help="cellquality: also run the best preset for 300 s")
+    p.add_argument("--long", action="store_true", help="cellquality: also run each preset for 300 s")
+    p.add_argument("--presets", default="", help="cellquality: comma-separated presets (default: fast,gru,lstm)")
+    p.add_argument("--torch-only", action="store_true",
+                   help="cellquality: only PyTorch's runs, on the presets' settings")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "latest.json"))
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()] or [s for s in SECTIONS if s not in DEFAULT_SKIPS]
@@ -211,7 +214,9 @@ def main(argv=None) -> int:
     run("threads", lambda: engine.blas_threads(max(4, R // 2), S))
     run("gui", lambda: gui_hook.gui_figures(cfg["gui_seconds"]))
     run("cells", lambda: cells.cells_vs_torch(max(3, R // 2), S))
-    run("cellquality", lambda: cells.cells_quality(long=args.long, include_torch="torch" in only))
+    presets = tuple(n.strip() for n in args.presets.split(",") if n.strip()) or cells.QUALITY_PRESETS
+    run("cellquality", lambda: cells.cells_quality(long=args.long, include_torch="torch" in only or args.torch_only,
+                                                   presets=presets, engine=not args.torch_only))
     run("runs", lambda: runs_listing.runs_listing(cfg["runs_rounds"]))
     run("gradflow", lambda: gradflow.gradflow_cost(R))
     results["section_seconds"] = timings
