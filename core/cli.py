@@ -83,7 +83,8 @@ def train_parser() -> argparse.ArgumentParser:
     out.add_argument("--log-every", type=_positive_int, default=100,
                      help="iterations between metrics lines (of --metrics and of the run)")
     out.add_argument("--grad-flow-every", type=int, metavar="N",
-                     help="measure gradient flow through time every N iterations into --metrics (0: off, the default)")
+                     help="measure gradient flow through time every N iterations into the run's metrics and --metrics "
+                          "(0: off, the default)")
     out.add_argument("--checkpoint", metavar="FILE.npz", help="where to save checkpoints (and on Ctrl+C)")
     out.add_argument("--checkpoint-every", type=_positive_int,
                      help="iterations between checkpoints (to --checkpoint, and the run's latest.npz: by default "

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from core import load_checkpoint
@@ -78,6 +79,32 @@ def test_no_run_writes_none_and_metrics_keeps_working(corpus_file, tmp_path):
     assert main(["train", str(corpus_file), "--iterations", "20", "--metrics", str(metrics), "--log-every", "10",
                  *TINY]) == 0
     assert len(metrics.read_text().splitlines()) == 4 and len(list((tmp_path / "runs").iterdir())) == 1
+
+
+FLOW_FIELDS = ("grad_flow", "bptt_carry", "whh_sigma_max", "tanh_derivative_mean", "saturated_fraction",
+               "clip_fraction", "grad_param_ratio")
+
+
+def test_grad_flow_every_writes_the_measurements_into_the_runs_metrics_as_into_metrics(corpus_file, tmp_path):
+    metrics, run_dir = tmp_path / "m.jsonl", tmp_path / "run"
+    assert main(["train", str(corpus_file), "--iterations", "40", "--run-dir", str(run_dir), "--metrics", str(metrics),
+                 "--log-every", "20", "--grad-flow-every", "15", *TINY]) == 0
+    side = [json.loads(x) for x in metrics.read_text().splitlines()]
+    lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    measured = [r["iteration"] for r in side if "grad_flow" in r]
+    assert measured == [1, 16, 31]  # the windows of iterations 0, 15, 30, each on the line of its update
+    assert [r["iteration"] for r in lines if "grad_flow" in r] == measured
+    by_iteration = {r["iteration"]: r for r in side}
+    for line in lines:
+        if "grad_flow" in line:
+            assert {f: line[f] for f in FLOW_FIELDS} == {f: by_iteration[line["iteration"]][f] for f in FLOW_FIELDS}
+            assert len(line["grad_flow"]) == 8 and line["loss"] > 0  # T = 8 steps back, on a full line
+    # Readers take the extra fields: numbers become columns, the lists are left alone.
+    run = read_run(run_dir)
+    assert run.curves.iteration.tolist() == [1, 16, 20, 31, 40]
+    extra = set(run.curves.extra_names)
+    assert {"whh_sigma_max", "grad_param_ratio"} <= extra and "grad_flow" not in extra
+    assert np.isfinite(run.curves.whh_sigma_max[[0, 1, 3]]).all() and np.isnan(run.curves.whh_sigma_max[[2, 4]]).all()
 
 
 def run_cli(*args, timeout=120):
