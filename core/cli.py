@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -327,9 +328,18 @@ def train_command(args, out=None, err=None) -> int:
                 print(f"charrnn-train: error: {_one_line(message)}", file=err)
                 return 1
             if stop.signum is not None:  # saved while further signals are still only noted
-                path = ckpt_path or "charrnn-interrupted.npz"
-                save_checkpoint(trainer, path)
                 what = "interrupted" if stop.signum == signal.SIGINT else "terminated"
+                saved = []  # warnings of the run's checkpoint; without --checkpoint it is the one saved
+                if not ckpt_path and run.path and run.save_latest(saved):
+                    path = run.latest_checkpoint
+                    resume = f"charrnn-train {shlex.quote(args.corpus)} --resume {shlex.quote(path)}"
+                    print(f"\n{what} at iteration {trainer.iteration}; checkpoint saved to {path}; continue with: "
+                          f"{resume}", file=err)
+                    return 128 + int(stop.signum)
+                for warning in saved:
+                    print(f"warning: {warning}", file=err)
+                path = ckpt_path or "charrnn-interrupted.npz"  # also when the run's own could not be saved
+                save_checkpoint(trainer, path)
                 print(f"\n{what} at iteration {trainer.iteration}; checkpoint saved to {path}", file=err)
                 return 128 + int(stop.signum)
     finally:

@@ -153,3 +153,44 @@ def test_a_second_writer_exits_2_and_sigterm_marks_the_run_interrupted(corpus_fi
     assert run.info["status"] == "interrupted" and run.status == "interrupted"
     assert load_checkpoint(run.checkpoint()).iteration >= run.latest_iteration
     assert not (run_dir / "writer.lock").exists()
+
+
+def interrupt_at(monkeypatch, iteration: int) -> None:
+    """Ctrl+C arrives during the step that completes `iteration` (the loop stops after it)."""
+    from core.trainer import Trainer
+
+    real_step = Trainer.step
+
+    def step(self):
+        if self.iteration == iteration - 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "step", step)
+
+
+def test_ctrl_c_with_a_run_saves_only_its_latest_checkpoint_and_says_how_to_continue(corpus_file, tmp_path,
+                                                                                    monkeypatch, capsys):
+    run_dir = tmp_path / "run"
+    interrupt_at(monkeypatch, 30)
+    assert main(["train", str(corpus_file), "--run-dir", str(run_dir), *TINY]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    latest = run_dir / "checkpoints" / "latest.npz"
+    assert not (tmp_path / "charrnn-interrupted.npz").exists()
+    assert err[-1] == (f"interrupted at iteration 30; checkpoint saved to {latest}; continue with: "
+                       f"charrnn-train {corpus_file} --resume {latest}")
+    assert load_checkpoint(latest).iteration == 30 and read_run(run_dir).status == "interrupted"
+    # The line's command continues the same run.
+    monkeypatch.undo()
+    assert main(["train", str(corpus_file), "--resume", str(latest), "--iterations", "10", *TINY]) == 0
+    run = read_run(run_dir)
+    assert run.curves.resumes == [30] and run.status == "finished" and load_checkpoint(latest).iteration == 40
+
+
+def test_ctrl_c_without_a_run_saves_charrnn_interrupted_in_the_working_folder(corpus_file, tmp_path, monkeypatch,
+                                                                             capsys):
+    interrupt_at(monkeypatch, 30)
+    assert main(["train", str(corpus_file), "--no-run", *TINY]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == ("interrupted at iteration 30; checkpoint saved to "
+                                                                "charrnn-interrupted.npz")
+    assert load_checkpoint(tmp_path / "charrnn-interrupted.npz").iteration == 30 and not (tmp_path / "runs").exists()
