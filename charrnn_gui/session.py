@@ -365,6 +365,7 @@ class Session(QObject):
 
     def sample_now(self, length: int, prime: str, temperature: float, argmax: bool):
         """Generate from the current weights and hidden state without touching training: (SampleRecord, result).
+        The run being written records it in its samples.
 
         Raises core.UnknownCharactersError for a prime with characters the model does not know.
         """
@@ -373,6 +374,8 @@ class Session(QObject):
             iteration = t.iteration
         record = SampleRecord(iteration, result.text, None, temperature, "sample now", prime, argmax)
         self.run.add_sample(record)
+        if self.recording is not None:  # the run keeps it beside the training samples (greedy: no temperature)
+            self.recording.log_sample(iteration, record.text, None if argmax else temperature, prime)
         return record, result
 
     def history_snapshot(self) -> LossHistory:
