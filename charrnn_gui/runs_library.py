@@ -95,7 +95,7 @@ class _Followed:
 
 def list_runs(root: str) -> list:
     """Every run under root, summarised (core.runs.find_runs, bounded by LIST_TIMEOUT); a run that cannot be
-    summarised (a file that is a pipe, say) is listed as unreadable rather than hiding the others."""
+    summarised (an unexpected error) is listed as unreadable rather than hiding the others."""
     runs = []
     for path in find_run_dirs(root, deadline=time.monotonic() + LIST_TIMEOUT):
         try:

@@ -128,6 +128,7 @@ class Session(QObject):
         self._resume_run: str | None = None  # the run whose checkpoint the model came from: training continues it
         self._run_status = RUN_RUNNING
         self._run_saved_at = 0.0  # time.monotonic() of the last latest.npz queued
+        self._run_flows: list = []  # gradient-flow measurements waiting for the worker batch that covers them
         self._run_meta: dict = {}  # the app's checkpoint metadata, refreshed every RUN_META_SECONDS for best.npz
         self._run_meta_at = -RUN_META_SECONDS
         # Guards _live_worker, which the run writer's thread reads, and makes the trainer the turn of one thread
@@ -364,6 +365,7 @@ class Session(QObject):
 
     def sample_now(self, length: int, prime: str, temperature: float, argmax: bool):
         """Generate from the current weights and hidden state without touching training: (SampleRecord, result).
+        The run being written records it in its samples.
 
         Raises core.UnknownCharactersError for a prime with characters the model does not know.
         """
@@ -372,6 +374,8 @@ class Session(QObject):
             iteration = t.iteration
         record = SampleRecord(iteration, result.text, None, temperature, "sample now", prime, argmax)
         self.run.add_sample(record)
+        if self.recording is not None:  # the run keeps it beside the training samples (greedy: no temperature)
+            self.recording.log_sample(iteration, record.text, None if argmax else temperature, prime)
         return record, result
 
     def history_snapshot(self) -> LossHistory:
@@ -414,6 +418,8 @@ class Session(QObject):
         if self.sender() is not self.worker:
             return
         self.flows.add(flows)
+        if self.recording is not None:  # written with the progress that covers them, which comes next
+            self._run_flows.extend(flows)
         self.gradFlowed.emit(flows)
 
     @Slot(str)
@@ -475,19 +481,27 @@ class Session(QObject):
         rec.refused.connect(self._on_run_refused)
         rec.warned.connect(self.runWarned)
         self.recording = rec
+        self._run_flows = []
         self._run_status = RUN_RUNNING
         self._run_saved_at = time.monotonic()
         self._refresh_run_meta(force=True)
 
     def _record_progress(self, progress, times) -> None:
-        """Queue the metrics lines of a worker batch: every iteration early on, thinning out as the run grows."""
+        """Queue the metrics lines of a worker batch: every iteration early on, thinning out as the run grows, and
+        every iteration that evaluated or measured gradient flow (with the measurement's fields, as charrnn-train
+        writes them: on the line of the update that trained on the window measured, iteration + 1)."""
         its = progress.iterations  # (n,)
         T, B = self.trainer.config.seq_length, self.trainer.config.batch_size
         val = dict(zip(progress.val_iterations.tolist(), progress.val_bpc.tolist()))
+        flows, self._run_flows = self._run_flows, []
+        flow = {f.iteration + 1: f.to_json() for f in flows}
         rows = []
         if len(its):
             stride = stride_for(int(its[-1]), LOG_POINTS)
-            for i in np.flatnonzero(its % stride == 0).tolist():
+            keep = its % stride == 0  # (n,)
+            if flow:
+                keep |= np.isin(its, list(flow))
+            for i in np.flatnonzero(keep).tolist():
                 it = int(its[i])
                 lpc = float(progress.loss_per_char[i])
                 row = {"iteration": it, "elapsed": float(times[i]), "chars_seen": it * T * B, "loss": lpc * T,
@@ -495,10 +509,13 @@ class Session(QObject):
                        "learning_rate": progress.learning_rate}
                 if it in val:
                     row["val_bpc"] = val.pop(it)
+                row.update(flow.pop(it, {}))
                 rows.append(row)
-        for it, bpc in val.items():  # an evaluation at an iteration the thinning left out
-            rows.append({"iteration": int(it), "elapsed": progress.elapsed, "chars_seen": int(it) * T * B,
-                         "learning_rate": progress.learning_rate, "val_bpc": bpc})
+        lone: dict[int, dict] = {}  # an evaluation or a measurement at an iteration the worker's history left out
+        for it, fields in [*((it, {"val_bpc": bpc}) for it, bpc in val.items()), *flow.items()]:
+            lone.setdefault(int(it), {"iteration": int(it), "elapsed": progress.elapsed, "chars_seen": int(it) * T * B,
+                                      "learning_rate": progress.learning_rate}).update(fields)
+        rows += lone.values()
         rows.sort(key=lambda r: r["iteration"])
         self.recording.log_metrics(rows)
         self._refresh_run_meta()
@@ -532,13 +549,14 @@ class Session(QObject):
             return
         curves = self.run.curves
         with self.held_trainer() as t:
+            self._run_flows.extend(w.take_flows())
             h = w.history
             rows, vals = h.since(int(curves.iterations.last(0))), h.val_since(int(curves.val_iterations.last(0)))
             progress = Progress(h.iterations.view[rows].copy(), h.loss.view[rows].astype(np.float64),
                                 h.smooth.view[rows].astype(np.float64), h.val_iterations.view[vals].copy(),
                                 h.val_bpc.view[vals].copy(), int(t.iteration), float(t.epoch), int(t.chars_seen),
                                 float(t.learning_rate), 0.0, self._training_seconds(w), h.stride)
-        if len(progress.iterations) or len(progress.val_iterations):
+        if len(progress.iterations) or len(progress.val_iterations) or self._run_flows:
             self._take_progress(progress)
 
     def _training_seconds(self, w: TrainingWorker) -> float:

@@ -26,7 +26,8 @@ the iterations done since the previous emit. Every sample is emitted as `sampled
 after the progress that covers it: queued together, they cost the GUI thread one wake-up (and the loop
 one hand-over of the GIL) per emit rather than one per sample, which at ~30 samples a second is 10%
 of the lesson preset's speed. Gradient-flow measurements (core.gradflow) travel the same way, as one
-`flowed(list of GradFlow)` per emit. Signals are emitted with no lock held and with the trainer handed back.
+`flowed(list of GradFlow)` per emit, right before the progress that covers them (so that the run's metrics
+line of that iteration can carry them). Signals are emitted with no lock held and with the trainer handed back.
 Divergence clears the run flag and emits `diverged(reason)`; an exception emits `failed(message)`
 and ends the loop; parking after running emits `paused(iteration)`; the end emits `finished()`.
 The GUI thread must get the GIL quickly while the loop runs Python: starting a worker lowers the
@@ -331,8 +332,15 @@ class TrainingWorker(QObject):
         progress = self._progress(now, window_start, its_in_window, elapsed)
         samples, self._samples = self._samples, []
         flows, self._flows = self._flows, []
-        out = [(self.progressed, progress)] if progress is not None else []
-        return out + [(self.sampled, s) for s in samples] + ([(self.flowed, flows)] if flows else [])
+        out = [(self.flowed, flows)] if flows else []
+        out += [(self.progressed, progress)] if progress is not None else []
+        return out + [(self.sampled, s) for s in samples]
+
+    def take_flows(self) -> list:
+        """The gradient-flow measurements not emitted yet (handed over: they will not be). Only with the trainer's
+        turn (e.g. inside hold())."""
+        flows, self._flows = self._flows, []
+        return flows
 
     @staticmethod
     def _emit(signals) -> None:

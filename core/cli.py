@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -83,7 +84,8 @@ def train_parser() -> argparse.ArgumentParser:
     out.add_argument("--log-every", type=_positive_int, default=100,
                      help="iterations between metrics lines (of --metrics and of the run)")
     out.add_argument("--grad-flow-every", type=int, metavar="N",
-                     help="measure gradient flow through time every N iterations into --metrics (0: off, the default)")
+                     help="measure gradient flow through time every N iterations into the run's metrics and --metrics "
+                          "(0: off, the default)")
     out.add_argument("--checkpoint", metavar="FILE.npz", help="where to save checkpoints (and on Ctrl+C)")
     out.add_argument("--checkpoint-every", type=_positive_int,
                      help="iterations between checkpoints (to --checkpoint, and the run's latest.npz: by default "
@@ -326,9 +328,18 @@ def train_command(args, out=None, err=None) -> int:
                 print(f"charrnn-train: error: {_one_line(message)}", file=err)
                 return 1
             if stop.signum is not None:  # saved while further signals are still only noted
-                path = ckpt_path or "charrnn-interrupted.npz"
-                save_checkpoint(trainer, path)
                 what = "interrupted" if stop.signum == signal.SIGINT else "terminated"
+                saved = []  # warnings of the run's checkpoint; without --checkpoint it is the one saved
+                if not ckpt_path and run.path and run.save_latest(saved):
+                    path = run.latest_checkpoint
+                    resume = f"charrnn-train {shlex.quote(args.corpus)} --resume {shlex.quote(path)}"
+                    print(f"\n{what} at iteration {trainer.iteration}; checkpoint saved to {path}; continue with: "
+                          f"{resume}", file=err)
+                    return 128 + int(stop.signum)
+                for warning in saved:
+                    print(f"warning: {warning}", file=err)
+                path = ckpt_path or "charrnn-interrupted.npz"  # also when the run's own could not be saved
+                save_checkpoint(trainer, path)
                 print(f"\n{what} at iteration {trainer.iteration}; checkpoint saved to {path}", file=err)
                 return 128 + int(stop.signum)
     finally:

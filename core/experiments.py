@@ -9,8 +9,9 @@ visible), measured every GRAD_FLOW_EVERY iterations.
 Measured on the built-in Shakespeare (2 busy cores): "vanishing" keeps less than 1e-3 of the last prediction's
 gradient 3 steps back at initialisation (1e-24 at 24 steps, 7e-197 at 199), and 10 steps back after a minute of
 training (4,852 iterations, loss 942 -> 423 per window); "exploding" starts with a reach that grows 3.3 million
-times over the 199 steps back and diverges at iteration 4 (0.1 s); "clipping" runs 7,328 iterations in a minute,
-finite throughout, the loss 824 -> 581, with 53% of the gradient entries clipped at first and 2% at the end.
+times over the 199 steps back and diverges at iteration 3 (0.1 s: the 4th update's loss is not finite, the weights
+of iteration 3 are kept); "clipping" runs 7,328 iterations in a minute, finite throughout, the loss 824 -> 581,
+with 53% of the gradient entries clipped at first and 2% at the end.
 
 The exploding pair uses plain SGD on purpose: Adagrad, RMSProp and Adam divide each step by the gradient's own
 size, so an exploding gradient cannot throw their weights far; SGD's step is the gradient times the learning rate,

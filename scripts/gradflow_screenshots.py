@@ -1,11 +1,12 @@
 """Screenshots of the Gradient flow tab for the README: the tanh RNN's vanishing reach, and the LSTM's two paths.
 
-    QT_QPA_PLATFORM=offscreen python scripts/gradflow_screenshots.py [--seconds 60] [--out assets/screenshots]
-    DISPLAY=:NN python scripts/gradflow_screenshots.py ...      (the real xcb platform under Xvfb)
+    python scripts/gradflow_screenshots.py [--seconds 60] [--out assets/screenshots]
+    python scripts/gradflow_screenshots.py --platform offscreen ...      (no X server at all)
 
-Runs the real app on the built-in corpus in a throwaway settings folder and runs folder (never the user's):
-starts Experiments → Vanishing, trains for --seconds, pauses and saves window.grab() as gradient-flow-rnn.png;
-then Experiments → LSTM keeps the signal the same way as gradient-flow-lstm.png. --only rnn|lstm takes one.
+Runs the real app on the built-in corpus in throwaway settings and runs folders (never the user's), on X11
+($DISPLAY or a private Xvfb, scripts/shots.py): starts Experiments → Vanishing, trains for --seconds, pauses
+and saves window.grab() as gradient-flow-rnn.png; then Experiments → LSTM keeps the signal the same way as
+gradient-flow-lstm.png. --only rnn|lstm takes one.
 """
 
 from __future__ import annotations
@@ -13,14 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-if "DISPLAY" not in os.environ:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="charrnn-shots-data-")  # the runs go here
+from shots import ROOT, add_platform_option, display, open_window, spin
 
 SHOTS = {"rnn": ("vanishing", "gradient-flow-rnn"), "lstm": ("lstm", "gradient-flow-lstm"),
          "exploding": ("exploding", "gradient-flow-exploding")}
@@ -33,28 +29,15 @@ def main() -> int:
     p.add_argument("--suffix", default="", help="added to the file names (e.g. -offscreen)")
     p.add_argument("--only", choices=sorted(SHOTS), action="append", help="take only these (repeatable)")
     p.add_argument("--every", type=int, default=0, help="measure every N iterations instead of the experiment's")
+    add_platform_option(p)
     args = p.parse_args()
+    with display(args.platform):
+        return shoot(args)
 
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication, QMessageBox
 
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="charrnn-shots-"))
-    app = QApplication.instance() or QApplication([])
-    QMessageBox.question = staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)  # discard without asking
-    QMessageBox.warning = staticmethod(lambda *a, **k: QMessageBox.StandardButton.Ok)  # the divergence message
-    from charrnn_gui import MainWindow
-
-    window = MainWindow(restore_last_corpus=False)
-    window.resize(1500, 1000)
-    window.show()
-
-    def spin(until, timeout=600.0):
-        end = time.perf_counter() + timeout
-        while not until() and time.perf_counter() < end:
-            app.processEvents()
-            time.sleep(0.005)
-
-    spin(lambda: window.corpus is not None and not window.is_loading, timeout=120)
+def shoot(args) -> int:
+    app, window = open_window(1500, 1000)
+    spin(app, lambda: window.corpus is not None and not window.is_loading, timeout=120)
     os.makedirs(args.out, exist_ok=True)
     for key in args.only or ("rnn", "lstm"):
         name, stem = SHOTS[key]
@@ -64,13 +47,13 @@ def main() -> int:
         if args.every:
             window.settings_panel.grad_flow_spin.setValue(args.every)
         started = time.perf_counter()
-        spin(lambda: time.perf_counter() - started >= args.seconds or window.state != "running")
+        spin(app, lambda: time.perf_counter() - started >= args.seconds or window.state != "running")
         window.pause()
         window.right_splitter.setSizes([330, 620])
-        spin(lambda: False, timeout=0.5)
+        spin(app, lambda: False, timeout=0.5)
         window.refresh_now()
         window.gradflow_panel.show_health_at(window.session.flows.latest.iteration)
-        spin(lambda: False, timeout=0.5)
+        spin(app, lambda: False, timeout=0.5)
         path = os.path.join(args.out, f"{stem}{args.suffix}.png")
         window.grab().save(path)
         print(f"{path}: iteration {window.trainer.iteration}, {len(window.session.flows)} measurements, "

@@ -1,11 +1,12 @@
 """Screenshots of the Runs tab for the README: three trainings overlaid, and their samples compared.
 
-    QT_QPA_PLATFORM=offscreen python scripts/runs_screenshots.py [--seconds 25] [--out assets/screenshots]
-    DISPLAY=:NN python scripts/runs_screenshots.py ...      (the real xcb platform under Xvfb)
+    python scripts/runs_screenshots.py [--seconds 25] [--out assets/screenshots]
+    python scripts/runs_screenshots.py --platform offscreen ...      (no X server at all)
 
-Runs the real app on the built-in corpus in a throwaway settings folder and runs folder (never the
-user's): trains the fast preset at three hidden sizes one after another (Start, wait, Reset), ticks
-the three runs, and saves window.grab() images of the overlay and of the samples compared.
+Runs the real app on the built-in corpus in throwaway settings and runs folders (never the user's), on
+X11 ($DISPLAY or a private Xvfb, scripts/shots.py): trains the fast preset at three hidden sizes one after
+another (Start, wait, Reset), ticks the three runs, and saves window.grab() images of the overlay and of the
+samples compared.
 """
 
 from __future__ import annotations
@@ -13,14 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-if "DISPLAY" not in os.environ:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="charrnn-shots-data-")  # the runs go here
+from shots import ROOT, add_platform_option, display, open_window, spin
 
 
 def main() -> int:
@@ -28,51 +24,39 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=45.0, help="training time of each of the three runs")
     p.add_argument("--out", default=os.path.join(ROOT, "assets", "screenshots"))
     p.add_argument("--suffix", default="", help="added to the file names (e.g. -offscreen)")
+    add_platform_option(p)
     args = p.parse_args()
+    with display(args.platform):
+        return shoot(args)
 
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication, QMessageBox
 
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="charrnn-shots-"))
-    app = QApplication.instance() or QApplication([])
-    QMessageBox.question = staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)  # Reset without asking
-    from charrnn_gui import MainWindow
-
-    window = MainWindow(restore_last_corpus=False)
-    window.resize(1500, 980)
-    window.show()
-
-    def spin(until, timeout=600.0):
-        end = time.perf_counter() + timeout
-        while not until() and time.perf_counter() < end:
-            app.processEvents()
-            time.sleep(0.005)
-
+def shoot(args) -> int:
+    app, window = open_window(1500, 980)
     paths = []
     for hidden in (64, 128, 256):
         window.settings_panel.apply_preset("fast")
         window.settings_panel.hidden_spin.setValue(hidden)
         window.start()
         started = time.perf_counter()
-        spin(lambda: time.perf_counter() - started >= args.seconds)
+        spin(app, lambda: time.perf_counter() - started >= args.seconds)
         window.pause()
-        spin(lambda: window.session.run_path is not None, timeout=10)
+        spin(app, lambda: window.session.run_path is not None, timeout=10)
         paths.append(window.session.run_path)
         window.reset_model()
         print(f"H={hidden}: {paths[-1]}", flush=True)
 
     runs = window.runs
-    spin(lambda: all(p in runs.rows and runs.rows[p].status == "finished" for p in paths), timeout=20)
+    spin(app, lambda: all(p in runs.rows and runs.rows[p].status == "finished" for p in paths), timeout=20)
     for p in paths:
         window.runs_panel.set_checked(p)
-    spin(lambda: all(runs.rows[p].history is not None and len(runs.rows[p].history.samples) for p in paths),
+    spin(app, lambda: all(runs.rows[p].history is not None and len(runs.rows[p].history.samples) for p in paths),
          timeout=20)
     window.tabs.setCurrentWidget(window.runs_panel)
     window.right_splitter.setSizes([560, 420])
     window.runs_panel.set_x_axis("time")
     window.loss_panel.set_units("bits")
     window.loss_panel.set_smoothing(0.95)
-    spin(lambda: False, timeout=1.0)
+    spin(app, lambda: False, timeout=1.0)
     window.loss_panel.refresh()
     os.makedirs(args.out, exist_ok=True)
     overlay = os.path.join(args.out, f"runs-overlay{args.suffix}.png")
@@ -82,7 +66,7 @@ def main() -> int:
     window.runs_panel.compare.set_iteration(latest)
     window.runs_panel.splitter.setSizes([560, 900])
     window.right_splitter.setSizes([380, 600])
-    spin(lambda: False, timeout=0.5)
+    spin(app, lambda: False, timeout=0.5)
     compare = os.path.join(args.out, f"runs-compare-samples{args.suffix}.png")
     window.grab().save(compare)
     window.shutdown()

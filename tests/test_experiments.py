@@ -95,3 +95,12 @@ def test_an_experiments_run_is_named_after_it(tmp_path, monkeypatch, capsys):
     assert len(runs) == 1 and runs[0].name.endswith("-clipping")
     out = capsys.readouterr().out  # completed iterations: an experiment is not the lesson's program
     assert "iter 1, loss" in out and "iter 3, loss" in out and "iter 0," not in out
+
+
+def test_the_module_says_the_iteration_the_exploding_run_diverges_at_on_shakespeare():
+    import core.experiments
+
+    claimed = int(re.search(r"diverges at iteration (\d+)", " ".join(core.experiments.__doc__.split())).group(1))
+    corpus = corpus_from_text(builtin_text("shakespeare"), name="shakespeare")
+    snaps = list(Trainer.from_corpus(corpus, experiment("exploding").config).run(iterations=50))
+    assert snaps[-1].diverged and f"diverged at iteration {claimed}:" in snaps[-1].diverged

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from core import load_checkpoint
@@ -80,6 +81,32 @@ def test_no_run_writes_none_and_metrics_keeps_working(corpus_file, tmp_path):
     assert len(metrics.read_text().splitlines()) == 4 and len(list((tmp_path / "runs").iterdir())) == 1
 
 
+FLOW_FIELDS = ("grad_flow", "bptt_carry", "whh_sigma_max", "tanh_derivative_mean", "saturated_fraction",
+               "clip_fraction", "grad_param_ratio")
+
+
+def test_grad_flow_every_writes_the_measurements_into_the_runs_metrics_as_into_metrics(corpus_file, tmp_path):
+    metrics, run_dir = tmp_path / "m.jsonl", tmp_path / "run"
+    assert main(["train", str(corpus_file), "--iterations", "40", "--run-dir", str(run_dir), "--metrics", str(metrics),
+                 "--log-every", "20", "--grad-flow-every", "15", *TINY]) == 0
+    side = [json.loads(x) for x in metrics.read_text().splitlines()]
+    lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    measured = [r["iteration"] for r in side if "grad_flow" in r]
+    assert measured == [1, 16, 31]  # the windows of iterations 0, 15, 30, each on the line of its update
+    assert [r["iteration"] for r in lines if "grad_flow" in r] == measured
+    by_iteration = {r["iteration"]: r for r in side}
+    for line in lines:
+        if "grad_flow" in line:
+            assert {f: line[f] for f in FLOW_FIELDS} == {f: by_iteration[line["iteration"]][f] for f in FLOW_FIELDS}
+            assert len(line["grad_flow"]) == 8 and line["loss"] > 0  # T = 8 steps back, on a full line
+    # Readers take the extra fields: numbers become columns, the lists are left alone.
+    run = read_run(run_dir)
+    assert run.curves.iteration.tolist() == [1, 16, 20, 31, 40]
+    extra = set(run.curves.extra_names)
+    assert {"whh_sigma_max", "grad_param_ratio"} <= extra and "grad_flow" not in extra
+    assert np.isfinite(run.curves.whh_sigma_max[[0, 1, 3]]).all() and np.isnan(run.curves.whh_sigma_max[[2, 4]]).all()
+
+
 def run_cli(*args, timeout=120):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "core", *map(str, args)], capture_output=True, text=True,
@@ -126,3 +153,44 @@ def test_a_second_writer_exits_2_and_sigterm_marks_the_run_interrupted(corpus_fi
     assert run.info["status"] == "interrupted" and run.status == "interrupted"
     assert load_checkpoint(run.checkpoint()).iteration >= run.latest_iteration
     assert not (run_dir / "writer.lock").exists()
+
+
+def interrupt_at(monkeypatch, iteration: int) -> None:
+    """Ctrl+C arrives during the step that completes `iteration` (the loop stops after it)."""
+    from core.trainer import Trainer
+
+    real_step = Trainer.step
+
+    def step(self):
+        if self.iteration == iteration - 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "step", step)
+
+
+def test_ctrl_c_with_a_run_saves_only_its_latest_checkpoint_and_says_how_to_continue(corpus_file, tmp_path,
+                                                                                    monkeypatch, capsys):
+    run_dir = tmp_path / "run"
+    interrupt_at(monkeypatch, 30)
+    assert main(["train", str(corpus_file), "--run-dir", str(run_dir), *TINY]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    latest = run_dir / "checkpoints" / "latest.npz"
+    assert not (tmp_path / "charrnn-interrupted.npz").exists()
+    assert err[-1] == (f"interrupted at iteration 30; checkpoint saved to {latest}; continue with: "
+                       f"charrnn-train {corpus_file} --resume {latest}")
+    assert load_checkpoint(latest).iteration == 30 and read_run(run_dir).status == "interrupted"
+    # The line's command continues the same run.
+    monkeypatch.undo()
+    assert main(["train", str(corpus_file), "--resume", str(latest), "--iterations", "10", *TINY]) == 0
+    run = read_run(run_dir)
+    assert run.curves.resumes == [30] and run.status == "finished" and load_checkpoint(latest).iteration == 40
+
+
+def test_ctrl_c_without_a_run_saves_charrnn_interrupted_in_the_working_folder(corpus_file, tmp_path, monkeypatch,
+                                                                             capsys):
+    interrupt_at(monkeypatch, 30)
+    assert main(["train", str(corpus_file), "--no-run", *TINY]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == ("interrupted at iteration 30; checkpoint saved to "
+                                                                "charrnn-interrupted.npz")
+    assert load_checkpoint(tmp_path / "charrnn-interrupted.npz").iteration == 30 and not (tmp_path / "runs").exists()

@@ -2,9 +2,12 @@
 
 import json
 import os
+import threading
 import time
 
-from core.runs import find_run_dirs, find_runs, read_run, summarize_run
+import pytest
+
+from core.runs import RunReader, find_run_dirs, find_runs, read_run, summarize_run
 
 from .runs_helpers import write_run
 
@@ -41,6 +44,87 @@ def test_an_unreadable_folder_is_skipped(tmp_path):
     finally:
         os.chmod(locked, 0o755)
     assert "ok" in names  # (as root the locked folder is readable too)
+
+
+def pipe_in_place_of(path):
+    """Replace a file by a named pipe of the same name."""
+    os.unlink(path)
+    os.mkfifo(path)
+
+
+def open_pipe_end(path) -> int:
+    """Hold a pipe open as its writer would (O_RDWR never waits for the other end): a reader's open then does not
+    wait, but its read does (the pipe is empty), and a seek on it fails."""
+    return os.open(path, os.O_RDWR | os.O_NONBLOCK)
+
+
+def call_without_blocking(fn, unblock):
+    """fn() in a thread; if it has not returned within 10 s (stuck on a pipe), unblock() lets it go and the test
+    fails rather than hanging."""
+    result, errors = [], []
+
+    def call():
+        try:
+            result.append(fn())
+        except Exception as e:  # handed to the test
+            errors.append(e)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(10)
+    blocked = thread.is_alive()
+    unblock()
+    thread.join(10)
+    assert not blocked, "blocked on a named pipe"
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
+def let_a_waiting_reader_go(path) -> None:
+    """A writer that comes and goes: a reader blocked opening the pipe at path opens it and reads its end."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:  # ENXIO: nobody is waiting on it
+        pass
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_run_whose_files_are_named_pipes_is_listed_as_unreadable_and_the_others_as_usual(tmp_path):
+    write_run(tmp_path / "ok", [1, 2])
+    write_run(tmp_path / "piped-metrics", [1])
+    write_run(tmp_path / "piped-info", [1])
+    pipes = [tmp_path / "piped-metrics" / "metrics.jsonl", tmp_path / "piped-info" / "run.json"]
+    for pipe in pipes:
+        pipe_in_place_of(pipe)
+    fds = [open_pipe_end(pipe) for pipe in pipes]
+
+    def listing():
+        reader = RunReader(tmp_path / "piped-metrics")
+        reader.poll()  # following it live says why it cannot, too
+        return {r.name: r for r in find_runs(tmp_path)}, reader
+
+    def unblock():
+        for fd in fds:
+            os.close(fd)  # a read waiting on the pipe ends
+        for pipe in pipes:
+            let_a_waiting_reader_go(pipe)
+
+    by_name, reader = call_without_blocking(listing, unblock)
+    assert set(by_name) == {"ok", "piped-metrics", "piped-info"} and by_name["ok"].iteration == 2
+    for name, file in (("piped-metrics", "metrics.jsonl"), ("piped-info", "run.json")):
+        assert by_name[name].status == "unreadable"
+        assert "not a regular file" in by_name[name].error and file in by_name[name].error
+    assert "metrics.jsonl" in reader.error and "not a regular file" in reader.error
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_named_pipe_that_nobody_writes_does_not_block_the_listing(tmp_path):
+    write_run(tmp_path / "stuck", [1])
+    pipe = tmp_path / "stuck" / "metrics.jsonl"
+    pipe_in_place_of(pipe)
+    found = call_without_blocking(lambda: find_runs(tmp_path), lambda: let_a_waiting_reader_go(pipe))
+    assert [(r.name, r.status) for r in found] == [("stuck", "unreadable")]
 
 
 def test_a_summary_agrees_with_reading_the_whole_run(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from .layout import json_line
+from .layout import json_line, open_regular
 
 HEAD_BYTES = 256  # the first bytes of a followed file, compared on each poll to notice a rewrite in place
 READ_LIMIT = 32 << 20  # bytes read per poll at most; a bigger backlog is read over several polls
@@ -67,9 +67,10 @@ class JsonlFollower:
 
     def poll(self) -> tuple[list[dict], bool]:
         """(records completed since the last poll, restarted): restarted means the file was truncated, replaced
-        or vanished and everything returned before must be dropped. OSError other than absence propagates."""
+        or vanished and everything returned before must be dropped. OSError other than absence propagates (also
+        for a path that is not a regular file, such as a named pipe, which is never opened for a blocking read)."""
         try:
-            f = open(self.path, "rb")
+            f = open_regular(self.path)
         except FileNotFoundError:
             restarted = self.identity is not None
             self.reset()

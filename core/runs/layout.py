@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
 import os
 import re
+import stat
 import tempfile
 import time
 
@@ -111,11 +113,24 @@ def _utc_offset(t: float) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+def open_regular(path):
+    """A binary file reading path, which must be a regular file. Anything else (a named pipe, a device, a folder)
+    is refused with OSError at once: opening a pipe would block until a writer came, and it cannot seek."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # no effect on a regular file's reads
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a named pipe, a device or a folder)", os.fspath(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_info(run_dir) -> dict:
     """run.json as a dict; RunError when it is missing, unreadable, not ours or from a newer charrnn."""
     path = os.path.join(os.fspath(run_dir), RUN_JSON)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             raw = f.read(1 << 22)
     except FileNotFoundError:
         raise RunError(f"{run_dir} is not a run (no {RUN_JSON})") from None

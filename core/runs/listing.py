@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from .curves import resume_point
-from .layout import DIVERGED, FINISHED, INTERRUPTED, METRICS, RUN_JSON, SAMPLES, RunError, read_info
+from .layout import DIVERGED, FINISHED, INTERRUPTED, METRICS, RUN_JSON, SAMPLES, RunError, open_regular, read_info
 from .lock import holder_is_gone, read_lock
 from .reader import UNREADABLE, derive_status, info_cell
 
@@ -38,10 +38,11 @@ class RunSummary:
 
 
 def _tail_lines(path: str) -> list[bytes]:
-    """The complete lines at the end of a file (at least one when the file has any), oldest first."""
+    """The complete lines at the end of a file (at least one when the file has any), oldest first; none when it
+    does not exist. OSError when it cannot be read or is not a regular file (a named pipe, say)."""
     try:
-        f = open(path, "rb")
-    except OSError:
+        f = open_regular(path)
+    except FileNotFoundError:
         return []
     with f:
         size = os.fstat(f.fileno()).st_size
@@ -98,7 +99,10 @@ def summarize_run(path, clock=time.time) -> RunSummary:
     except RunError as e:
         return RunSummary(path, name, UNREADABLE, error=str(e))
     metrics = os.path.join(path, METRICS)
-    latest, vals, _ = _tail_facts(_tail_lines(metrics))
+    try:
+        latest, vals, _ = _tail_facts(_tail_lines(metrics))
+    except OSError as e:
+        return RunSummary(path, name, UNREADABLE, error=f"cannot read {metrics}: {e.strerror or e}")
     best = info.get("best_val_bpc")
     candidates = [v for v in (best, *vals) if isinstance(v, (int, float)) and math.isfinite(v)]
     iteration = latest if latest is not None else info.get("iteration")

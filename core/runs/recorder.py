@@ -20,7 +20,8 @@ def finite_weights(trainer) -> bool:
 class RunRecorder:
     """Feeds a Trainer's snapshots into a RunWriter, deciding what is written when.
 
-    - a metrics line every `log_every` iterations and at every evaluation (val_bpc);
+    - a metrics line every `log_every` iterations, at every evaluation (val_bpc) and at every gradient-flow
+      measurement (its fields, core.gradflow.GradFlow.to_json, as in --metrics);
     - a samples line for every sample the trainer drew;
     - checkpoints/best.npz whenever the held-out score is the best so far;
     - checkpoints/latest.npz every `checkpoint_every` iterations (or, when None, every CHECKPOINT_SECONDS of
@@ -72,12 +73,14 @@ class RunRecorder:
             return warnings
         if self.outcome == DIVERGED:  # training went on after the divergence (say, at a lower rate)
             self.outcome = self.reason = None
-        if snap.iteration % self.log_every == 0 or snap.val_bpc is not None:
+        if snap.iteration % self.log_every == 0 or snap.val_bpc is not None or snap.grad_flow is not None:
             row = {"elapsed": self.elapsed() if elapsed is None else elapsed, "chars_seen": snap.chars_seen,
                    "loss": snap.loss, "loss_per_char": snap.loss_per_char, "smooth_loss": snap.smooth_loss,
                    "learning_rate": snap.learning_rate, "epoch": snap.epoch}
             if snap.val_bpc is not None:
                 row["val_bpc"] = snap.val_bpc
+            if snap.grad_flow is not None:  # measured on this iteration's window, before its update
+                row.update(snap.grad_flow.to_json())
             best = self._try("metrics", lambda: self.writer.log_metrics(snap.iteration, **row, **extra), warnings)
             if best:
                 self._try("best checkpoint", lambda: self.writer.save_checkpoint(self.trainer, BEST), warnings)

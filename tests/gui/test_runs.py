@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractItemView, QFileDialog
 
 import core
+from charrnn_gui.session import PAUSED
 from core.runs import read_run
 
 
@@ -189,6 +190,35 @@ def test_the_current_run_is_listed_live_and_cannot_be_deleted(make_window, qtbot
     assert path in window.loss_panel.overlays
     assert not window.runs_panel.delete_run(path) and os.path.isdir(path)
     window.pause()
+
+
+def test_sample_now_is_recorded_in_the_runs_samples_beside_the_training_ones(make_window, qtbot, dialogs,
+                                                                            small_corpus_file):
+    window = make_window()
+    window.open_corpus_path(str(small_corpus_file))
+    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    use_settings(window)
+    window.start()
+    qtbot.waitUntil(lambda: window.session.run_path is not None and window.trainer.iteration >= 30, timeout=20_000)
+    window.pause()
+    qtbot.waitUntil(lambda: window.session.state == PAUSED, timeout=5000)
+    path = window.session.run_path
+    panel = window.samples_panel
+    panel.prime_edit.setText("the ")
+    panel.temperature_spin.setValue(0.5)
+    window.sample_now_action.trigger()
+    panel.argmax_check.setChecked(True)
+    window.sample_now_action.trigger()
+    made = [r for r in window.session.run.samples if r.kind == "sample now"]
+    assert len(made) == 2
+    dialogs.answer = None  # reset without saving a checkpoint
+    window.reset_model()
+    qtbot.waitUntil(lambda: window.runs.current is None, timeout=5000)
+    samples = read_run(path).samples.samples
+    kept = [s for s in samples if s.prime == "the "]
+    assert [(s.iteration, s.text, s.temperature) for s in kept] == [(made[0].iteration, made[0].text, 0.5),
+                                                                     (made[1].iteration, made[1].text, None)]
+    assert len(samples) > 2 and all(s.prime == "" for s in samples if s not in kept)  # the training samples too
 
 
 def test_open_runs_folder_asks_for_a_directory_and_remembers_it(make_window, qtbot, monkeypatch, tmp_path):

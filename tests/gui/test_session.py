@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import core
 from charrnn_gui.history import RunHistory, SampleRecord
 from charrnn_gui.session import IDLE, PAUSED, RUNNING, Session
@@ -146,5 +149,36 @@ def test_a_runs_folder_that_cannot_be_written_warns_and_training_goes_on(qtbot, 
         qtbot.waitUntil(lambda: session.trainer.iteration >= 50, timeout=10_000)
         assert session.state == RUNNING
         session.pause()
+    finally:
+        session.shutdown()
+
+
+def test_a_runs_metrics_lines_carry_the_gradient_flow_measured_while_it_was_written(qtbot, tmp_path):
+    from core.runs import read_run
+
+    session = make_session(qtbot)
+    session.runs_folder = str(tmp_path / "runs")
+    started = []
+    session.runStarted.connect(started.append)
+    try:
+        session.create_model(small_config().replace(grad_flow_every=10), "min-char-rnn")
+        session.start()
+        qtbot.waitUntil(lambda: bool(started) and session.trainer.iteration >= 150, timeout=15_000)
+        session.pause()
+        qtbot.waitUntil(lambda: session.run.curves.iterations.last(0) == session.trainer.iteration, timeout=5000)
+        last = session.trainer.iteration
+        shown = {f.iteration + 1: f.to_json() for f in session.flows.flows}
+        session.discard_model()
+        lines = [json.loads(x) for x in open(os.path.join(started[0], "metrics.jsonl"), encoding="utf-8")]
+        # Each measurement of the window trained on from iteration i rides on the line of iteration i + 1 (as
+        # charrnn-train writes it), one line per iteration, in order.
+        measured = {r["iteration"]: r for r in lines if "grad_flow" in r}
+        assert sorted(measured) == [i + 1 for i in range(0, last, 10)]
+        assert [r["iteration"] for r in lines] == list(range(1, last + 1))
+        assert shown and all({k: measured[it][k] for k in fields} == fields for it, fields in shown.items())
+        assert all(len(r["grad_flow"]) == 16 and r["loss"] > 0 and r["whh_sigma_max"] > 0 for r in measured.values())
+        run = read_run(started[0])  # the reader takes the extra fields and keeps its curves as they were
+        assert run.latest_iteration == last and list(run.curves.iteration) == list(range(1, last + 1))
+        assert "whh_sigma_max" in run.curves.extra_names and "grad_flow" not in run.curves.extra_names
     finally:
         session.shutdown()
