@@ -14,7 +14,9 @@ import sys
 
 from bench.common import alternate, bench_corpus, ratio_summary
 
-QUIET_FAST_ITERS = 16_000  # `fast` preset, 60 s of training on a quiet machine (bench/README.md: 15,700-16,055)
+# `fast` preset, 60 s of training on this machine when it is quiet: 112-128 it/s on 2026-11-29 (side by side with
+# the engine from before the LSTM work: bench/README.md). The machine of earlier sessions ran it at ~265 it/s.
+QUIET_FAST_ITERS = 7_000
 
 
 def _value(text: str):

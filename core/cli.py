@@ -66,6 +66,8 @@ def train_parser() -> argparse.ArgumentParser:
                    help="cosine: decay the rate to --lr-floor times itself over --iterations or --seconds")
     p.add_argument("--lr-floor", type=float, help="the cosine schedule's final rate as a fraction of --lr")
     p.add_argument("--clip", type=float)
+    p.add_argument("--state-reset-every", type=int, metavar="N",
+                   help="every N windows one stream (in turn) starts from a zero state (0: never, the lesson's way)")
     p.add_argument("--seed", type=int)
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--eval-every", type=_positive_int)
@@ -124,7 +126,7 @@ def config_from_args(args):
     """The preset with every option the user gave applied on top, validated."""
     names = ("hidden_size", "seq_length", "batch_size", "dtype", "optimizer", "learning_rate", "clip", "seed",
              "val_fraction", "eval_every", "sample_every", "sample_length", "temperature", "grad_flow_every")
-    names += ("cell", "num_layers", "dropout", "lr_schedule", "lr_floor")
+    names += ("cell", "num_layers", "dropout", "lr_schedule", "lr_floor", "state_reset_every")
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     # A schedule spans this run's budget (it is kept by checkpoints; a resumed run goes on along it).
     overrides.update(budget_iterations=args.iterations or 0, budget_seconds=args.seconds or 0.0)
@@ -142,7 +144,7 @@ def _fmt_duration(seconds: float) -> str:
 LIVE_OPTIONS = ("learning_rate", "temperature", "sample_every", "sample_length", "grad_flow_every")
 MODEL_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "optimizer", "clip", "seed", "val_fraction",
                  "eval_every")  # fixed by a checkpoint
-MODEL_OPTIONS += ("cell", "num_layers", "dropout", "lr_schedule", "lr_floor")
+MODEL_OPTIONS += ("cell", "num_layers", "dropout", "lr_schedule", "lr_floor", "state_reset_every")
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # stop between two steps, save, then exit 128 + signal number
 LESSON_PRESET = "min-char-rnn"  # its "iter n, loss" lines keep the lesson's counter, n = completed - 1
 LESSON_PROGRAM = ("cell", "num_layers", "batch_size", "dtype", "optimizer")  # the lesson's, whatever its sizes

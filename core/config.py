@@ -42,6 +42,7 @@ class TrainConfig:
     whh_init: str = "randn"  # W_hh's first value: randn * init_scale (the lesson's) or orthogonal (same draws; see rnn)
     whh_gain: float = 1.0  # W_hh's first value is multiplied by this (orthogonal * 1.5: exploding gradients)
     grad_flow_every: int = 0  # iterations between gradient-flow measurements (core.gradflow); 0 = off (live)
+    state_reset_every: int = 0  # every N windows one stream (in turn) starts from a zero state; 0 = never (lesson)
 
     def validate(self) -> "TrainConfig":
         """Return self, or raise ValueError with a one-line reason."""
@@ -72,6 +73,7 @@ class TrainConfig:
             (self.cell == "rnn" or (self.whh_init == "randn" and self.whh_gain == 1.0),
              "W_hh init and gain apply to the tanh cell (rnn) only"),
             (self.grad_flow_every >= 0, "gradient-flow interval must be 0 (off) or positive"),
+            (self.state_reset_every >= 0, "state reset interval must be 0 (never) or positive"),
         ]
         for ok, reason in checks:
             if not ok:

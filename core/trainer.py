@@ -194,6 +194,9 @@ class Trainer:
         if self.pointer + T + 1 >= self.seg_len or self.iteration == 0:
             self.pointer = 0
             self.state[...] = 0.0
+        every = self.config.state_reset_every
+        if every and self.iteration % every == 0:  # streams in turn: each learns to start from nothing mid-text
+            self.state[:, (self.iteration // every) % self.config.batch_size] = 0.0
         idx = self._steps + (self.offsets + self.pointer)  # (T+1, B)
         chunk = self.data[idx].astype(np.intp)  # (T+1, B)
         return chunk[:-1], chunk[1:]

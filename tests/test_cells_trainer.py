@@ -210,3 +210,52 @@ def test_restore_point_brings_back_every_layers_state(corpus):
     np.testing.assert_array_equal(trainer.state, state)
     np.testing.assert_array_equal(trainer._flat, weights)
     assert trainer.learning_rate == 0.01
+
+
+# --- state resets: every N windows one stream starts from zero ------------------------------------------
+
+
+def test_a_state_reset_zeroes_one_stream_in_turn_and_leaves_the_others(corpus):
+    t = Trainer.from_corpus(corpus, config("gru", 1, state_reset_every=2))
+    for _ in range(3):
+        t.step()
+    for i in range(3, 15):
+        before = t.state.copy()  # (K, B, H) carried from the last window
+        t.window()
+        if i % 2 == 0:
+            reset = (i // 2) % 3
+            assert not t.state[:, reset].any() and before[:, reset].any(), i
+            others = [b for b in range(3) if b != reset]
+            np.testing.assert_array_equal(t.state[:, others], before[:, others])
+        else:
+            np.testing.assert_array_equal(t.state, before)
+        t.step()
+
+
+def test_no_state_reset_by_default_the_lessons_way(corpus):
+    t = Trainer.from_corpus(corpus, config("gru", 1))
+    for _ in range(3):
+        t.step()
+    before = t.state.copy()
+    t.window()
+    np.testing.assert_array_equal(t.state, before)
+    assert before.all(axis=-1).any()
+
+
+def test_state_resets_change_training_and_resume_exactly(corpus, tmp_path):
+    cfg = config("lstm", 1, state_reset_every=3)
+    straight = Trainer.from_corpus(corpus, cfg)
+    expected = trace(straight.run(iterations=20))
+    assert expected != trace(Trainer.from_corpus(corpus, cfg.replace(state_reset_every=0)).run(iterations=20))
+    first = Trainer.from_corpus(corpus, cfg)
+    got = trace(first.run(iterations=8))
+    save_checkpoint(first, tmp_path / "c.npz")
+    ckpt = load_checkpoint(tmp_path / "c.npz")
+    assert ckpt.config.state_reset_every == 3
+    got += trace(restore_trainer(ckpt, corpus.data, corpus.vocab).run(iterations=12))
+    assert got == expected
+
+
+def test_a_negative_state_reset_interval_is_refused():
+    with pytest.raises(ValueError, match="state reset interval"):
+        config("gru", 1, state_reset_every=-1)

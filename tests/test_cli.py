@@ -151,11 +151,12 @@ def test_cell_layers_dropout_and_schedule_reach_the_checkpoint_and_sampling(corp
     ckpt = tmp_path / "lstm.npz"
     assert main(["train", str(corpus_file), "--cell", "lstm", "--layers", "2", "--dropout", "0.2", "--hidden-size",
                  "16", "--lr-schedule", "cosine", "--lr-floor", "0.2", "--iterations", "30", "--sample-every", "0",
-                 "--progress-every", "0", "--checkpoint", str(ckpt)]) == 0
+                 "--state-reset-every", "4", "--progress-every", "0", "--checkpoint", str(ckpt)]) == 0
     from core import load_checkpoint
 
     cfg = load_checkpoint(ckpt).config
     assert (cfg.cell, cfg.num_layers, cfg.dropout, cfg.lr_schedule, cfg.lr_floor) == ("lstm", 2, 0.2, "cosine", 0.2)
+    assert cfg.state_reset_every == 4
     assert cfg.budget_iterations == 30  # the schedule spans the run's budget
     capsys.readouterr()
     assert main(["sample", str(ckpt), "--prime", "To be", "--length", "20", "--seed", "1"]) == 0
