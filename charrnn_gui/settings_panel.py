@@ -24,10 +24,12 @@ PRESET_DESCRIPTIONS = {
 PRESET_TIPS = {
     "min-char-rnn": "Exactly Karpathy's min-char-rnn: 100 hidden units, 25 characters per window, Adagrad 0.1, float64",
     "fast": "192 hidden units, 32 parallel streams of 32 characters, Adam 3e-3, float32: prose sooner on a small CPU",
-    "gru": "A GRU of 256 units, 32 streams of 64 characters, Adam 4e-3, float32: lower loss than the tanh cell in a "
-           "minute (the command line's cosine decay needs a time budget; here the rate stays as set)",
-    "lstm": "An LSTM of 256 units, 32 streams of 64 characters, Adam 4e-3, float32: see its cell state and gates "
-            "(the command line's cosine decay needs a time budget; here the rate stays as set)",
+    "gru": "A GRU of {hidden_size} units, {batch_size} streams of {seq_length} characters, Adam {learning_rate:g}, "
+           "float32: lower loss than the tanh cell in a minute (the command line's cosine decay needs a time budget; here the "
+           "rate stays as set)",
+    "lstm": "An LSTM of {hidden_size} units, {batch_size} streams of {seq_length} characters, Adam {learning_rate:g}, "
+            "float32: see its cell state and gates (the command line's cosine decay needs a time budget; here the rate "
+            "stays as set)",
 }
 CELL_NAMES = {"rnn": "RNN (tanh, the lesson's)", "lstm": "LSTM", "gru": "GRU"}
 CELL_TIPS = {  # one line: what each cell is
@@ -109,8 +111,8 @@ class SettingsPanel(QWidget):
         self.preset_combo = QComboBox(objectName="presetCombo")
         for name in core.PRESETS:
             self.preset_combo.addItem(PRESET_DESCRIPTIONS.get(name, name), name)
-            self.preset_combo.setItemData(self.preset_combo.count() - 1, PRESET_TIPS.get(name, ""),
-                                          Qt.ItemDataRole.ToolTipRole)
+            tip = PRESET_TIPS.get(name, "").format(**core.PRESETS[name].to_dict())  # sizes from the preset itself
+            self.preset_combo.setItemData(self.preset_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.preset_combo.setToolTip("One click sets every hyperparameter to a tested recipe")
 
         self.cell_combo = QComboBox(objectName="cell")

@@ -121,17 +121,18 @@ PRESETS: dict[str, TrainConfig] = {
         hidden_size=192, seq_length=32, batch_size=32, dtype="float32",
         optimizer="adam", learning_rate=3e-3, init_scale=0.05, eval_every=200,
     ),
-    # Gated cells with a cosine decay over the run's budget (--seconds or --iterations; none: constant).
-    # Values chosen by measurement: lowest held-out bits/char after 60 s on 2 cores (bench/README.md).
+    # Gated cells with a cosine decay over the run's budget (--seconds or --iterations; none: constant), one stream
+    # in turn starting from a zero state every 2 windows. Values chosen by measurement (bench/README.md,
+    # bench/tune_cells.py): the lowest held-out bits/char after 60 s of training on this 2-core machine.
     "gru": TrainConfig(
-        cell="gru", hidden_size=256, seq_length=64, batch_size=32, dtype="float32", optimizer="adam",
-        learning_rate=4e-3, lr_schedule="cosine", lr_floor=0.05, init_scale=0.05, eval_every=200,
+        cell="gru", hidden_size=160, seq_length=64, batch_size=32, dtype="float32", optimizer="adam",
+        learning_rate=1e-2, lr_schedule="cosine", lr_floor=0.05, init_scale=0.1, eval_every=200,
+        state_reset_every=2,
     ),
-    # lstm: T=32 chosen by measurement on a loaded machine (bench/README.md, bench/tune_cells.py): held-out
-    # bits/char at the iterations a quiet machine reaches in 15 s: T=32 3.04, T=64 3.20, T=64 with lr 8e-3 3.77.
     "lstm": TrainConfig(
-        cell="lstm", hidden_size=256, seq_length=32, batch_size=32, dtype="float32", optimizer="adam",
-        learning_rate=4e-3, lr_schedule="cosine", lr_floor=0.05, init_scale=0.05, eval_every=200,
+        cell="lstm", hidden_size=160, seq_length=32, batch_size=32, dtype="float32", optimizer="adam",
+        learning_rate=1.2e-2, lr_schedule="cosine", lr_floor=0.05, init_scale=0.1, eval_every=200,
+        state_reset_every=2,
     ),
 }
 
