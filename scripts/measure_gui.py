@@ -75,6 +75,7 @@ def open_window(preset: str):
     import tempfile
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="charrnn-measure-"))
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="charrnn-measure-data-")  # the runs it records go here
     QApplication.instance() or QApplication([])
     from charrnn_gui import MainWindow
 
@@ -144,7 +145,7 @@ def fed(preset: str, seconds: float, rate: float) -> dict:
     try:
         return _feed(window, worker, trainer, spin, seconds, rate)
     finally:  # never leave the training thread running: destroying it would abort the process
-        window.state = "paused"
+        window.session.state = "paused"
         window.shutdown()
         window.close()
 
@@ -155,7 +156,7 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
     from charrnn_gui.history import Progress
     from core import Sample
 
-    window.state = "running"  # as while training: the status bar shows the rate, samples pour in
+    window.session.state = "running"  # as while training: the status bar shows the rate, samples pour in
     T, H, V = trainer.config.seq_length, trainer.config.hidden_size, len(trainer.vocab)
     rng = np.random.default_rng(0)
     chars = trainer.vocab.chars
