@@ -14,7 +14,7 @@ import time
 
 BUDGET = 0.06  # the GUI thread's CPU seconds per second of training it may take before redraws slow down
 SHRINK_BELOW = 0.6  # shrink back once the share is below this fraction of the budget (hysteresis)
-WINDOW = 1.0  # seconds of wall time per measurement
+WINDOW = 0.5  # seconds of wall time per measurement (from 1 to MAX_STRETCH in 2 s)
 GROW = 1.5  # factor per window above the budget (and its inverse per window well below it)
 MAX_STRETCH = 5.0  # at most this many times the base intervals (the loss plot: 200 ms -> 1 s)
 

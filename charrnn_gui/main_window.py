@@ -46,6 +46,7 @@ REFRESH_MS = 100  # status bar and samples refresh
 HEATMAP_MIN_INTERVAL = 0.5  # seconds between two heatmap redraws while samples pour in
 HEATMAP_LONGEST_INTERVAL = 2.0  # ... at most, when the frame budget stretches it (charrnn_gui/frame_budget.py)
 LOSS_REFRESH_LONGEST_MS = 1000  # the loss plot's refresh interval at most, likewise (its base: lossplot.REFRESH_MS)
+SAMPLES_LONGEST_INTERVAL = 0.5  # seconds between two writes of new samples to the view at most (base: REFRESH_MS)
 CORPUS_FILTER = "Text files (*.txt);;All files (*)"
 CHECKPOINT_FILTER = "charrnn checkpoints (*.npz);;All files (*)"
 LOOK_INSIDE_HEIGHT = 500  # pixels the Look inside (and Gradient flow) tab gets when opened in a shorter tab area
@@ -79,6 +80,8 @@ class MainWindow(QMainWindow):
         self._heatmap_shown_at = 0.0
         self.frame_budget = FrameBudget()  # stretches the redraw intervals while the GUI thread takes too much CPU
         self._heatmap_min_interval = HEATMAP_MIN_INTERVAL
+        self._samples_min_interval = 0.0  # every refresh writes new samples, unless the frame budget stretches it
+        self._samples_flushed_at = 0.0
 
         self.setWindowTitle("charrnn")
         self.setAcceptDrops(True)
@@ -996,11 +999,15 @@ class MainWindow(QMainWindow):
             return
         self.loss_panel.set_refresh_interval(fb.interval(LOSS_REFRESH_MS, LOSS_REFRESH_LONGEST_MS))
         self._heatmap_min_interval = fb.interval(HEATMAP_MIN_INTERVAL, HEATMAP_LONGEST_INTERVAL)
+        stretched = fb.interval(REFRESH_MS / 1000, SAMPLES_LONGEST_INTERVAL)
+        self._samples_min_interval = 0.0 if fb.stretch == 1.0 else stretched
 
     def refresh_now(self, plot: bool = True) -> None:
         """Flush samples, the heatmap, the status bar and (unless plot=False) the loss plot."""
-        self.samples_panel.flush()
         now = time.perf_counter()
+        if now - self._samples_flushed_at >= self._samples_min_interval or self.state != RUNNING:
+            self._samples_flushed_at = now
+            self.samples_panel.flush()
         if self._latest_sample is not None and (now - self._heatmap_shown_at >= self._heatmap_min_interval
                                                 or self.state != RUNNING):
             text, states, what = self._latest_sample
