@@ -74,7 +74,7 @@ class GrowingArray:
 
 @dataclass(frozen=True)
 class Progress:
-    """What the worker hands the GUI at most 10 times a second: fresh arrays plus the latest scalars."""
+    """What the worker hands the GUI at most 20 times a second: fresh arrays plus the latest scalars."""
 
     iterations: np.ndarray  # (n,) int64, completed iterations
     loss_per_char: np.ndarray  # (n,) float64, nats per character of each window
@@ -166,7 +166,7 @@ class LossHistory:
 
     def extend(self, progress: Progress) -> np.ndarray:
         """Add a worker batch; returns the training times given to its rows, (n,): spread evenly from the previous
-        batch's time to this one's (a batch spans at most the worker's emit interval, 100 ms)."""
+        batch's time to this one's (a batch spans at most the worker's emit interval, 50 ms)."""
         while self.stride < progress.stride:  # follow the sender's thinning, so both hold the same rows
             self._thin()
         n = len(progress.iterations)
