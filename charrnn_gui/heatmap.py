@@ -51,6 +51,7 @@ class HiddenHeatmap(QWidget):
         self.selected_unit: int | None = None
         self._ticks: list[tuple[float, str]] = []
         self._axis_label = ""
+        self._bar_shown = None  # (levels, label) the colour bar shows
 
         self.caption = QLabel("The hidden state appears here with the first sample: one row per hidden unit, "
                               "one column per character the network wrote.", objectName="heatmapCaption")
@@ -149,12 +150,17 @@ class HiddenHeatmap(QWidget):
         if self.colorbar.colorMap() is not cmap:
             self.colorbar.setColorMap(cmap)
         self.image.setImage(np.ascontiguousarray(values.T, dtype=np.float32), autoLevels=False, levels=levels)
-        self.colorbar.setLevels(levels)
-        self.colorbar.getAxis("left").setLabel(scale.colorbar_label)
+        # The colour bar and the view's limits usually stay as they are from one sample to the next: setting them
+        # anyway would have pyqtgraph redo the colour bar's axis and the layout at every sample.
+        if (levels, scale.colorbar_label) != self._bar_shown:
+            self._bar_shown = (levels, scale.colorbar_label)
+            self.colorbar.setLevels(levels)
+            self.colorbar.getAxis("left").setLabel(scale.colorbar_label)
         self.image.setRect(QRectF(0, 0, n, H))
         vb = self.plot.getViewBox()
-        vb.setLimits(xMin=0, xMax=n, yMin=0, yMax=H, minXRange=min(n, 4))
-        vb.setYRange(0, H, padding=0)
+        if not same_shape:
+            vb.setLimits(xMin=0, xMax=n, yMin=0, yMax=H, minXRange=min(n, 4))
+            vb.setYRange(0, H, padding=0)
         if not same_shape:
             self.reset_view()
         if self.selected_unit is not None and self.selected_unit >= H:

@@ -237,6 +237,16 @@ class LossPlotPanel(QWidget):
         self._dirty = True
         self.refresh()
 
+    @property
+    def refresh_interval(self) -> int:
+        """Milliseconds between two periodic refreshes (REFRESH_MS unless the window's frame budget stretched it)."""
+        return self._timer.interval()
+
+    def set_refresh_interval(self, ms: float) -> None:
+        ms = max(1, int(round(ms)))
+        if ms != self._timer.interval():  # setInterval restarts the timer: only on a change
+            self._timer.setInterval(ms)
+
     def _on_timer(self) -> None:
         """The periodic redraw, skipped while nobody can see the plot (hidden or minimised): the rows wait,
         and the first tick after it shows again draws them all."""

@@ -27,9 +27,11 @@ from .checkpoint_meta import MetaError, read_app_meta
 from .column import ColumnScrollArea
 from .corpus_panel import CorpusPanel
 from .fmt import duration
+from .frame_budget import FrameBudget
 from .gradflow_panel import GradFlowPanel
 from .heatmap import HiddenHeatmap
 from .inspector import InspectorPanel
+from .lossplot import REFRESH_MS as LOSS_REFRESH_MS
 from .lossplot import LossPlotPanel
 from .runs_library import RunsLibrary
 from .runs_panel import RunsPanel, run_colour
@@ -42,6 +44,9 @@ FALLBACK_BUILTIN = "python-docs"
 MAX_RECENT = 8
 REFRESH_MS = 100  # status bar and samples refresh
 HEATMAP_MIN_INTERVAL = 0.5  # seconds between two heatmap redraws while samples pour in
+HEATMAP_LONGEST_INTERVAL = 2.0  # ... at most, when the frame budget stretches it (charrnn_gui/frame_budget.py)
+LOSS_REFRESH_LONGEST_MS = 1000  # the loss plot's refresh interval at most, likewise (its base: lossplot.REFRESH_MS)
+SAMPLES_LONGEST_INTERVAL = 0.5  # seconds between two writes of new samples to the view at most (base: REFRESH_MS)
 CORPUS_FILTER = "Text files (*.txt);;All files (*)"
 CHECKPOINT_FILTER = "charrnn checkpoints (*.npz);;All files (*)"
 LOOK_INSIDE_HEIGHT = 500  # pixels the Look inside (and Gradient flow) tab gets when opened in a shorter tab area
@@ -73,6 +78,10 @@ class MainWindow(QMainWindow):
         self._latest_sample = None  # (text, states, which sample) waiting for the heatmap
         self._shut_down = False
         self._heatmap_shown_at = 0.0
+        self.frame_budget = FrameBudget()  # stretches the redraw intervals while the GUI thread takes too much CPU
+        self._heatmap_min_interval = HEATMAP_MIN_INTERVAL
+        self._samples_min_interval = 0.0  # every refresh writes new samples, unless the frame budget stretches it
+        self._samples_flushed_at = 0.0
 
         self.setWindowTitle("charrnn")
         self.setAcceptDrops(True)
@@ -977,14 +986,29 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_refresh_timer(self) -> None:
+        self._govern_frames()
         self.refresh_now(plot=False)  # the plot has its own, slower timer
         self.runs.update_current()
 
+    def _govern_frames(self) -> None:
+        """While training, stretch the loss plot's refresh and the heatmap's redraw intervals when the GUI thread
+        takes more CPU than its budget (every bit of it holds the GIL, which training needs); back to the base
+        intervals as soon as training stops."""
+        fb = self.frame_budget
+        if not (fb.tick() if self.state == RUNNING else fb.reset()):
+            return
+        self.loss_panel.set_refresh_interval(fb.interval(LOSS_REFRESH_MS, LOSS_REFRESH_LONGEST_MS))
+        self._heatmap_min_interval = fb.interval(HEATMAP_MIN_INTERVAL, HEATMAP_LONGEST_INTERVAL)
+        stretched = fb.interval(REFRESH_MS / 1000, SAMPLES_LONGEST_INTERVAL)
+        self._samples_min_interval = 0.0 if fb.stretch == 1.0 else stretched
+
     def refresh_now(self, plot: bool = True) -> None:
         """Flush samples, the heatmap, the status bar and (unless plot=False) the loss plot."""
-        self.samples_panel.flush()
         now = time.perf_counter()
-        if self._latest_sample is not None and (now - self._heatmap_shown_at >= HEATMAP_MIN_INTERVAL
+        if now - self._samples_flushed_at >= self._samples_min_interval or self.state != RUNNING:
+            self._samples_flushed_at = now
+            self.samples_panel.flush()
+        if self._latest_sample is not None and (now - self._heatmap_shown_at >= self._heatmap_min_interval
                                                 or self.state != RUNNING):
             text, states, what = self._latest_sample
             self._latest_sample = None

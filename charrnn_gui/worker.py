@@ -178,6 +178,7 @@ class TrainingWorker(QObject):
         self._live: dict = {}  # live settings not yet applied
         self._speed = 0.0  # iterations per second at most; 0: unlimited
         self._elapsed = float(elapsed)  # training seconds, up to the last park
+        self._running_since: float | None = None  # perf_counter when the current run started (None: parked)
         self._pause_latencies: list[float] = []  # seconds from pause() to the loop parking
         self._started = False
         self._thread: _Runner | None = None  # until joined
@@ -288,8 +289,10 @@ class TrainingWorker(QObject):
 
     @property
     def elapsed(self) -> float:
+        """Training seconds so far, the current run's included (it is added to the total when the loop parks)."""
         with self._cond:
-            return self._elapsed
+            since = self._running_since
+            return self._elapsed + (time.perf_counter() - since if since is not None else 0.0)
 
     @property
     def pause_latencies(self) -> list[float]:
@@ -376,7 +379,7 @@ class TrainingWorker(QObject):
                                 self._pause_requested_at = None
                             self._elapsed += now - running_since
                             elapsed = self._elapsed
-                            running_since = None
+                            running_since = self._running_since = None
                         else:
                             wait = last_step + 1.0 / self._speed - now if self._speed > 0 else 0.0
                             if wait > 0:  # paced: sleep in slices; pause, stop and speed changes notify
@@ -384,7 +387,7 @@ class TrainingWorker(QObject):
                                 continue
                             action = "step"
                             if running_since is None:
-                                running_since = window_start = last_yield = now
+                                running_since = self._running_since = window_start = last_yield = now
                                 its_in_window = 0
                             elapsed = self._elapsed + (now - running_since)
                             live, self._live = self._live, {}
@@ -454,6 +457,7 @@ class TrainingWorker(QObject):
             if running_since is not None:
                 self._elapsed += now - running_since
             elapsed = self._elapsed
+            self._running_since = None
             deadline = now + FINAL_HOLD_WAIT
             while self._holds and time.perf_counter() < deadline:
                 self._cond.wait(PARK_POLL)

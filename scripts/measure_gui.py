@@ -13,7 +13,7 @@
   speed ratio it hardly moves with other load on the machine.
 
 With --fed RATE it measures only the GUI thread's cost: the window, paused, is fed the worker's signals
-(a progress batch 20 times a second, a 200-character sample every 100 iterations) as if it trained at RATE
+(a progress batch every worker.EMIT_INTERVAL, a 200-character sample every 100 iterations) as if it trained at RATE
 iterations a second, and the main thread's CPU per second is reported, for --seconds of feeding (the loss
 history grows as it would). No training runs, so the figure hardly depends on other load on the machine.
 
@@ -75,6 +75,7 @@ def open_window(preset: str):
     import tempfile
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp(prefix="charrnn-measure-"))
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="charrnn-measure-data-")  # the runs it records go here
     QApplication.instance() or QApplication([])
     from charrnn_gui import MainWindow
 
@@ -144,7 +145,7 @@ def fed(preset: str, seconds: float, rate: float) -> dict:
     try:
         return _feed(window, worker, trainer, spin, seconds, rate)
     finally:  # never leave the training thread running: destroying it would abort the process
-        window.state = "paused"
+        window.session.state = "paused"
         window.shutdown()
         window.close()
 
@@ -155,7 +156,7 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
     from charrnn_gui.history import Progress
     from core import Sample
 
-    window.state = "running"  # as while training: the status bar shows the rate, samples pour in
+    window.session.state = "running"  # as while training: the status bar shows the rate, samples pour in
     T, H, V = trainer.config.seq_length, trainer.config.hidden_size, len(trainer.vocab)
     rng = np.random.default_rng(0)
     chars = trainer.vocab.chars
@@ -163,8 +164,10 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
     noise = (rng.standard_normal(1 << 16) * 0.3).astype(np.float32)
     pool = [("".join(chars[i] for i in rng.integers(0, V, 200)),
              np.tanh(rng.standard_normal((200, H))).astype(np.float32)) for _ in range(4)]
+    from charrnn_gui.worker import EMIT_INTERVAL
+
     state = {"it": trainer.iteration, "elapsed": 0.0}
-    per_emit = rate / 20.0
+    per_emit = rate * EMIT_INTERVAL
     carry = [0.0]
 
     def emit():
@@ -179,7 +182,7 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
         loss = (1.6 + 2.5 * np.exp(-its / 20000.0)).astype(np.float32) + noise[start:start + n]
         smooth = (25 * (1.7 + 2.5 * np.exp(-its / 30000.0))).astype(np.float32)
         state["it"] = it0 + n
-        state["elapsed"] += 0.05
+        state["elapsed"] += EMIT_INTERVAL
         empty = np.empty(0)
         worker.progressed.emit(Progress(its, loss, smooth, empty.astype(np.int64), empty, state["it"], 0.1,
                                         state["it"] * T, 0.1, rate, state["elapsed"]))
@@ -190,7 +193,7 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
     from PySide6.QtCore import QTimer
 
     feeder = QTimer()
-    feeder.setInterval(50)
+    feeder.setInterval(int(EMIT_INTERVAL * 1000))
     feeder.timeout.connect(emit)
     feeder.start()
     spin(1.0)

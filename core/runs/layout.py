@@ -168,6 +168,11 @@ def write_info(run_dir, info: dict) -> None:
 
 def clean(value):
     """value with NumPy scalars as Python numbers and non-finite floats as None (JSON has no NaN)."""
+    kind = type(value)
+    if kind is float:  # the common cases first: a metrics line is cleaned per iteration while training
+        return value if math.isfinite(value) else None
+    if kind is int or kind is str or value is None:
+        return value
     if isinstance(value, dict):
         return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -179,9 +184,12 @@ def clean(value):
     return value
 
 
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps with these would build an encoder per line
+
+
 def json_line(record: dict) -> bytes:
     """One record as one complete JSON line (ASCII-escaped, so any text stays on its line)."""
-    return json.dumps(clean(record), separators=(",", ":")).encode("ascii") + b"\n"
+    return _encode(clean(record)).encode("ascii") + b"\n"
 
 
 def default_run_name(corpus_name: str, preset: str | None, now: float) -> str:

@@ -312,6 +312,27 @@ def test_clicking_a_row_emits_unit_clicked(qtbot):
     assert heat.selected_unit == 4 and heat.selection.isVisible()
 
 
+def test_a_new_sample_of_the_same_shape_keeps_the_users_scroll_and_an_unchanged_colour_bar(qtbot, monkeypatch):
+    text = "abcdefghij" * 20
+    heat, _ = make_heatmap(qtbot, text=text, H=5)
+    vb = heat.plot.getViewBox()
+    vb.setXRange(50, 80, padding=0)  # the user scrolled along the text
+    level_changes = []
+    monkeypatch.setattr(heat.colorbar, "setLevels", lambda *a, **k: level_changes.append(a))
+    other = "zyxwvutsrq" * 20
+    hidden = np.linspace(1, -1, len(other) * 5).reshape(len(other), 5)
+    heat.set_sample(other, hidden)
+    np.testing.assert_allclose(heat.image.image, hidden.T.astype(np.float32))  # the new states are drawn
+    (x0, x1), (y0, y1) = vb.viewRange()
+    assert (x0, x1) == pytest.approx((50, 80), abs=0.5) and (y0, y1) == pytest.approx((0, 5))
+    labels = dict(heat.tick_labels())
+    assert labels[60.5] == other[60] and labels[70.5] == other[70]  # the labels are the new sample's characters
+    assert level_changes == []  # tanh's [-1, 1] again: the colour bar is left as it is
+    heat.set_sample("short text", np.zeros((10, 5)))  # another length: the view's limits follow it
+    assert vb.state["limits"]["xLimits"] == [0, 10]
+    assert [label for _, label in heat.tick_labels()] == ["s", "h", "o", "r", "t", "␣", "t", "e", "x", "t"]
+
+
 def test_the_heatmap_follows_the_latest_sample_once_per_refresh(make_window, qtbot, small_corpus_file):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))

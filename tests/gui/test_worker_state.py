@@ -199,3 +199,23 @@ def test_a_control_pressed_at_any_line_of_the_loop_has_its_effect(qtbot, scenari
         assert tried >= 10  # the presses landed all over the loop
     finally:
         assert w.stop(10.0)
+
+
+def test_elapsed_counts_the_run_in_progress_before_the_loop_parks(qtbot):
+    w = TrainingWorker(make_trainer(sample_every=0))
+    w.start()
+    try:
+        assert w.elapsed == 0.0
+        w.resume()
+        qtbot.waitUntil(lambda: w.trainer.iteration >= 3, timeout=5000)
+        with w.hold():  # between two steps, not parked: the run is still open (what Reset catches up inside)
+            during = w.elapsed
+            assert during > 0.0
+        w.pause()
+        qtbot.waitUntil(lambda: len(w.pause_latencies) == 1, timeout=5000)  # parked: the run is added up
+        parked = w.elapsed
+        assert parked >= during
+        qtbot.wait(50)
+        assert w.elapsed == parked  # parked time is not training time
+    finally:
+        assert w.stop(10.0)
