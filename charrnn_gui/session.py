@@ -407,6 +407,10 @@ class Session(QObject):
     def _on_sampled(self, sample) -> None:
         if self.sender() is not self.worker:
             return
+        self._record_sample(sample)
+
+    def _record_sample(self, sample) -> None:
+        """A worker's sample into the run being written and the model's samples, and on to the window."""
         record = SampleRecord(sample.iteration, sample.text, sample.smooth_loss, sample.temperature)
         self.run.add_sample(record)
         if self.recording is not None:
@@ -550,6 +554,7 @@ class Session(QObject):
         curves = self.run.curves
         with self.held_trainer() as t:
             self._run_flows.extend(w.take_flows())
+            samples = w.take_samples()  # drawn since the last emit: the run keeps them too
             h = w.history
             rows, vals = h.since(int(curves.iterations.last(0))), h.val_since(int(curves.val_iterations.last(0)))
             progress = Progress(h.iterations.view[rows].copy(), h.loss.view[rows].astype(np.float64),
@@ -558,6 +563,8 @@ class Session(QObject):
                                 float(t.learning_rate), 0.0, self._training_seconds(w), h.stride)
         if len(progress.iterations) or len(progress.val_iterations) or self._run_flows:
             self._take_progress(progress)
+        for sample in samples:
+            self._record_sample(sample)
 
     def _training_seconds(self, w: TrainingWorker) -> float:
         """Training seconds now: the worker counts them when it parks, the progress it sends while it runs."""

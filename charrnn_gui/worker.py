@@ -345,6 +345,11 @@ class TrainingWorker(QObject):
         flows, self._flows = self._flows, []
         return flows
 
+    def take_samples(self) -> list:
+        """The samples drawn but not emitted yet (handed over: they will not be). Only with the trainer's turn."""
+        samples, self._samples = self._samples, []
+        return samples
+
     @staticmethod
     def _emit(signals) -> None:
         for signal, value in signals:

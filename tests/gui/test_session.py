@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
+
 import core
 from charrnn_gui.history import RunHistory, SampleRecord
 from charrnn_gui.session import IDLE, PAUSED, RUNNING, Session
+from core.trainer import Sample
 
 from .helpers import SMALL_TEXT
 
@@ -180,5 +183,28 @@ def test_a_runs_metrics_lines_carry_the_gradient_flow_measured_while_it_was_writ
         run = read_run(started[0])  # the reader takes the extra fields and keeps its curves as they were
         assert run.latest_iteration == last and list(run.curves.iteration) == list(range(1, last + 1))
         assert "whh_sigma_max" in run.curves.extra_names and "grad_flow" not in run.curves.extra_names
+    finally:
+        session.shutdown()
+
+
+def test_samples_drawn_but_not_yet_sent_when_the_run_ends_are_kept_in_it(qtbot, tmp_path):
+    from core.runs import read_run
+
+    session = make_session(qtbot)
+    session.runs_folder = str(tmp_path / "runs")
+    started = []
+    session.runStarted.connect(started.append)
+    try:
+        session.create_model(small_config(), "min-char-rnn")
+        session.start()
+        qtbot.waitUntil(lambda: bool(started) and session.trainer.iteration >= 50, timeout=15_000)
+        session.pause()
+        qtbot.waitUntil(lambda: session.run.curves.iterations.last(0) == session.trainer.iteration, timeout=5000)
+        with session.held_trainer() as t:  # as if the worker had drawn it right before Reset, not sent it yet
+            late = t.sample_now(length=40, seed=3)
+            session.worker._samples.append(Sample(t.iteration, late.text, np.zeros((len(late.text), 16)), t.smooth_loss, 1.0))
+        session.discard_model()
+        run = read_run(started[0])
+        assert run.samples.samples[-1].text == late.text
     finally:
         session.shutdown()
