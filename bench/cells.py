@@ -88,7 +88,7 @@ def cells_quality(long: bool = False, include_torch: bool = False, presets=QUALI
             out[name][f"{LONG_BUDGET:g}"] = budget_run(lambda: trainer.step().diverged, trainer.evaluate,
                                                        LONG_BUDGET)
     if include_torch and torch_ref.available():
-        for name in [n for n in presets if n in ("gru", "lstm")]:
+        for name in [n for n in presets if _config(n).cell != "rnn"]:
             row = {}
             for budget in BUDGETS + ((LONG_BUDGET,) if long else ()):
                 model = torch_ref.TorchRNN(corpus, _config(name, budget_seconds=budget))

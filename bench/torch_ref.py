@@ -85,6 +85,10 @@ class TorchRNN:
             self.pointer = 0
             for h in (self.h if isinstance(self.h, tuple) else (self.h,)):
                 h.zero_()
+        every = getattr(self.config, "state_reset_every", 0)
+        if every and self.iteration % every == 0:  # as core.Trainer.window: one stream in turn from a zero state
+            for h in (self.h if isinstance(self.h, tuple) else (self.h,)):
+                h[:, (self.iteration // every) % B] = 0.0
         chunk = self.data[self.steps + (self.offsets + self.pointer)]  # (T+1, B)
         x = torch.nn.functional.one_hot(chunk[:-1], V).to(self.dtype)  # (T, B, V)
         hs, h_last = self.rnn(x, self.h)
