@@ -126,7 +126,7 @@ PRESETS: dict[str, TrainConfig] = {
     # bench/tune_cells.py): the lowest held-out bits/char after 60 s of training on this 2-core machine.
     "gru": TrainConfig(
         cell="gru", hidden_size=160, seq_length=64, batch_size=32, dtype="float32", optimizer="adam",
-        learning_rate=1e-2, lr_schedule="cosine", lr_floor=0.05, init_scale=0.1, eval_every=200,
+        learning_rate=1e-2, lr_schedule="cosine", lr_floor=0.05, init_scale=0.05, eval_every=200,
         state_reset_every=2,
     ),
     "lstm": TrainConfig(
