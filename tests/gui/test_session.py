@@ -25,6 +25,19 @@ def make_session(qtbot):
     return session
 
 
+def train_a_run(session, qtbot, tmp_path, config, iterations: int) -> str:
+    """Start a run of config in tmp_path/runs, train at least `iterations`, pause with every one sent; its folder."""
+    session.runs_folder = str(tmp_path / "runs")
+    started = []
+    session.runStarted.connect(started.append)
+    session.create_model(config, "min-char-rnn")
+    session.start()
+    qtbot.waitUntil(lambda: bool(started) and session.trainer.iteration >= iterations, timeout=15_000)
+    session.pause()
+    qtbot.waitUntil(lambda: session.run.curves.iterations.last(0) == session.trainer.iteration, timeout=5000)
+    return started[0]
+
+
 def test_a_session_trains_and_pauses_and_says_so_in_past_tense(qtbot):
     session = make_session(qtbot)
     states = []
@@ -160,19 +173,12 @@ def test_a_runs_metrics_lines_carry_the_gradient_flow_measured_while_it_was_writ
     from core.runs import read_run
 
     session = make_session(qtbot)
-    session.runs_folder = str(tmp_path / "runs")
-    started = []
-    session.runStarted.connect(started.append)
     try:
-        session.create_model(small_config().replace(grad_flow_every=10), "min-char-rnn")
-        session.start()
-        qtbot.waitUntil(lambda: bool(started) and session.trainer.iteration >= 150, timeout=15_000)
-        session.pause()
-        qtbot.waitUntil(lambda: session.run.curves.iterations.last(0) == session.trainer.iteration, timeout=5000)
+        path = train_a_run(session, qtbot, tmp_path, small_config().replace(grad_flow_every=10), 150)
         last = session.trainer.iteration
         shown = {f.iteration + 1: f.to_json() for f in session.flows.flows}
         session.discard_model()
-        lines = [json.loads(x) for x in open(os.path.join(started[0], "metrics.jsonl"), encoding="utf-8")]
+        lines = [json.loads(x) for x in open(os.path.join(path, "metrics.jsonl"), encoding="utf-8")]
         # Each measurement of the window trained on from iteration i rides on the line of iteration i + 1 (as
         # charrnn-train writes it), one line per iteration, in order.
         measured = {r["iteration"]: r for r in lines if "grad_flow" in r}
@@ -180,7 +186,7 @@ def test_a_runs_metrics_lines_carry_the_gradient_flow_measured_while_it_was_writ
         assert [r["iteration"] for r in lines] == list(range(1, last + 1))
         assert shown and all({k: measured[it][k] for k in fields} == fields for it, fields in shown.items())
         assert all(len(r["grad_flow"]) == 16 and r["loss"] > 0 and r["whh_sigma_max"] > 0 for r in measured.values())
-        run = read_run(started[0])  # the reader takes the extra fields and keeps its curves as they were
+        run = read_run(path)  # the reader takes the extra fields and keeps its curves as they were
         assert run.latest_iteration == last and list(run.curves.iteration) == list(range(1, last + 1))
         assert "whh_sigma_max" in run.curves.extra_names and "grad_flow" not in run.curves.extra_names
     finally:
@@ -191,20 +197,12 @@ def test_samples_drawn_but_not_yet_sent_when_the_run_ends_are_kept_in_it(qtbot, 
     from core.runs import read_run
 
     session = make_session(qtbot)
-    session.runs_folder = str(tmp_path / "runs")
-    started = []
-    session.runStarted.connect(started.append)
     try:
-        session.create_model(small_config(), "min-char-rnn")
-        session.start()
-        qtbot.waitUntil(lambda: bool(started) and session.trainer.iteration >= 50, timeout=15_000)
-        session.pause()
-        qtbot.waitUntil(lambda: session.run.curves.iterations.last(0) == session.trainer.iteration, timeout=5000)
+        path = train_a_run(session, qtbot, tmp_path, small_config(), 50)
         with session.held_trainer() as t:  # as if the worker had drawn it right before Reset, not sent it yet
             late = t.sample_now(length=40, seed=3)
             session.worker._samples.append(Sample(t.iteration, late.text, np.zeros((len(late.text), 16)), t.smooth_loss, 1.0))
         session.discard_model()
-        run = read_run(started[0])
-        assert run.samples.samples[-1].text == late.text
+        assert read_run(path).samples.samples[-1].text == late.text
     finally:
         session.shutdown()
