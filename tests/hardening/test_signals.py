@@ -70,11 +70,16 @@ def test_a_signal_at_a_random_moment_resumes_bit_exactly(tmp_path, monkeypatch, 
     sender = threading.Thread(target=send_when_training,
                               args=(signum, rng.randint(20, 60), rng.uniform(0, 0.003), sent))
     interrupted = tmp_path / "interrupted.npz"
+    # The CLI leaves an ignored signal ignored (nohup's way); a suite run as a background job inherits SIGINT and
+    # SIGHUP ignored, so the signal's usual disposition is set for this run and put back after it.
+    usual = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+    before = signal.signal(signum, usual)
     sender.start()
     try:
         code = cli.train_main([str(corpus), *MODEL, "--checkpoint", str(interrupted)])
     finally:
         sender.join()
+        signal.signal(signum, before)
     assert sent, "the run never started"
     err = capsys.readouterr().err
     assert code == 128 + signum, err
