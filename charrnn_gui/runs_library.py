@@ -317,6 +317,9 @@ class RunsLibrary(QObject):
             self.update_current()  # its last iterations (the session took them in just before it ended)
             self.rows[old].current = False
             self.rows[old].status = ended
+            # From now on its folder is the source, as for any run: read again from disk when it is checked (the
+            # session's copy was made from signals, and a sample still queued at the end never reached it).
+            self.rows[old].history = None
             self.rowUpdated.emit(old)
         self._current = os.path.abspath(path) if path else None
         if self._current is None:
