@@ -27,3 +27,11 @@ def open_file_via_dialog(window, dialogs, qtbot, path):
 
 def wait_iterations(window, qtbot, n, timeout=15_000):
     qtbot.waitUntil(lambda: window.trainer is not None and window.trainer.iteration >= n, timeout=timeout)
+
+
+def shown(qtbot, widget, width: int, height: int):
+    """widget, owned by qtbot, resized and shown: the panels' fixtures start from this."""
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    return widget

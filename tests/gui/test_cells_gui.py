@@ -16,7 +16,7 @@ from charrnn_gui.states import STATE_LABELS, scale_for
 from core.model import STATE_NAMES, STATE_RANGES
 from core.probe import probe, rank_span
 
-from .helpers import SMALL_TEXT, open_file_via_dialog, use_small_settings, wait_iterations
+from .helpers import SMALL_TEXT, open_file_via_dialog, shown, use_small_settings, wait_iterations
 
 
 def combo_entries(combo):
@@ -148,11 +148,7 @@ def test_a_checkpoint_reopens_with_its_cell_and_layers_shown(make_window, qtbot,
 
 @pytest.fixture
 def heatmap(qtbot):
-    heat = HiddenHeatmap()
-    qtbot.addWidget(heat)
-    heat.resize(800, 320)
-    heat.show()
-    return heat
+    return shown(qtbot, HiddenHeatmap(), 800, 320)
 
 
 def test_the_lessons_model_shows_only_h(heatmap):
@@ -245,12 +241,9 @@ def lstm_trainer():
 
 @pytest.fixture
 def lstm_panel(qtbot, lstm_trainer):
-    panel = InspectorPanel()
-    qtbot.addWidget(panel)
-    panel.resize(1100, 700)
+    panel = shown(qtbot, InspectorPanel(), 1100, 700)
     panel.set_source(lambda: {k: v.copy() for k, v in lstm_trainer.params.items()}, lstm_trainer.vocab,
                      SMALL_TEXT * 2)
-    panel.show()
     assert panel.run()
     return panel
 

@@ -15,7 +15,7 @@ from core.gradflow import APP_EVERY
 from charrnn_gui.heatmap import HiddenHeatmap
 from charrnn_gui.samples import MAX_BLOCKS, RECENT_IN_MEMORY, SampleRecord, SamplesPanel
 
-from .helpers import wait_iterations
+from .helpers import shown, wait_iterations
 
 
 def _measures_monospaced(font) -> bool:
@@ -188,11 +188,7 @@ def test_validation_points_appear_when_the_preset_holds_out_text(make_window, qt
 
 
 def make_samples_panel(qtbot):
-    panel = SamplesPanel()
-    qtbot.addWidget(panel)
-    panel.resize(500, 300)
-    panel.show()
-    return panel
+    return shown(qtbot, SamplesPanel(), 500, 300)
 
 
 def test_samples_keep_newlines_and_the_newest_stays_visible(qtbot):
