@@ -46,7 +46,11 @@ REFRESH_MS = 100  # status bar and samples refresh
 HEATMAP_MIN_INTERVAL = 0.5  # seconds between two heatmap redraws while samples pour in
 HEATMAP_LONGEST_INTERVAL = 2.0  # ... at most, when the frame budget stretches it (charrnn_gui/frame_budget.py)
 LOSS_REFRESH_LONGEST_MS = 1000  # the loss plot's refresh interval at most, likewise (its base: lossplot.REFRESH_MS)
-SAMPLES_LONGEST_INTERVAL = 0.5  # seconds between two writes of new samples to the view at most (base: REFRESH_MS)
+SAMPLES_LONGEST_INTERVAL = 0.5  # seconds between two writes of new samples to the view at most (base: REFRESH_MS;
+# a write costs ~3 ms however many samples it adds, and 13 samples a second cannot be read as they come anyway)
+STATUS_LONGEST_INTERVAL = 0.5  # seconds between two updates of the status bar's numbers at most (~1.3 ms each)
+RUNS_ROW_INTERVAL = 1.0  # seconds between two updates of the live run's row in the Runs list while training (each
+# repaints the row: ~3 ms of the GUI thread, a quarter of its time at 10 a second)
 CORPUS_FILTER = "Text files (*.txt);;All files (*)"
 CHECKPOINT_FILTER = "charrnn checkpoints (*.npz);;All files (*)"
 LOOK_INSIDE_HEIGHT = 500  # pixels the Look inside (and Gradient flow) tab gets when opened in a shorter tab area
@@ -81,7 +85,10 @@ class MainWindow(QMainWindow):
         self.frame_budget = FrameBudget()  # stretches the redraw intervals while the GUI thread takes too much CPU
         self._heatmap_min_interval = HEATMAP_MIN_INTERVAL
         self._samples_min_interval = 0.0  # every refresh writes new samples, unless the frame budget stretches it
+        self._status_min_interval = 0.0  # likewise for the status bar
+        self._status_at = 0.0
         self._samples_flushed_at = 0.0
+        self._runs_row_at = 0.0
 
         self.setWindowTitle("charrnn")
         self.setAcceptDrops(True)
@@ -988,10 +995,14 @@ class MainWindow(QMainWindow):
     def _on_refresh_timer(self) -> None:
         self._govern_frames()
         self.refresh_now(plot=False)  # the plot has its own, slower timer
-        self.runs.update_current()
+        now = time.perf_counter()
+        if now - self._runs_row_at >= RUNS_ROW_INTERVAL or self.state != RUNNING:
+            self._runs_row_at = now
+            self.runs.update_current()
 
     def _govern_frames(self) -> None:
-        """While training, stretch the loss plot's refresh and the heatmap's redraw intervals when the GUI thread
+        """While training, stretch the loss plot's refresh, the heatmap's redraw, the samples' and the status bar's
+        update intervals when the GUI thread
         takes more CPU than its budget (every bit of it holds the GIL, which training needs); back to the base
         intervals as soon as training stops."""
         fb = self.frame_budget
@@ -1001,6 +1012,7 @@ class MainWindow(QMainWindow):
         self._heatmap_min_interval = fb.interval(HEATMAP_MIN_INTERVAL, HEATMAP_LONGEST_INTERVAL)
         stretched = fb.interval(REFRESH_MS / 1000, SAMPLES_LONGEST_INTERVAL)
         self._samples_min_interval = 0.0 if fb.stretch == 1.0 else stretched
+        self._status_min_interval = 0.0 if fb.stretch == 1.0 else fb.interval(REFRESH_MS / 1000, STATUS_LONGEST_INTERVAL)
 
     def refresh_now(self, plot: bool = True) -> None:
         """Flush samples, the heatmap, the status bar and (unless plot=False) the loss plot."""
@@ -1017,7 +1029,9 @@ class MainWindow(QMainWindow):
         if plot:
             self.loss_panel.refresh()
         self.gradflow_panel.refresh()
-        self._update_status()
+        if now - self._status_at >= self._status_min_interval or self.state != RUNNING:
+            self._status_at = now
+            self._update_status()
 
     def _update_status(self) -> None:
         t = self.trainer

@@ -47,6 +47,9 @@ class RunRecording(QObject):
         self.writer = None  # the RunWriter; touched only by the thread
         self.ended = False  # close() was called
         self._thread = _Runner(self._run, self._request_stop, "charrnn-run-writer")
+
+    def start(self) -> None:
+        """Start the thread; connect to the signals first (a run that cannot be created is refused at once)."""
         self._thread.start_registered()
 
     # -- from the GUI thread -------------------------------------------------------------------

@@ -24,7 +24,7 @@ import time
 from contextlib import contextmanager
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal, Slot
 
 import core
 from core.builtins import BUILTINS, load_builtin
@@ -43,8 +43,17 @@ SAMPLES_IN_CHECKPOINT = 200  # newest samples saved with a checkpoint
 RUN_CHECKPOINT_SECONDS = 60.0  # the run's latest.npz is saved this often while training (and at its end)
 RUN_META_SECONDS = 5.0  # how stale the samples saved with a run's best.npz may be
 LOG_POINTS = 10_000  # metrics lines: every iteration up to this, then every 2nd, 4th ... (a long run stays small)
+LOG_LINES_PER_SECOND = 50  # and at most about this many per second of training (writing ~1,300 a second cost 10%)
 
 IDLE, PAUSED, RUNNING = "idle", "paused", "running"
+
+
+def rate_stride(its_per_second: float, lines_per_second: float) -> int:
+    """The smallest power of two s with its_per_second / s <= lines_per_second (1 when training is slower)."""
+    s = 1
+    while its_per_second > s * lines_per_second:
+        s *= 2
+    return s
 
 
 def checkpoint_extras(history: LossHistory, elapsed: float, meta: dict) -> dict:
@@ -395,12 +404,12 @@ class Session(QObject):
 
     def _take_progress(self, progress) -> None:
         times = self.run.add_progress(progress)
+        if progress.its_per_sec > 0:
+            self.rate = progress.its_per_sec if self.rate == 0 else 0.7 * self.rate + 0.3 * progress.its_per_sec
         if self.recording is not None:
             self._record_progress(progress, times)
         self.last_progress = progress
         self.elapsed = progress.elapsed
-        if progress.its_per_sec > 0:
-            self.rate = progress.its_per_sec if self.rate == 0 else 0.7 * self.rate + 0.3 * progress.its_per_sec
         self.progressed.emit(progress)
 
     @Slot(object)
@@ -485,14 +494,16 @@ class Session(QObject):
         rec.refused.connect(self._on_run_refused)
         rec.warned.connect(self.runWarned)
         self.recording = rec
+        rec.start()
         self._run_flows = []
         self._run_status = RUN_RUNNING
         self._run_saved_at = time.monotonic()
         self._refresh_run_meta(force=True)
 
     def _record_progress(self, progress, times) -> None:
-        """Queue the metrics lines of a worker batch: every iteration early on, thinning out as the run grows, and
-        every iteration that evaluated or measured gradient flow (with the measurement's fields, as charrnn-train
+        """Queue the metrics lines of a worker batch: every iteration early on, thinning out as the run grows or when
+        training runs faster than LOG_LINES_PER_SECOND (the multiples of a power of two, so that the lines kept line
+        up across batches), the batch's last one, and every iteration that evaluated or measured gradient flow (with the measurement's fields, as charrnn-train
         writes them: on the line of the update that trained on the window measured, iteration + 1)."""
         its = progress.iterations  # (n,)
         T, B = self.trainer.config.seq_length, self.trainer.config.batch_size
@@ -501,8 +512,9 @@ class Session(QObject):
         flow = {f.iteration + 1: f.to_json() for f in flows}
         rows = []
         if len(its):
-            stride = stride_for(int(its[-1]), LOG_POINTS)
+            stride = max(stride_for(int(its[-1]), LOG_POINTS), rate_stride(self.rate, LOG_LINES_PER_SECOND))
             keep = its % stride == 0  # (n,)
+            keep[-1] = True  # and the batch's last: the run's latest iteration is always written
             if flow:
                 keep |= np.isin(its, list(flow))
             for i in np.flatnonzero(keep).tolist():
@@ -551,6 +563,10 @@ class Session(QObject):
         w = self.worker
         if w is None or self.trainer is None:
             return
+        # What the worker has sent and the event loop not yet delivered (its last progress and samples, when Reset
+        # follows Pause in one go): delivered now, while it is still this session's worker; afterwards they would be
+        # ignored as a former worker's.
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
         curves = self.run.curves
         with self.held_trainer() as t:
             self._run_flows.extend(w.take_flows())

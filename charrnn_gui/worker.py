@@ -54,7 +54,8 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from .history import LossHistory, Progress
 
-EMIT_INTERVAL = 0.05  # seconds between progressed signals: at most 20 per second
+EMIT_INTERVAL = 0.2  # seconds between progressed signals: at most 5 a second (the status bar, the samples and the plot
+# show no more than that while training fast; each hand-over costs the GUI thread ~1 ms and training the GIL)
 YIELD_EVERY = 0.05  # seconds of work between two explicit GIL yields (measured: scripts/measure_gui.py)
 YIELD_SLEEP = 0.0002  # how long a yield sleeps; long enough for the GUI thread to take the GIL
 SWITCH_INTERVAL = 0.001  # while training, a thread waiting for the GIL gets it within 1 ms (default 5 ms)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QTimer
 
 from charrnn_gui.frame_budget import FrameBudget
 
@@ -119,12 +120,24 @@ def test_window_slows_its_redraws_while_training_is_costly_and_restores_them_on_
     qtbot.waitUntil(a_costly_second_later, timeout=10_000)
     assert window._heatmap_min_interval == main_window.HEATMAP_LONGEST_INTERVAL
     assert window._samples_min_interval == main_window.SAMPLES_LONGEST_INTERVAL
+    assert window._status_min_interval == main_window.STATUS_LONGEST_INTERVAL
     it = window.trainer.iteration
     qtbot.waitUntil(lambda: window.trainer.iteration > it, timeout=5000)  # training goes on meanwhile
+    # The status bar's numbers now change at most every STATUS_LONGEST_INTERVAL (at the base interval they would
+    # change with every progress signal, five times a second), while the iteration count still moves.
+    texts = [window.iteration_label.text()]
+    watch = QTimer()
+    watch.setInterval(10)
+    watch.timeout.connect(lambda: texts.append(window.iteration_label.text()) if texts[-1] != window.iteration_label.text()
+                          else None)
+    watch.start()
+    qtbot.wait(2000)
+    watch.stop()
+    assert 2 <= len(texts) <= 2.0 / main_window.STATUS_LONGEST_INTERVAL + 2
     window.pause()
     qtbot.waitUntil(lambda: window.loss_panel.refresh_interval == main_window.LOSS_REFRESH_MS, timeout=2000)
     assert window._heatmap_min_interval == main_window.HEATMAP_MIN_INTERVAL
-    assert window._samples_min_interval == 0.0
+    assert window._samples_min_interval == 0.0 and window._status_min_interval == 0.0
     # Paused, the plot shows every iteration trained.
     qtbot.waitUntil(lambda: len(window.loss_panel.history) == window.trainer.iteration, timeout=5000)
     window.refresh_now()

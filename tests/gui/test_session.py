@@ -9,7 +9,8 @@ import numpy as np
 
 import core
 from charrnn_gui.history import RunHistory, SampleRecord
-from charrnn_gui.session import IDLE, PAUSED, RUNNING, Session
+from charrnn_gui import session as session_module
+from charrnn_gui.session import IDLE, PAUSED, RUNNING, Session, rate_stride
 from core.trainer import Sample
 
 from .helpers import SMALL_TEXT
@@ -121,9 +122,10 @@ def test_sample_nearest_picks_the_closest_training_sample():
     assert RunHistory().sample_nearest(5) is None
 
 
-def test_training_is_written_as_a_run_from_start_until_reset(qtbot, tmp_path):
+def test_training_is_written_as_a_run_from_start_until_reset(qtbot, tmp_path, monkeypatch):
     from core.runs import read_run
 
+    monkeypatch.setattr(session_module, "LOG_LINES_PER_SECOND", 1e9)  # a line per iteration, however fast it trains
     session = make_session(qtbot)
     session.runs_folder = str(tmp_path / "runs")
     started, ended = [], []
@@ -169,9 +171,10 @@ def test_a_runs_folder_that_cannot_be_written_warns_and_training_goes_on(qtbot, 
         session.shutdown()
 
 
-def test_a_runs_metrics_lines_carry_the_gradient_flow_measured_while_it_was_written(qtbot, tmp_path):
+def test_a_runs_metrics_lines_carry_the_gradient_flow_measured_while_it_was_written(qtbot, tmp_path, monkeypatch):
     from core.runs import read_run
 
+    monkeypatch.setattr(session_module, "LOG_LINES_PER_SECOND", 1e9)  # a line per iteration, however fast it trains
     session = make_session(qtbot)
     try:
         path = train_a_run(session, qtbot, tmp_path, small_config().replace(grad_flow_every=10), 150)
@@ -189,6 +192,71 @@ def test_a_runs_metrics_lines_carry_the_gradient_flow_measured_while_it_was_writ
         run = read_run(path)  # the reader takes the extra fields and keeps its curves as they were
         assert run.latest_iteration == last and list(run.curves.iteration) == list(range(1, last + 1))
         assert "whh_sigma_max" in run.curves.extra_names and "grad_flow" not in run.curves.extra_names
+    finally:
+        session.shutdown()
+
+
+def test_rate_stride_is_the_smallest_power_of_two_that_keeps_under_the_line_rate():
+    assert rate_stride(0.0, 50) == rate_stride(50.0, 50) == 1
+    assert rate_stride(51.0, 50) == 2
+    assert rate_stride(1300.0, 50) == 32  # the lesson's preset on a slow machine: 1300 / 32 = 41 lines a second
+    assert rate_stride(3200.0, 50) == 64
+
+
+def test_a_fast_run_writes_a_bounded_number_of_lines_a_second_and_every_evaluation(qtbot, tmp_path, monkeypatch):
+    from core.runs import read_run
+
+    monkeypatch.setattr(session_module, "LOG_LINES_PER_SECOND", 20)
+    session = make_session(qtbot)
+    try:
+        config = small_config().replace(val_fraction=0.1, eval_every=50, grad_flow_every=40)
+        path = train_a_run(session, qtbot, tmp_path, config, 3000)
+        last, seconds, rate = session.trainer.iteration, session.elapsed, session.rate
+        session.discard_model()
+        assert rate > 200  # fast enough for the cap to matter (H=16 trains thousands of iterations a second)
+        lines = [json.loads(x) for x in open(os.path.join(path, "metrics.jsonl"), encoding="utf-8")]
+        its = [r["iteration"] for r in lines]
+        assert its == sorted(set(its)) and its[-1] <= last
+        plain = [r["iteration"] for r in lines if "val_bpc" not in r and "grad_flow" not in r]
+        # Lines on their own are at most about the cap's per second of training (the stride is a power of two at
+        # least rate / cap, so at most the cap, and twice it while the rate estimate settles), never every iteration.
+        assert len(plain) <= 2 * 20 * seconds + 20 and len(plain) < last / 4
+        assert np.median(np.diff(plain)) >= 4  # thinned (to multiples of a stride, and each batch's last iteration)
+        # Every evaluation and every gradient-flow measurement is still there.
+        assert [r["iteration"] for r in lines if "val_bpc" in r] == list(range(50, last + 1, 50))
+        assert [r["iteration"] for r in lines if "grad_flow" in r] == [i + 1 for i in range(0, last, 40)]
+        run = read_run(path)
+        assert run.latest_iteration == last or run.latest_iteration == its[-1]
+    finally:
+        session.shutdown()
+
+
+def test_samples_sent_but_not_yet_delivered_when_the_run_ends_are_kept_in_it(qtbot, tmp_path):
+    import time
+
+    from core.runs import read_run
+
+    session = make_session(qtbot)
+    try:
+        session.runs_folder = str(tmp_path / "runs")
+        started = []
+        session.runStarted.connect(started.append)
+        session.create_model(small_config(), "min-char-rnn")
+        session.start()
+        qtbot.waitUntil(lambda: bool(started) and session.trainer.iteration >= 150, timeout=15_000)
+        session.pause()
+        # The worker parks and sends its last progress and samples; nothing delivers them before the Reset (no
+        # event loop runs in between, as when Reset follows Pause within one slot).
+        deadline = time.monotonic() + 5
+        while session.worker.is_running or session.worker.elapsed == 0.0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        last = session.trainer.iteration
+        session.discard_model()
+        run = read_run(started[0])
+        assert [s.iteration for s in run.samples.samples] == list(range(0, last, 20))
+        assert list(run.curves.iteration) == [i for i in range(1, last + 1) if i in set(run.curves.iteration)]
+        assert run.latest_iteration == last
     finally:
         session.shutdown()
 
