@@ -396,9 +396,13 @@ class Session(QObject):
 
     # worker signals (queued to this thread) -----------------------------------------------------
 
+    def _from_worker(self) -> bool:
+        """Whether the signal being handled comes from this session's worker (a former worker's are ignored)."""
+        return self.worker is not None and self.sender() is self.worker
+
     @Slot(object)
     def _on_progressed(self, progress) -> None:
-        if self.sender() is not self.worker:
+        if not self._from_worker():
             return
         self._take_progress(progress)
 
@@ -414,7 +418,7 @@ class Session(QObject):
 
     @Slot(object)
     def _on_sampled(self, sample) -> None:
-        if self.sender() is not self.worker:
+        if not self._from_worker():
             return
         self._record_sample(sample)
 
@@ -428,7 +432,7 @@ class Session(QObject):
 
     @Slot(object)
     def _on_flowed(self, flows) -> None:
-        if self.sender() is not self.worker:
+        if not self._from_worker():
             return
         self.flows.add(flows)
         if self.recording is not None:  # written with the progress that covers them, which comes next
@@ -437,7 +441,7 @@ class Session(QObject):
 
     @Slot(str)
     def _on_diverged(self, reason: str) -> None:
-        if self.sender() is not self.worker:
+        if not self._from_worker():
             return
         self._set_state(PAUSED if self.trainer is not None else IDLE)
         if self.recording is not None:
@@ -447,14 +451,14 @@ class Session(QObject):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        if self.sender() is not self.worker:
+        if not self._from_worker():
             return
         self._set_state(PAUSED if self.trainer is not None else IDLE)
         self.failed.emit(message)
 
     @Slot(int)
     def _on_paused(self, iteration: int) -> None:
-        if self.sender() is not self.worker:
+        if not self._from_worker():
             return
         parked = self.state == RUNNING and not self.worker.is_running  # the worker parked itself
         self._set_state(PAUSED if parked else self.state)
@@ -563,12 +567,12 @@ class Session(QObject):
         w = self.worker
         if w is None or self.trainer is None:
             return
-        # What the worker has sent and the event loop not yet delivered (its last progress and samples, when Reset
-        # follows Pause in one go): delivered now, while it is still this session's worker; afterwards they would be
-        # ignored as a former worker's.
-        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
-        curves = self.run.curves
         with self.held_trainer() as t:
+            # What the worker has sent and the event loop not yet delivered (its last progress and samples, when
+            # Reset follows Pause in one go): delivered now, while it is still this session's worker (afterwards they
+            # would be ignored as a former worker's). Inside the hold everything it took for an emit has been sent.
+            QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+            curves = self.run.curves
             self._run_flows.extend(w.take_flows())
             samples = w.take_samples()  # drawn since the last emit: the run keeps them too
             h = w.history

@@ -25,9 +25,10 @@ at most every EMIT_INTERVAL seconds, emits `progressed(Progress)` with freshly a
 the iterations done since the previous emit. Every sample is emitted as `sampled(core.Sample)`, right
 after the progress that covers it: queued together, they cost the GUI thread one wake-up (and the loop
 one hand-over of the GIL) per emit rather than one per sample, which at ~30 samples a second is 10%
-of the lesson preset's speed. Gradient-flow measurements (core.gradflow) travel the same way, as one
+of the lesson preset's speed. The loop keeps the trainer's turn until an emit's signals are posted, so a GUI hold
+never finds samples taken for an emit that has not been sent yet. Gradient-flow measurements (core.gradflow) travel the same way, as one
 `flowed(list of GradFlow)` per emit, right before the progress that covers them (so that the run's metrics
-line of that iteration can carry them). Signals are emitted with no lock held and with the trainer handed back.
+line of that iteration can carry them). Signals are emitted with no lock held.
 Divergence clears the run flag and emits `diverged(reason)`; an exception emits `failed(message)`
 and ends the loop; parking after running emits `paused(iteration)`; the end emits `finished()`.
 The GUI thread must get the GIL quickly while the loop runs Python: starting a worker lowers the
@@ -426,9 +427,7 @@ class TrainingWorker(QObject):
                                     emit = self._take_emission(now, window_start, its_in_window,
                                                                elapsed + (now - last_step))
                                     window_start, its_in_window = now, 0
-                    finally:
                         with cond:
-                            self._stepping = False
                             if action == "step":
                                 if diverged:
                                     self._run = False
@@ -439,11 +438,15 @@ class TrainingWorker(QObject):
                                     if self._budget <= 0:
                                         self._budget = None
                                         self._run = False
+                        # Signals: no lock held, but the turn kept until they are sent, so that a GUI hold (which
+                        # waits for the turn) finds everything taken from the trainer for them already posted.
+                        self._emit(emit)
+                        if diverged:
+                            self.diverged.emit(diverged)
+                    finally:
+                        with cond:
+                            self._stepping = False
                             cond.notify_all()
-                    # Signals: no lock held, the trainer handed back.
-                    self._emit(emit)
-                    if diverged:
-                        self.diverged.emit(diverged)
                     if action == "step" and now - last_yield >= YIELD_EVERY:
                         time.sleep(YIELD_SLEEP)  # let the GUI thread take the GIL
                         last_yield = time.perf_counter()
@@ -470,16 +473,14 @@ class TrainingWorker(QObject):
             if self._holds:  # pragma: no cover - a hold that outlives the loop: leave the trainer alone
                 return
             self._stepping = True
-        emit = []
         try:
-            emit = self._take_emission(now, window_start, its_in_window, elapsed)
+            self._emit(self._take_emission(now, window_start, its_in_window, elapsed))  # sent before the turn ends
         except Exception:  # pragma: no cover - reporting must not mask the real error
             traceback.print_exc(file=sys.stderr)
         finally:
             with self._cond:
                 self._stepping = False
                 self._cond.notify_all()
-        self._emit(emit)
 
 
 class CorpusLoader(QObject):

@@ -141,7 +141,8 @@ def test_a_new_window_finds_the_runs_of_a_closed_one(make_window, qtbot, dialogs
     second.reset_model()
     again = read_run(path)
     assert again.curves.resumes == [resumed_at] and again.latest_iteration >= resumed_at + 30
-    assert list(again.curves.iteration) == list(range(1, again.latest_iteration + 1))
+    its = list(again.curves.iteration)  # thinned when training is fast (session.LOG_LINES_PER_SECOND)
+    assert its == sorted(set(its)) and its[-1] == again.latest_iteration and resumed_at in its
 
 
 def test_look_inside_a_runs_model_and_rename_and_delete_it(make_window, qtbot, dialogs, small_corpus_file):
