@@ -20,6 +20,7 @@ PRESET_DESCRIPTIONS = {
     "fast": "fast (batched, Adam)",
     "gru": "gru (gated, Adam)",
     "lstm": "lstm (gated, Adam)",
+    "gru-long": "gru-long (5 minutes or more)",
 }
 PRESET_TIPS = {
     "min-char-rnn": "Exactly Karpathy's min-char-rnn: 100 hidden units, 25 characters per window, Adagrad 0.1, float64",
@@ -30,6 +31,9 @@ PRESET_TIPS = {
     "lstm": "An LSTM of {hidden_size} units, {batch_size} streams of {seq_length} characters, Adam {learning_rate:g}, "
             "float32: see its cell state and gates (the command line's cosine decay needs a time budget; here the rate "
             "stays as set)",
+    "gru-long": "A GRU of {hidden_size} units, {batch_size} streams of {seq_length} characters, Adam {learning_rate:g}, "
+                "float32: slower at first, the lowest loss after five minutes (the command line's cosine decay needs a "
+                "time budget; here the rate stays as set)",
 }
 CELL_NAMES = {"rnn": "RNN (tanh, the lesson's)", "lstm": "LSTM", "gru": "GRU"}
 CELL_TIPS = {  # one line: what each cell is
