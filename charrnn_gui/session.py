@@ -118,6 +118,7 @@ class Session(QObject):
         self.corpus_spec: str | None = None  # "builtin:NAME" or a file path
         self.trainer = None
         self.worker: TrainingWorker | None = None
+        self._delivering = False  # _catch_up is delivering what the worker has posted (records only, no reports)
         self.state = IDLE
         self.preset: str | None = None  # the preset the model was made from, if any
         self.run = RunHistory()  # the model's curves and samples, as the GUI has them
@@ -441,7 +442,7 @@ class Session(QObject):
 
     @Slot(str)
     def _on_diverged(self, reason: str) -> None:
-        if not self._from_worker():
+        if not self._from_worker() or self._delivering:
             return
         self._set_state(PAUSED if self.trainer is not None else IDLE)
         if self.recording is not None:
@@ -451,14 +452,14 @@ class Session(QObject):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        if not self._from_worker():
+        if not self._from_worker() or self._delivering:
             return
         self._set_state(PAUSED if self.trainer is not None else IDLE)
         self.failed.emit(message)
 
     @Slot(int)
     def _on_paused(self, iteration: int) -> None:
-        if not self._from_worker():
+        if not self._from_worker() or self._delivering:
             return
         parked = self.state == RUNNING and not self.worker.is_running  # the worker parked itself
         self._set_state(PAUSED if parked else self.state)
@@ -571,7 +572,11 @@ class Session(QObject):
             # What the worker has sent and the event loop not yet delivered (its last progress and samples, when
             # Reset follows Pause in one go): delivered now, while it is still this session's worker (afterwards they
             # would be ignored as a former worker's). Inside the hold everything it took for an emit has been sent.
-            QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+            self._delivering = True  # only the record: no divergence or failure reported as the model goes
+            try:
+                QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+            finally:
+                self._delivering = False
             curves = self.run.curves
             self._run_flows.extend(w.take_flows())
             samples = w.take_samples()  # drawn since the last emit: the run keeps them too

@@ -261,6 +261,26 @@ def test_samples_sent_but_not_yet_delivered_when_the_run_ends_are_kept_in_it(qtb
         session.shutdown()
 
 
+def test_a_divergence_posted_by_the_worker_right_before_reset_is_not_reported_as_the_model_goes(qtbot, tmp_path):
+    import threading
+
+    session = make_session(qtbot)
+    try:
+        train_a_run(session, qtbot, tmp_path, small_config(), 50)
+        reported = []
+        session.diverged.connect(reported.append)
+        session.failed.connect(reported.append)
+        w = session.worker  # as if its last step had diverged and its signals were still queued at the Reset
+        poster = threading.Thread(target=lambda: (w.diverged.emit("late"), w.failed.emit("late")))
+        poster.start()
+        poster.join()
+        session.discard_model()  # delivers what the worker posted, for the record only
+        qtbot.wait(50)
+        assert reported == [] and session.state == IDLE
+    finally:
+        session.shutdown()
+
+
 def test_samples_drawn_but_not_yet_sent_when_the_run_ends_are_kept_in_it(qtbot, tmp_path):
     from core.runs import read_run
 
