@@ -81,14 +81,11 @@ class MainWindow(QMainWindow):
         self._look_inside_next = False  # the checkpoint being opened is to be looked inside
         self._latest_sample = None  # (text, states, which sample) waiting for the heatmap
         self._shut_down = False
-        self._heatmap_shown_at = 0.0
         self.frame_budget = FrameBudget()  # stretches the redraw intervals while the GUI thread takes too much CPU
         self._heatmap_min_interval = HEATMAP_MIN_INTERVAL
         self._samples_min_interval = 0.0  # every refresh writes new samples, unless the frame budget stretches it
         self._status_min_interval = 0.0  # likewise for the status bar
-        self._status_at = 0.0
-        self._samples_flushed_at = 0.0
-        self._runs_row_at = 0.0
+        self._shown_at: dict[str, float] = {}  # perf_counter when each throttled view was last updated (_due)
 
         self.setWindowTitle("charrnn")
         self.setAcceptDrops(True)
@@ -995,42 +992,44 @@ class MainWindow(QMainWindow):
     def _on_refresh_timer(self) -> None:
         self._govern_frames()
         self.refresh_now(plot=False)  # the plot has its own, slower timer
-        now = time.perf_counter()
-        if now - self._runs_row_at >= RUNS_ROW_INTERVAL or self.state != RUNNING:
-            self._runs_row_at = now
+        if self._due("runs row", RUNS_ROW_INTERVAL, time.perf_counter()):
             self.runs.update_current()
+
+    def _due(self, view: str, interval: float, now: float) -> bool:
+        """Whether a throttled view is due an update (at most every interval seconds while training, always
+        otherwise); when it is, its time is taken as now."""
+        if self.state == RUNNING and now - self._shown_at.get(view, 0.0) < interval:
+            return False
+        self._shown_at[view] = now
+        return True
 
     def _govern_frames(self) -> None:
         """While training, stretch the loss plot's refresh, the heatmap's redraw, the samples' and the status bar's
-        update intervals when the GUI thread
-        takes more CPU than its budget (every bit of it holds the GIL, which training needs); back to the base
-        intervals as soon as training stops."""
+        update intervals when the GUI thread takes more CPU than its budget (every bit of it holds the GIL, which
+        training needs); back to the base intervals as soon as training stops."""
         fb = self.frame_budget
         if not (fb.tick() if self.state == RUNNING else fb.reset()):
             return
         self.loss_panel.set_refresh_interval(fb.interval(LOSS_REFRESH_MS, LOSS_REFRESH_LONGEST_MS))
         self._heatmap_min_interval = fb.interval(HEATMAP_MIN_INTERVAL, HEATMAP_LONGEST_INTERVAL)
-        stretched = fb.interval(REFRESH_MS / 1000, SAMPLES_LONGEST_INTERVAL)
-        self._samples_min_interval = 0.0 if fb.stretch == 1.0 else stretched
-        self._status_min_interval = 0.0 if fb.stretch == 1.0 else fb.interval(REFRESH_MS / 1000, STATUS_LONGEST_INTERVAL)
+        # Unstretched, the samples and the status bar follow every refresh tick (0, not the tick, which may come early).
+        refresh = (lambda longest: 0.0 if fb.stretch == 1.0 else fb.interval(REFRESH_MS / 1000, longest))
+        self._samples_min_interval = refresh(SAMPLES_LONGEST_INTERVAL)
+        self._status_min_interval = refresh(STATUS_LONGEST_INTERVAL)
 
     def refresh_now(self, plot: bool = True) -> None:
         """Flush samples, the heatmap, the status bar and (unless plot=False) the loss plot."""
         now = time.perf_counter()
-        if now - self._samples_flushed_at >= self._samples_min_interval or self.state != RUNNING:
-            self._samples_flushed_at = now
+        if self._due("samples", self._samples_min_interval, now):
             self.samples_panel.flush()
-        if self._latest_sample is not None and (now - self._heatmap_shown_at >= self._heatmap_min_interval
-                                                or self.state != RUNNING):
+        if self._latest_sample is not None and self._due("heatmap", self._heatmap_min_interval, now):
             text, states, what = self._latest_sample
             self._latest_sample = None
-            self._heatmap_shown_at = now
             self.heatmap.set_sample(text, states, what)
         if plot:
             self.loss_panel.refresh()
         self.gradflow_panel.refresh()
-        if now - self._status_at >= self._status_min_interval or self.state != RUNNING:
-            self._status_at = now
+        if self._due("status", self._status_min_interval, now):
             self._update_status()
 
     def _update_status(self) -> None:

@@ -18,6 +18,7 @@ thread (charrnn_gui/recording.py).
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -48,12 +49,9 @@ LOG_LINES_PER_SECOND = 50  # and at most about this many per second of training 
 IDLE, PAUSED, RUNNING = "idle", "paused", "running"
 
 
-def rate_stride(its_per_second: float, lines_per_second: float) -> int:
+def rate_stride(its_per_second: float, lines_per_second: int) -> int:
     """The smallest power of two s with its_per_second / s <= lines_per_second (1 when training is slower)."""
-    s = 1
-    while its_per_second > s * lines_per_second:
-        s *= 2
-    return s
+    return stride_for(math.ceil(its_per_second) - 1, lines_per_second)  # n // s < m, i.e. n < s * m, for n = ceil - 1
 
 
 def checkpoint_extras(history: LossHistory, elapsed: float, meta: dict) -> dict:
@@ -508,8 +506,9 @@ class Session(QObject):
     def _record_progress(self, progress, times) -> None:
         """Queue the metrics lines of a worker batch: every iteration early on, thinning out as the run grows or when
         training runs faster than LOG_LINES_PER_SECOND (the multiples of a power of two, so that the lines kept line
-        up across batches), the batch's last one, and every iteration that evaluated or measured gradient flow (with the measurement's fields, as charrnn-train
-        writes them: on the line of the update that trained on the window measured, iteration + 1)."""
+        up across batches), the batch's last one, and every iteration that evaluated or measured gradient flow (with
+        the measurement's fields, as charrnn-train writes them: on the line of the update that trained on the window
+        measured, iteration + 1)."""
         its = progress.iterations  # (n,)
         T, B = self.trainer.config.seq_length, self.trainer.config.batch_size
         val = dict(zip(progress.val_iterations.tolist(), progress.val_bpc.tolist()))

@@ -25,10 +25,10 @@ at most every EMIT_INTERVAL seconds, emits `progressed(Progress)` with freshly a
 the iterations done since the previous emit. Every sample is emitted as `sampled(core.Sample)`, right
 after the progress that covers it: queued together, they cost the GUI thread one wake-up (and the loop
 one hand-over of the GIL) per emit rather than one per sample, which at ~30 samples a second is 10%
-of the lesson preset's speed. The loop keeps the trainer's turn until an emit's signals are posted, so a GUI hold
-never finds samples taken for an emit that has not been sent yet. Gradient-flow measurements (core.gradflow) travel the same way, as one
+of the lesson preset's speed. Gradient-flow measurements (core.gradflow) travel the same way, as one
 `flowed(list of GradFlow)` per emit, right before the progress that covers them (so that the run's metrics
-line of that iteration can carry them). Signals are emitted with no lock held.
+line of that iteration can carry them). Signals are emitted with no lock held, but before the loop hands the
+trainer back: a GUI hold never finds samples taken for an emit that has not been sent yet.
 Divergence clears the run flag and emits `diverged(reason)`; an exception emits `failed(message)`
 and ends the loop; parking after running emits `paused(iteration)`; the end emits `finished()`.
 The GUI thread must get the GIL quickly while the loop runs Python: starting a worker lowers the
@@ -55,8 +55,8 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from .history import LossHistory, Progress
 
-EMIT_INTERVAL = 0.2  # seconds between progressed signals: at most 5 a second (the status bar, the samples and the plot
-# show no more than that while training fast; each hand-over costs the GUI thread ~1 ms and training the GIL)
+EMIT_INTERVAL = 0.2  # seconds between progressed signals: at most 5 a second (the status bar, the samples and the
+# plot show no more than that while training fast; each hand-over costs the GUI thread ~1 ms and training the GIL)
 YIELD_EVERY = 0.05  # seconds of work between two explicit GIL yields (measured: scripts/measure_gui.py)
 YIELD_SLEEP = 0.0002  # how long a yield sleeps; long enough for the GUI thread to take the GIL
 SWITCH_INTERVAL = 0.001  # while training, a thread waiting for the GIL gets it within 1 ms (default 5 ms)

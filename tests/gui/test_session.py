@@ -248,7 +248,7 @@ def test_samples_sent_but_not_yet_delivered_when_the_run_ends_are_kept_in_it(qtb
         # The worker parks and sends its last progress and samples; nothing delivers them before the Reset (no
         # event loop runs in between, as when Reset follows Pause within one slot).
         deadline = time.monotonic() + 5
-        while session.worker.is_running or session.worker.elapsed == 0.0 and time.monotonic() < deadline:
+        while (session.worker.is_running or session.worker.elapsed == 0.0) and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(0.3)
         last = session.trainer.iteration
