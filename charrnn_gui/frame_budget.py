@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import time
 
-BUDGET = 0.06  # the GUI thread's CPU seconds per second of training it may take before redraws slow down
+BUDGET = 0.04  # the GUI thread's CPU seconds per second of training it may take before redraws slow down (each
+# costs training ~1.5 of them: the worker waits for the GIL, then for its caches)
 SHRINK_BELOW = 0.6  # shrink back once the share is below this fraction of the budget (hysteresis)
 WINDOW = 0.5  # seconds of wall time per measurement (from 1 to MAX_STRETCH in 2 s)
 GROW = 1.5  # factor per window above the budget (and its inverse per window well below it)
 MAX_STRETCH = 5.0  # at most this many times the base intervals (the loss plot: 200 ms -> 1 s)
+STALE = 4.0  # a window this many times longer than asked for measured a suspension (a stopped process, a sleeping
+# laptop, a stalled machine), not the GUI: it is dropped and a new one begins
 
 
 class FrameBudget:
@@ -52,8 +55,10 @@ class FrameBudget:
         wall = now - self._start[0]
         if wall < self.window:
             return False
-        self.share = (cpu - self._start[1]) / wall
-        self._start = (now, cpu)
+        start_cpu, self._start = self._start[1], (now, cpu)
+        if wall > STALE * self.window:
+            return False
+        self.share = (cpu - start_cpu) / wall
         old = self.stretch
         if self.share > self.budget:
             self.stretch = min(self.max_stretch, self.stretch * self.grow)

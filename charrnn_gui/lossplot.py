@@ -29,7 +29,9 @@ EMA_PEN = pg.mkPen((230, 115, 20), width=1)
 SMOOTH_PEN = pg.mkPen((25, 40, 120), width=2)
 VAL_BRUSH = pg.mkBrush(200, 30, 45)
 HEADROOM_PEN = pg.mkPen((0, 0, 0, 0))  # invisible: the range marker is seen by the auto-range only
-ROUND_PARTS = 16  # the whole-run range moves in round steps of about 1/16 of the span (decimate.round_out)
+ROUND_PARTS = 16  # the whole-run y range moves in round steps of about 1/16 of the span (decimate.round_out)
+ROUND_PARTS_X = 8  # and its x range in steps of about 1/8: the curve fills 80-100% of the width, and the x axis
+# (whose ticks pyqtgraph lays out anew at every change of the range, ~3 ms) changes half as often while training
 X_AXES = {"iteration": "iteration", "chars": "characters seen", "time": "training time (s)"}
 
 
@@ -334,7 +336,7 @@ class LossPlotPanel(QWidget):
             return
         x0, x1, y0, y1 = bounds
         if self._whole:
-            x0, x1 = round_out(x0, x1, ROUND_PARTS)
+            x0, x1 = round_out(x0, x1, ROUND_PARTS_X)
             if self.log_y and y0 > 0:  # rounded in log10, handed over as data values
                 y0, y1 = (10.0 ** v for v in round_out(math.log10(y0), math.log10(y1), ROUND_PARTS))
             elif not self.log_y:

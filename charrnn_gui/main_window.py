@@ -49,7 +49,7 @@ LOSS_REFRESH_LONGEST_MS = 1000  # the loss plot's refresh interval at most, like
 SAMPLES_LONGEST_INTERVAL = 0.5  # seconds between two writes of new samples to the view at most (base: REFRESH_MS;
 # a write costs ~3 ms however many samples it adds, and 13 samples a second cannot be read as they come anyway)
 STATUS_LONGEST_INTERVAL = 0.5  # seconds between two updates of the status bar's numbers at most (~1.3 ms each)
-RUNS_ROW_INTERVAL = 1.0  # seconds between two updates of the live run's row in the Runs list while training (each
+RUNS_ROW_INTERVAL = 2.0  # seconds between two updates of the live run's row in the Runs list while training (each
 # repaints the row: ~3 ms of the GUI thread, a quarter of its time at 10 a second)
 CORPUS_FILTER = "Text files (*.txt);;All files (*)"
 CHECKPOINT_FILTER = "charrnn checkpoints (*.npz);;All files (*)"

@@ -416,10 +416,11 @@ class Session(QObject):
         self.progressed.emit(progress)
 
     @Slot(object)
-    def _on_sampled(self, sample) -> None:
+    def _on_sampled(self, samples) -> None:
         if not self._from_worker():
             return
-        self._record_sample(sample)
+        for sample in samples:
+            self._record_sample(sample)
 
     def _record_sample(self, sample) -> None:
         """A worker's sample into the run being written and the model's samples, and on to the window."""

@@ -22,10 +22,10 @@ notifies it):
 
 The loop records every iteration into its own `LossHistory` (the one saved into checkpoints) and,
 at most every EMIT_INTERVAL seconds, emits `progressed(Progress)` with freshly allocated arrays of
-the iterations done since the previous emit. Every sample is emitted as `sampled(core.Sample)`, right
-after the progress that covers it: queued together, they cost the GUI thread one wake-up (and the loop
-one hand-over of the GIL) per emit rather than one per sample, which at ~30 samples a second is 10%
-of the lesson preset's speed. Gradient-flow measurements (core.gradflow) travel the same way, as one
+the iterations done since the previous emit. The samples drawn since then follow it as one
+`sampled(list of core.Sample)`, oldest first: queued together, they cost the GUI thread one wake-up (and
+the loop one hand-over of the GIL) per emit rather than one per sample, which at ~30 samples a second is
+10% of the lesson preset's speed; and one delivery, not one per sample (13 a second at 1,300 it/s). Gradient-flow measurements (core.gradflow) travel the same way, as one
 `flowed(list of GradFlow)` per emit, right before the progress that covers them (so that the run's metrics
 line of that iteration can carry them). Signals are emitted with no lock held, but before the loop hands the
 trainer back: a GUI hold never finds samples taken for an emit that has not been sent yet.
@@ -150,7 +150,7 @@ class TrainingWorker(QObject):
     """Runs a core.Trainer in a QThread; controlled through state under one lock, reports through signals."""
 
     progressed = Signal(object)  # Progress
-    sampled = Signal(object)  # core.Sample
+    sampled = Signal(object)  # list of core.Sample drawn since the last emit, oldest first
     flowed = Signal(object)  # list of core.gradflow.GradFlow measured since the last emit, oldest first
     diverged = Signal(str)  # why
     failed = Signal(str)  # one-line message; the loop has ended
@@ -339,7 +339,7 @@ class TrainingWorker(QObject):
         flows, self._flows = self._flows, []
         out = [(self.flowed, flows)] if flows else []
         out += [(self.progressed, progress)] if progress is not None else []
-        return out + [(self.sampled, s) for s in samples]
+        return out + [(self.sampled, samples)] if samples else out
 
     def take_flows(self) -> list:
         """The gradient-flow measurements not emitted yet (handed over: they will not be). Only with the trainer's

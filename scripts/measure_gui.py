@@ -17,6 +17,14 @@ With --fed RATE it measures only the GUI thread's cost: the window, paused, is f
 iterations a second, and the main thread's CPU per second is reported, for --seconds of feeding (the loss
 history grows as it would). No training runs, so the figure hardly depends on other load on the machine.
 
+With --interleaved PAIRS it measures the speed ratio alone, and much more steadily: a headless process and the
+app (its own process) both stay alive and take turns, SLOT seconds each (--slot), the one resting stopped with
+SIGSTOP, so that each app slot has a headless slot beside it under the same machine load. Each process notes
+(time, iteration) a few times a second; a slot's rate is taken between its first note SETTLE seconds after it
+resumed and its last; the ratio is the median over the pairs (the order alternates, so a steady drift cancels).
+Alternating whole runs, as the default mode does, leaves the ratio at the mercy of this shared machine's load,
+which moves the rate by 10-20% from one minute to the next.
+
 It reports; it asserts nothing.
 """
 
@@ -49,6 +57,52 @@ with threadpool_limits(limits=1, user_api="blas"):
         pass
     print(json.dumps({"its": (trainer.iteration - start_it) / (time.perf_counter() - start)}))
 """
+
+
+HEADLESS_NOTING = r"""
+import json, os, sys, time
+from threadpoolctl import threadpool_limits
+import core
+from core.builtins import load_builtin
+preset, warmup, ready, stop, cpu = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+if cpu >= 0:
+    os.sched_setaffinity(0, {cpu})
+corpus = load_builtin("shakespeare")
+notes = []  # (time, iteration) every NOTE_EVERY seconds at most
+with threadpool_limits(limits=1, user_api="blas"):
+    trainer = core.Trainer.from_corpus(corpus, core.preset(preset))
+    for _ in trainer.run(seconds=warmup):
+        pass
+    open(ready, "w").close()
+    last = 0.0
+    while True:
+        trainer.step()
+        now = time.perf_counter()
+        if now - last >= %(note)r:
+            notes.append((now, trainer.iteration))
+            last = now
+            if os.path.exists(stop):
+                break
+print(json.dumps(notes))
+"""
+NOTE_EVERY = 0.1  # seconds between two (time, iteration) notes in an interleaved measurement
+SETTLE = 0.3  # seconds after a process resumes before its slot's rate is taken
+TRAINING_THREAD = "charrnn-trainin"  # the worker's thread name as Linux keeps it (15 characters of its objectName)
+
+
+def pin_training_thread(cpu: int) -> bool:
+    """Pin this process's training thread to one CPU and its other threads to the others (Linux)."""
+    others = set(os.sched_getaffinity(0)) - {cpu}
+    found = False
+    for tid in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{tid}/comm") as f:
+            name = f.read().strip()
+        if name == TRAINING_THREAD:
+            os.sched_setaffinity(int(tid), {cpu})
+            found = True
+        elif others:
+            os.sched_setaffinity(int(tid), others)
+    return found
 
 
 def headless_its(preset: str, seconds: float, warmup: float) -> float:
@@ -189,9 +243,12 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
         empty = np.empty(0)
         worker.progressed.emit(Progress(its, loss, smooth, empty.astype(np.int64), empty, state["it"], 0.1,
                                         state["it"] * T, 0.1, rate, state["elapsed"]))
+        samples = []
         for k in range(it0 // 100 + 1, state["it"] // 100 + 1):  # a sample before each 100th iteration
             text, hidden = pool[k % len(pool)]
-            worker.sampled.emit(Sample(k * 100, text, hidden, float(smooth[-1]), 1.0))
+            samples.append(Sample(k * 100, text, hidden, float(smooth[-1]), 1.0))
+        if samples:
+            worker.sampled.emit(samples)
 
     from PySide6.QtCore import QTimer
 
@@ -208,6 +265,114 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
     return {"gui_thread_cpu_fraction": (c1 - c0) / (t1 - t0), "rate": rate, "history_points": points}
 
 
+def app_child(preset: str, warmup: float, ready: str, stop: str, cpu: int) -> None:
+    """The app's side of --interleaved: train in the window, note (time, iteration) every NOTE_EVERY seconds
+    until the stop file appears, print the notes as JSON. cpu >= 0: the training thread runs on that CPU only."""
+    from PySide6.QtCore import QTimer
+
+    window, spin = open_window(preset)
+    window.start()
+    try:
+        notes = _train_noting(window, spin, cpu, warmup, ready, stop)
+    finally:  # never leave the training thread running: destroying it would abort the process
+        window.pause()
+        window.shutdown()
+        window.close()
+    print(json.dumps(notes))
+
+
+def _train_noting(window, spin, cpu, warmup, ready, stop) -> list:
+    from PySide6.QtCore import QTimer
+
+    if cpu >= 0 and not pin_training_thread(cpu):
+        raise RuntimeError("the training thread was not found to pin")
+    spin(warmup)
+    notes = []
+    timer = QTimer()
+    timer.setInterval(int(NOTE_EVERY * 1000))
+
+    def note():
+        notes.append((time.perf_counter(), window.trainer.iteration))
+        if os.path.exists(stop):
+            timer.stop()
+            loop_done[0] = True
+
+    loop_done = [False]
+    timer.timeout.connect(note)
+    timer.start()
+    open(ready, "w").close()
+    while not loop_done[0]:
+        spin(0.5)
+    return notes
+
+
+def slot_rate(notes, start: float, end: float) -> float | None:
+    """Iterations a second between the first note SETTLE seconds after start and the last note before end."""
+    inside = [(t, it) for t, it in notes if start + SETTLE <= t <= end]
+    if len(inside) < 2 or inside[-1][0] - inside[0][0] < 0.2:
+        return None
+    return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+
+
+def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int) -> dict:
+    """The app and a headless process taking turns (see the module docstring): per-pair rates and their ratios.
+    cpu >= 0: both training loops run on that CPU (the app's other threads on the others)."""
+    import signal
+    import tempfile
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tmp = tempfile.mkdtemp(prefix="charrnn-interleaved-")
+    files = {name: os.path.join(tmp, name) for name in ("head-ready", "app-ready", "stop")}
+
+    def wait_for(path, proc):
+        while not os.path.exists(path):
+            if proc.poll() is not None:
+                raise RuntimeError(f"a measured process ended early: {proc.stderr.read()[-2000:]}")
+            time.sleep(0.05)
+
+    head = subprocess.Popen([sys.executable, "-c", HEADLESS_NOTING % {"note": NOTE_EVERY}, preset, str(warmup),
+                             files["head-ready"], files["stop"], str(cpu)], cwd=here, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    app = None
+    try:
+        wait_for(files["head-ready"], head)
+        head.send_signal(signal.SIGSTOP)
+        app = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--app-child", preset, "--warmup",
+                                str(warmup), "--ready", files["app-ready"], "--stop", files["stop"], "--pin", str(cpu)],
+                               cwd=here,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(files["app-ready"], app)
+        procs = {"app": app, "head": head}
+        slots = []  # (who, start, end)
+        running = "app"
+        for k in range(pairs):
+            order = ("app", "head") if k % 2 == 0 else ("head", "app")
+            for who in order:
+                if who != running:
+                    procs[running].send_signal(signal.SIGSTOP)
+                    procs[who].send_signal(signal.SIGCONT)
+                    running = who
+                start = time.perf_counter()
+                time.sleep(slot)
+                slots.append((who, start, time.perf_counter()))
+    finally:
+        open(files["stop"], "w").close()
+        for proc in (head, app):
+            if proc is not None:
+                proc.send_signal(signal.SIGCONT)
+    outs = {}
+    for name, proc in (("head", head), ("app", app)):
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the {name} process failed: {err[-2000:]}")
+        outs[name] = json.loads(out.strip().splitlines()[-1])
+    rates = {"app": [], "head": []}
+    for who, start, end in slots:
+        rates[who].append(slot_rate(outs[who], start, end))
+    ratios = [a / h for a, h in zip(rates["app"], rates["head"]) if a and h]
+    return {"ratios": ratios, "app": [r for r in rates["app"] if r], "head": [r for r in rates["head"] if r]}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", action="append", choices=["fast", "min-char-rnn"],
@@ -218,7 +383,30 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3, help="alternating headless / in-app rounds per preset")
     p.add_argument("--fed", type=float, metavar="RATE",
                    help="measure only the GUI thread, feeding the paused window signals as at RATE it/s")
+    p.add_argument("--interleaved", type=int, metavar="PAIRS",
+                   help="measure only the speed ratio, app and headless taking turns for PAIRS pairs of slots")
+    p.add_argument("--slot", type=float, default=2.0, help="seconds per slot with --interleaved")
+    p.add_argument("--pin", type=int, default=0, metavar="CPU",
+                   help="with --interleaved: both training loops on this CPU, the app's other threads on the others "
+                        "(this machine's CPUs differ in speed from second to second, each its own way); -1: no pinning")
+    p.add_argument("--app-child", metavar="PRESET", help=argparse.SUPPRESS)
+    p.add_argument("--ready", help=argparse.SUPPRESS)
+    p.add_argument("--stop", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.app_child:
+        app_child(args.app_child, args.warmup, args.ready, args.stop, args.pin)
+        return 0
+    if args.interleaved:
+        for preset in args.preset or ["min-char-rnn"]:
+            r = interleaved(preset, args.interleaved, args.slot, args.warmup, args.pin)
+            ratios, med = sorted(r["ratios"]), (lambda xs: sorted(xs)[len(xs) // 2] if xs else float("nan"))
+            q = (lambda f: ratios[min(len(ratios) - 1, int(f * len(ratios)))] if ratios else float("nan"))
+            print(f"preset {preset}: {len(ratios)} interleaved pairs of {args.slot:g} s slots")
+            print(f"  in-app / headless    median {med(ratios):.3f} (quartiles {q(0.25):.3f} .. {q(0.75):.3f}; "
+                  f"range {ratios[0]:.2f} .. {ratios[-1]:.2f})")
+            print(f"  rates (median)       app {med(r['app']):.0f} it/s, headless {med(r['head']):.0f} it/s")
+            sys.stdout.flush()
+        return 0
     if args.fed:
         for preset in args.preset or ["min-char-rnn"]:
             cpu = sorted(fed(preset, args.seconds, args.fed)["gui_thread_cpu_fraction"] for _ in range(args.rounds))

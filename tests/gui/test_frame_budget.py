@@ -80,6 +80,15 @@ def test_nothing_changes_before_a_whole_window_has_passed():
     assert fb.tick() is True and fb.stretch > 1.0
 
 
+def test_a_window_far_longer_than_asked_for_is_a_suspension_and_does_not_shrink_the_stretch():
+    fb, clocks = budget(budget=0.06, window=0.5, grow=1.5)
+    run_windows(fb, clocks, 0.15, 3)
+    held, share = fb.stretch, fb.share
+    clocks.spend(30.0, 0.0)  # the process was stopped (or the laptop slept): no CPU, much wall time
+    assert fb.tick() is False and fb.stretch == held and fb.share == share
+    assert run_windows(fb, clocks, 0.15, 1) == [min(5.0, held * 1.5)]  # measured afresh from there on
+
+
 def test_reset_goes_back_to_the_base_intervals_and_measures_afresh():
     fb, clocks = budget()
     run_windows(fb, clocks, 0.5, 3)
@@ -108,16 +117,20 @@ def test_window_slows_its_redraws_while_training_is_costly_and_restores_them_on_
     window.open_corpus_path(str(small_corpus_file))
     qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
     clocks = FakeClocks()
-    window.frame_budget = FrameBudget(clock=clocks.clock, cpu=clocks.cpu)  # the refresh timer ticks it too
+    costly = [False]
+
+    def clock():  # while costly, every tick of the refresh timer measures a window in which the GUI took half a core
+        if costly[0]:
+            clocks.spend(window.frame_budget.window, 0.5)
+        return clocks.clock()
+
+    window.frame_budget = FrameBudget(clock=clock, cpu=clocks.cpu)
     assert window.loss_panel.refresh_interval == main_window.LOSS_REFRESH_MS
     window.start()
     wait_iterations(window, qtbot, 5)
-
-    def a_costly_second_later():  # a second in which the GUI thread took half a core; the refresh timer measures
-        clocks.spend(1.0, 0.5)
-        return window.loss_panel.refresh_interval == main_window.LOSS_REFRESH_LONGEST_MS
-
-    qtbot.waitUntil(a_costly_second_later, timeout=10_000)
+    costly[0] = True
+    qtbot.waitUntil(lambda: window.loss_panel.refresh_interval == main_window.LOSS_REFRESH_LONGEST_MS,
+                    timeout=10_000)
     assert window._heatmap_min_interval == main_window.HEATMAP_LONGEST_INTERVAL
     assert window._samples_min_interval == main_window.SAMPLES_LONGEST_INTERVAL
     assert window._status_min_interval == main_window.STATUS_LONGEST_INTERVAL

@@ -193,7 +193,7 @@ def test_the_current_run_is_listed_live_and_cannot_be_deleted(make_window, qtbot
     window.pause()
 
 
-def test_the_live_runs_row_is_repainted_about_once_a_second_while_training(make_window, qtbot, dialogs,
+def test_the_live_runs_row_is_repainted_every_few_seconds_while_training(make_window, qtbot, dialogs,
                                                                             small_corpus_file):
     from charrnn_gui import main_window
 
@@ -206,11 +206,11 @@ def test_the_live_runs_row_is_repainted_about_once_a_second_while_training(make_
     updates = []
     window.runs.rowUpdated.connect(lambda p: updates.append(p) if p == path else None)
     it = window.trainer.iteration
-    qtbot.wait(3000)
+    qtbot.wait(int(2.5 * main_window.RUNS_ROW_INTERVAL * 1000))
     assert window.trainer.iteration > it
     # Each update repaints the row (~3 ms of the GUI thread); at the refresh timer's 10 a second that was a quarter
-    # of the GUI thread's time while training. The row still follows the run: it moved in those 3 seconds.
-    assert 2 <= len(updates) <= 3.0 / main_window.RUNS_ROW_INTERVAL + 2
+    # of the GUI thread's time while training. The row still follows the run: it moved in those seconds.
+    assert 2 <= len(updates) <= 2.5 + 2
     window.pause()
     qtbot.waitUntil(lambda: row_iteration(window, path) == window.trainer.iteration, timeout=5000)  # at once when paused
 

@@ -288,6 +288,28 @@ def test_heatmap_shows_units_by_characters_with_visible_newline_and_space(qtbot)
     assert tuple(heat.colorbar.values) == (-1.0, 1.0)
 
 
+def test_heatmap_axis_draws_each_shown_character_under_its_column(qtbot):
+    from PySide6.QtGui import QImage, QPainter
+
+    text = "abcdefghij" * 20
+    heat, _ = make_heatmap(qtbot, text=text, H=5)
+    vb = heat.plot.getViewBox()
+    vb.setXRange(40.0, 60.0, padding=0)
+    axis = heat.plot.getAxis("bottom")
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        _, ticks, labels = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    shown = [(x, c) for x, c in heat.tick_labels() if 40 <= x <= 60]
+    assert [c for _, rect, c in labels] == [c for _, c in shown] == list(text[40:60])
+    for (x, _), (rect, _, _), (_, start, _) in zip(shown, labels, ticks):
+        at = axis.mapFromScene(vb.mapViewToScene(QPointF(x, 0))).x()  # the column's centre, in the axis
+        assert rect.center().x() == pytest.approx(at, abs=0.5) and start.x() == pytest.approx(at, abs=0.5)
+        assert rect.width() > 0 and rect.height() > 0
+
+
 def test_heatmap_hover_describes_unit_character_and_value(qtbot):
     heat, hidden = make_heatmap(qtbot)
     vb = heat.plot.getViewBox()

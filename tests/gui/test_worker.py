@@ -28,6 +28,7 @@ class Recorder(QObject):
     def __init__(self):
         super().__init__()
         self.progress, self.samples, self.diverged, self.failed, self.paused = [], [], [], [], []
+        self.sample_deliveries = 0
         self.finished = 0
         self.times = []
 
@@ -47,8 +48,9 @@ class Recorder(QObject):
         self.times.append(time.perf_counter())
 
     @Slot(object)
-    def on_sampled(self, s):
-        self.samples.append(s)
+    def on_sampled(self, samples):
+        self.samples.extend(samples)
+        self.sample_deliveries += 1
 
     @Slot(str)
     def on_diverged(self, reason):
@@ -83,7 +85,7 @@ def worker_and_recorder():
         assert w.stop(10.0)
 
 
-def test_progress_arrives_in_batches_of_fresh_arrays_and_samples_one_by_one(worker_and_recorder, qtbot):
+def test_progress_arrives_in_batches_of_fresh_arrays_and_samples_in_order(worker_and_recorder, qtbot):
     w, r = worker_and_recorder()
     w.resume()
     qtbot.waitUntil(lambda: w.trainer.iteration >= 400 and len(r.samples) >= 5, timeout=15_000)
@@ -98,6 +100,17 @@ def test_progress_arrives_in_batches_of_fresh_arrays_and_samples_one_by_one(work
         assert len(p.iterations) == len(p.loss_per_char) == len(p.smooth_loss)
     assert [s.iteration for s in r.samples] == list(range(0, 25 * len(r.samples), 25))
     assert all(s.hidden.shape == (30, 16) and len(s.text) == 30 for s in r.samples)
+
+
+def test_samples_drawn_between_two_emits_arrive_in_one_signal(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder(make_trainer(sample_every=2))  # many samples per emit
+    w.resume()
+    qtbot.waitUntil(lambda: len(r.samples) >= 100, timeout=15_000)
+    w.pause()
+    qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
+    assert [s.iteration for s in r.samples] == list(range(0, 2 * len(r.samples), 2))  # each once, in order
+    # One delivery per emit, never one per sample: at most one per progress (plus the one at the pause).
+    assert r.sample_deliveries <= len(r.progress) + 1 < len(r.samples) / 4
 
 
 def test_progress_is_emitted_at_most_twenty_times_a_second(worker_and_recorder, qtbot):
