@@ -268,8 +268,6 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
 def app_child(preset: str, warmup: float, ready: str, stop: str, cpu: int) -> None:
     """The app's side of --interleaved: train in the window, note (time, iteration) every NOTE_EVERY seconds
     until the stop file appears, print the notes as JSON. cpu >= 0: the training thread runs on that CPU only."""
-    from PySide6.QtCore import QTimer
-
     window, spin = open_window(preset)
     window.start()
     try:
