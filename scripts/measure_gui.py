@@ -265,6 +265,20 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
     return {"gui_thread_cpu_fraction": (c1 - c0) / (t1 - t0), "rate": rate, "history_points": points}
 
 
+def apply_settings(settings: list[str]) -> None:
+    """Set module constants for an experiment, e.g. "charrnn_gui.worker.SWITCH_INTERVAL=0.005" (a Python literal)."""
+    import ast
+    import importlib
+
+    for item in settings:
+        name, _, value = item.partition("=")
+        module, _, attr = name.rpartition(".")
+        mod = importlib.import_module(module)
+        if not hasattr(mod, attr):
+            raise SystemExit(f"--set: {module} has no {attr}")
+        setattr(mod, attr, ast.literal_eval(value))
+
+
 def app_child(preset: str, warmup: float, ready: str, stop: str, cpu: int) -> None:
     """The app's side of --interleaved: train in the window, note (time, iteration) every NOTE_EVERY seconds
     until the stop file appears, print the notes as JSON. cpu >= 0: the training thread runs on that CPU only."""
@@ -312,7 +326,7 @@ def slot_rate(notes, start: float, end: float) -> float | None:
     return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
-def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int) -> dict:
+def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int, settings=()) -> dict:
     """The app and a headless process taking turns (see the module docstring): per-pair rates and their ratios.
     cpu >= 0: both training loops run on that CPU (the app's other threads on the others)."""
     import signal
@@ -336,7 +350,8 @@ def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int) -
         wait_for(files["head-ready"], head)
         head.send_signal(signal.SIGSTOP)
         app = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--app-child", preset, "--warmup",
-                                str(warmup), "--ready", files["app-ready"], "--stop", files["stop"], "--pin", str(cpu)],
+                                str(warmup), "--ready", files["app-ready"], "--stop", files["stop"], "--pin", str(cpu)]
+                               + [f"--set={s}" for s in settings],
                                cwd=here,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_for(files["app-ready"], app)
@@ -387,16 +402,20 @@ def main() -> int:
     p.add_argument("--pin", type=int, default=0, metavar="CPU",
                    help="with --interleaved: both training loops on this CPU, the app's other threads on the others "
                         "(this machine's CPUs differ in speed from second to second, each its own way); -1: no pinning")
+    p.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE",
+                   help="set a module constant in the app before it opens, for an experiment "
+                        "(e.g. charrnn_gui.worker.SWITCH_INTERVAL=0.005); repeatable")
     p.add_argument("--app-child", metavar="PRESET", help=argparse.SUPPRESS)
     p.add_argument("--ready", help=argparse.SUPPRESS)
     p.add_argument("--stop", help=argparse.SUPPRESS)
     args = p.parse_args()
+    apply_settings(args.set)
     if args.app_child:
         app_child(args.app_child, args.warmup, args.ready, args.stop, args.pin)
         return 0
     if args.interleaved:
         for preset in args.preset or ["min-char-rnn"]:
-            r = interleaved(preset, args.interleaved, args.slot, args.warmup, args.pin)
+            r = interleaved(preset, args.interleaved, args.slot, args.warmup, args.pin, args.set)
             ratios, med = sorted(r["ratios"]), (lambda xs: sorted(xs)[len(xs) // 2] if xs else float("nan"))
             q = (lambda f: ratios[min(len(ratios) - 1, int(f * len(ratios)))] if ratios else float("nan"))
             print(f"preset {preset}: {len(ratios)} interleaved pairs of {args.slot:g} s slots")
