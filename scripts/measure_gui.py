@@ -23,7 +23,11 @@ SIGSTOP, so that each app slot has a headless slot beside it under the same mach
 (time, iteration) a few times a second; a slot's rate is taken between its first note SETTLE seconds after it
 resumed and its last; the ratio is the median over the pairs (the order alternates, so a steady drift cancels).
 Alternating whole runs, as the default mode does, leaves the ratio at the mercy of this shared machine's load,
-which moves the rate by 10-20% from one minute to the next.
+which moves the rate by 10-20% from one minute to the next. Both training loops are pinned to one CPU (--pin):
+this machine's CPUs change speed each on its own. With --versus NAME=VALUE a second app, with that constant
+changed (--set changes it for both), takes its turn in every round as well, and the ratio of the two apps'
+rates round by round is the A/B of the change, e.g.
+    measure_gui.py --interleaved 40 --slot 1.5 --versus charrnn_gui.worker.SWITCH_INTERVAL=0.005
 
 It reports; it asserts nothing.
 """
@@ -326,15 +330,19 @@ def slot_rate(notes, start: float, end: float) -> float | None:
     return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
-def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int, settings=()) -> dict:
-    """The app and a headless process taking turns (see the module docstring): per-pair rates and their ratios.
-    cpu >= 0: both training loops run on that CPU (the app's other threads on the others)."""
+def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int, settings=(), versus=None) -> dict:
+    """The app and a headless process taking turns (see the module docstring): per-round rates and ratios.
+    cpu >= 0: every training loop runs on that CPU (the apps' other threads on the others). versus: settings for a
+    second app (on top of `settings`) that takes its turn in each round too, for an A/B of the two."""
     import signal
     import tempfile
 
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     tmp = tempfile.mkdtemp(prefix="charrnn-interleaved-")
-    files = {name: os.path.join(tmp, name) for name in ("head-ready", "app-ready", "stop")}
+    stop = os.path.join(tmp, "stop")
+    apps = {"app": list(settings)}
+    if versus is not None:
+        apps["versus"] = list(settings) + list(versus)
 
     def wait_for(path, proc):
         while not os.path.exists(path):
@@ -342,48 +350,56 @@ def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int, s
                 raise RuntimeError(f"a measured process ended early: {proc.stderr.read()[-2000:]}")
             time.sleep(0.05)
 
-    head = subprocess.Popen([sys.executable, "-c", HEADLESS_NOTING % {"note": NOTE_EVERY}, preset, str(warmup),
-                             files["head-ready"], files["stop"], str(cpu)], cwd=here, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    app = None
+    procs = {}
+    slots = []  # (who, round, start, end)
     try:
-        wait_for(files["head-ready"], head)
-        head.send_signal(signal.SIGSTOP)
-        app = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--app-child", preset, "--warmup",
-                                str(warmup), "--ready", files["app-ready"], "--stop", files["stop"], "--pin", str(cpu)]
-                               + [f"--set={s}" for s in settings],
-                               cwd=here,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_for(files["app-ready"], app)
-        procs = {"app": app, "head": head}
-        slots = []  # (who, start, end)
-        running = "app"
+        ready = os.path.join(tmp, "head-ready")
+        procs["head"] = subprocess.Popen(
+            [sys.executable, "-c", HEADLESS_NOTING % {"note": NOTE_EVERY}, preset, str(warmup), ready, stop,
+             str(cpu)], cwd=here, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(ready, procs["head"])
+        procs["head"].send_signal(signal.SIGSTOP)
+        for name, sets in apps.items():  # each app warms up alone, then rests
+            ready = os.path.join(tmp, f"{name}-ready")
+            procs[name] = subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), "--app-child", preset, "--warmup", str(warmup),
+                 "--ready", ready, "--stop", stop, "--pin", str(cpu)] + [f"--set={x}" for x in sets],
+                cwd=here, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            wait_for(ready, procs[name])
+            procs[name].send_signal(signal.SIGSTOP)
+        names = ["head", *apps]
+        running = None
         for k in range(pairs):
-            order = ("app", "head") if k % 2 == 0 else ("head", "app")
-            for who in order:
+            shift = k % len(names)
+            for who in names[shift:] + names[:shift]:  # the order turns round by round: a steady drift cancels
                 if who != running:
-                    procs[running].send_signal(signal.SIGSTOP)
+                    if running is not None:
+                        procs[running].send_signal(signal.SIGSTOP)
                     procs[who].send_signal(signal.SIGCONT)
                     running = who
                 start = time.perf_counter()
                 time.sleep(slot)
-                slots.append((who, start, time.perf_counter()))
+                slots.append((who, k, start, time.perf_counter()))
     finally:
-        open(files["stop"], "w").close()
-        for proc in (head, app):
-            if proc is not None:
-                proc.send_signal(signal.SIGCONT)
+        open(stop, "w").close()
+        for proc in procs.values():
+            proc.send_signal(signal.SIGCONT)
     outs = {}
-    for name, proc in (("head", head), ("app", app)):
+    for name, proc in procs.items():
         out, err = proc.communicate(timeout=120)
         if proc.returncode != 0:
             raise RuntimeError(f"the {name} process failed: {err[-2000:]}")
         outs[name] = json.loads(out.strip().splitlines()[-1])
-    rates = {"app": [], "head": []}
-    for who, start, end in slots:
-        rates[who].append(slot_rate(outs[who], start, end))
-    ratios = [a / h for a, h in zip(rates["app"], rates["head"]) if a and h]
-    return {"ratios": ratios, "app": [r for r in rates["app"] if r], "head": [r for r in rates["head"] if r]}
+    rate = {(who, k): slot_rate(outs[who], start, end) for who, k, start, end in slots}
+    result = {"head": [r for (who, _), r in rate.items() if who == "head" and r]}
+    for name in apps:
+        result[name] = [r for (who, _), r in rate.items() if who == name and r]
+        result[f"{name}_ratios"] = [rate[name, k] / rate["head", k] for k in range(pairs)
+                                    if rate.get((name, k)) and rate.get(("head", k))]
+    if versus is not None:
+        result["versus_over_app"] = [rate["versus", k] / rate["app", k] for k in range(pairs)
+                                     if rate.get(("versus", k)) and rate.get(("app", k))]
+    return result
 
 
 def main() -> int:
@@ -405,6 +421,9 @@ def main() -> int:
     p.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE",
                    help="set a module constant in the app before it opens, for an experiment "
                         "(e.g. charrnn_gui.worker.SWITCH_INTERVAL=0.005); repeatable")
+    p.add_argument("--versus", action="append", metavar="MODULE.NAME=VALUE",
+                   help="with --interleaved: a second app with this setting (repeatable) takes its turn in every "
+                        "round too, and its speed over the first app's is reported, round by round")
     p.add_argument("--app-child", metavar="PRESET", help=argparse.SUPPRESS)
     p.add_argument("--ready", help=argparse.SUPPRESS)
     p.add_argument("--stop", help=argparse.SUPPRESS)
@@ -415,12 +434,22 @@ def main() -> int:
         return 0
     if args.interleaved:
         for preset in args.preset or ["min-char-rnn"]:
-            r = interleaved(preset, args.interleaved, args.slot, args.warmup, args.pin, args.set)
-            ratios, med = sorted(r["ratios"]), (lambda xs: sorted(xs)[len(xs) // 2] if xs else float("nan"))
-            q = (lambda f: ratios[min(len(ratios) - 1, int(f * len(ratios)))] if ratios else float("nan"))
-            print(f"preset {preset}: {len(ratios)} interleaved pairs of {args.slot:g} s slots")
-            print(f"  in-app / headless    median {med(ratios):.3f} (quartiles {q(0.25):.3f} .. {q(0.75):.3f}; "
-                  f"range {ratios[0]:.2f} .. {ratios[-1]:.2f})")
+            r = interleaved(preset, args.interleaved, args.slot, args.warmup, args.pin, args.set,
+                            args.versus if args.versus else None)
+            med = (lambda xs: sorted(xs)[len(xs) // 2] if xs else float("nan"))
+
+            def spread(xs):
+                xs = sorted(xs)
+                q = (lambda f: xs[min(len(xs) - 1, int(f * len(xs)))])
+                return f"quartiles {q(0.25):.3f} .. {q(0.75):.3f}; range {xs[0]:.2f} .. {xs[-1]:.2f}" if xs else "-"
+
+            print(f"preset {preset}: {args.interleaved} interleaved rounds of {args.slot:g} s slots"
+                  + (f"; settings {' '.join(args.set)}" if args.set else ""))
+            print(f"  in-app / headless    median {med(r['app_ratios']):.3f} ({spread(r['app_ratios'])})")
+            if args.versus:
+                print(f"  versus ({' '.join(args.versus)}) / headless  median {med(r['versus_ratios']):.3f} "
+                      f"({spread(r['versus_ratios'])})")
+                print(f"  versus / in-app      median {med(r['versus_over_app']):.3f} ({spread(r['versus_over_app'])})")
             print(f"  rates (median)       app {med(r['app']):.0f} it/s, headless {med(r['head']):.0f} it/s")
             sys.stdout.flush()
         return 0
