@@ -25,9 +25,10 @@ at most every EMIT_INTERVAL seconds, emits `progressed(Progress)` with freshly a
 the iterations done since the previous emit. The samples drawn since then follow it as one
 `sampled(list of core.Sample)`, oldest first: queued together, they cost the GUI thread one wake-up (and
 the loop one hand-over of the GIL) per emit rather than one per sample, which at ~30 samples a second is
-10% of the lesson preset's speed; and one delivery, not one per sample (13 a second at 1,300 it/s). Gradient-flow measurements (core.gradflow) travel the same way, as one
-`flowed(list of GradFlow)` per emit, right before the progress that covers them (so that the run's metrics
-line of that iteration can carry them). Signals are emitted with no lock held, but before the loop hands the
+10% of the lesson preset's speed, and one delivery rather than one per sample (13 a second at 1,300 it/s).
+Gradient-flow measurements (core.gradflow) travel the same way, as one `flowed(list of GradFlow)` per
+emit, right before the progress that covers them (so that the run's metrics line of that iteration can
+carry them). Signals are emitted with no lock held, but before the loop hands the
 trainer back: a GUI hold never finds samples taken for an emit that has not been sent yet.
 Divergence clears the run flag and emits `diverged(reason)`; an exception emits `failed(message)`
 and ends the loop; parking after running emits `paused(iteration)`; the end emits `finished()`.
