@@ -190,7 +190,7 @@ class HiddenHeatmap(QWidget):
         same_shape = values.shape == self.values.shape
         self.values = values
         n, H = values.shape
-        self.scale = scale = scale_for(self.chooser.name, values)
+        self.scale = scale = scale_for(self.chooser.name, values, robust=True)  # a few counting units: clipped
         levels = (scale.lo, scale.hi)
         cmap = self.gate_cmap if scale.sequential else self.cmap
         if self.colorbar.colorMap() is not cmap:

@@ -4,7 +4,7 @@ A model's states arrive as core gives them: a list with one dict per layer (bott
 ("h", "c", "i", "f", "o", "g", "z", "r"; core.model.STATE_NAMES) to its values (L, H). Each name has a range
 (core.model.STATE_RANGES): tanh states in [-1, 1] get a diverging blue-white-red scale, sigmoid gates in [0, 1]
 a sequential white-to-purple one, and the LSTM's unbounded cell state c a symmetric diverging scale as wide as
-the largest |c| in the data shown.
+the largest |c| in the data shown (the heatmap: as wide as 90% of the units need, when a few reach far beyond).
 """
 
 from __future__ import annotations
@@ -65,6 +65,10 @@ def _number(x: float) -> str:
     return f"{x:.2g}" if abs(x) < 10 else f"{x:.0f}"
 
 
+ROBUST_SHARE = 0.9  # a robust scale holds this share of the units whole (scale_for(robust=True))
+OUTLIER_RATIO = 3.0  # ... and is used when the largest |value| is over this many times as far out
+
+
 @dataclass(frozen=True)
 class StateScale:
     """How one state's values become colours: the range [lo, hi] and whether white is its middle or its low end."""
@@ -74,6 +78,7 @@ class StateScale:
     hi: float  # the value drawn at its high end
     sequential: bool  # True: white at lo to purple at hi (sigmoid gates); False: blue, white at 0, red
     from_data: bool  # True: the range was set from the values shown (the unbounded cell state)
+    covers: float = 1.0  # with from_data, the share of the units shown whole by the range (below 1: outliers clipped)
 
     def amounts(self, values) -> np.ndarray:
         """Where values sit on the scale: in [0, 1] for a sequential scale, [-1, 1] for a diverging one."""
@@ -110,6 +115,9 @@ class StateScale:
     @property
     def range_text(self) -> str:
         """One line on the scale: '[-1, 1] (tanh)', '[0, 1] (sigmoid)' or the unbounded cell state's data range."""
+        if self.from_data and self.covers < 1.0:
+            return (f"unbounded: coloured ±{_number(self.hi)}, which holds {100 * self.covers:.0f}% of the units "
+                    f"whole (the few that reach far beyond it, such as counters, in full colour)")
         if self.from_data:
             return f"unbounded: coloured ±{_number(self.hi)}, the largest |{self.name}| shown"
         kind = "sigmoid" if self.sequential else "tanh"
@@ -118,20 +126,32 @@ class StateScale:
     @property
     def colorbar_label(self) -> str:
         """A short label for a colour bar, which runs along its height."""
+        if self.from_data and self.covers < 1.0:
+            return f"{self.name}: unbounded, {100 * self.covers:.0f}% of units within"
         if self.from_data:
             return f"{self.name}: unbounded, ±max |{self.name}|"
         return f"{self.title} ({'sigmoid' if self.sequential else 'tanh'})"
 
 
-def scale_for(name: str, values=None) -> StateScale:
-    """The colour scale of a state; for an unbounded one, symmetric around 0 and as wide as max |values|."""
+def scale_for(name: str, values=None, robust: bool = False) -> StateScale:
+    """The colour scale of a state; for an unbounded one, symmetric around 0 and as wide as max |values|.
+
+    robust, for values (n, H): the units' largest |values| are ranked, and when the largest of all is over
+    OUTLIER_RATIO times the ROBUST_SHARE quantile of them (an LSTM's counting units reach |c| in the hundreds
+    while the rest stay within a few), the scale is as wide as that quantile instead, so that the rest are not
+    all drawn white; the few units beyond it take the scale's end colours."""
     bounds = STATE_RANGES.get(name, (-1.0, 1.0))
     if bounds is not None:
         lo, hi = bounds
         return StateScale(name, lo, hi, sequential=lo >= 0.0, from_data=False)
-    reach = float(np.nanmax(np.abs(values))) if values is not None and np.size(values) else 0.0
+    magnitudes = np.abs(np.asarray(values, dtype=np.float64)) if values is not None and np.size(values) else None
+    reach = float(np.nanmax(magnitudes)) if magnitudes is not None else 0.0
     if not math.isfinite(reach) or reach <= 0.0:
-        reach = 1.0
+        return StateScale(name, -1.0, 1.0, sequential=False, from_data=True)
+    if robust and magnitudes.ndim == 2:
+        typical = float(np.nanquantile(np.nanmax(magnitudes, axis=0), ROBUST_SHARE, method="lower"))  # a unit's reach
+        if typical > 0.0 and reach > OUTLIER_RATIO * typical:
+            return StateScale(name, -typical, typical, sequential=False, from_data=True, covers=ROBUST_SHARE)
     return StateScale(name, -reach, reach, sequential=False, from_data=True)
 
 

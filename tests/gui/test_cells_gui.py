@@ -190,6 +190,22 @@ def test_an_lstm_offers_h_c_and_every_gate_of_every_layer(heatmap):
             assert f"layer {layer + 1}" in heatmap.caption.text()
 
 
+def test_a_few_counting_cell_units_do_not_wash_out_the_heatmaps_scale(heatmap):
+    states = fake_states("lstm", 1, n=40, H=30)
+    c = states[0]["c"]  # (n, H), within about ±3.5
+    c[:, 4] = np.linspace(0.0, 700.0, 40)  # a unit that counts, as trained LSTMs grow them
+    c[:, 11] = -250.0
+    heatmap.set_sample("x" * 40, states)
+    heatmap.chooser.choose("c", 0)
+    lo, hi = heatmap.image.levels
+    reaches = np.sort(np.abs(c).max(axis=0))
+    assert hi == pytest.approx(np.quantile(reaches, 0.9, method="lower")) and lo == -hi
+    assert hi < 4.0  # the other units keep their colours; on a ±700 scale they were all white
+    assert "90% of the units" in heatmap.caption.text() and "90% of units" in heatmap.colorbar.getAxis("left").labelText
+    counting = heatmap.scale.amounts(c[:, 4])
+    assert counting[-1] == 1.0 and heatmap.scale.amounts(c[:, 11]).max() == -1.0  # beyond: the scale's end colours
+
+
 def test_gates_are_drawn_white_to_purple_and_tanh_states_blue_white_red(heatmap):
     heatmap.set_sample("x" * 30, fake_states("gru", 1))
     heatmap.chooser.choose("z", 0)
