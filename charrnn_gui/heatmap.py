@@ -46,8 +46,8 @@ class CharAxis(pg.AxisItem):
         super().__init__("bottom", **kwargs)
         self._boxes: dict[tuple[str, str], tuple[float, float]] = {}  # (font, label) -> (width, height)
 
-    def _box(self, painter, text: str) -> tuple[float, float]:
-        key = (painter.font().key(), text)
+    def _box(self, painter, font: str, text: str) -> tuple[float, float]:
+        key = (font, text)
         box = self._boxes.get(key)
         if box is None:
             r = painter.boundingRect(QRectF(0, 0, 100, 100), Qt.AlignmentFlag.AlignCenter, text)
@@ -66,7 +66,7 @@ class CharAxis(pg.AxisItem):
         text_top = top + max(0, length) + self.style["tickTextOffset"][1]
         flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextDontClip
         axis_spec = (self.pen(), QPointF(bounds.left() - 1, top + 1), QPointF(bounds.right() + 1, top + 1))
-        pen = self.tickPen()
+        pen, font = self.tickPen(), p.font().key()
         tick_specs, text_specs, tallest = [], [], 0.0
         for value, text in ticks:
             x = (value - lo) * scale  # pixels from the axis's left end
@@ -74,7 +74,7 @@ class CharAxis(pg.AxisItem):
                 continue
             tick_specs.append((pen, QPointF(x, top), QPointF(x, top + length)))
             if self.style["showValues"]:
-                w, h = self._box(p, text)
+                w, h = self._box(p, font, text)
                 text_specs.append((QRectF(x - w / 2, text_top, w, h), flags, text))
                 tallest = max(tallest, h)
         self._updateMaxTextSize(tallest)

@@ -340,7 +340,8 @@ class TrainingWorker(QObject):
         flows, self._flows = self._flows, []
         out = [(self.flowed, flows)] if flows else []
         out += [(self.progressed, progress)] if progress is not None else []
-        return out + [(self.sampled, samples)] if samples else out
+        out += [(self.sampled, samples)] if samples else []
+        return out
 
     def take_flows(self) -> list:
         """The gradient-flow measurements not emitted yet (handed over: they will not be). Only with the trainer's

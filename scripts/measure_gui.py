@@ -298,27 +298,14 @@ def app_child(preset: str, warmup: float, ready: str, stop: str, cpu: int) -> No
 
 
 def _train_noting(window, spin, cpu, warmup, ready, stop) -> list:
-    from PySide6.QtCore import QTimer
-
     if cpu >= 0 and not pin_training_thread(cpu):
         raise RuntimeError("the training thread was not found to pin")
     spin(warmup)
     notes = []
-    timer = QTimer()
-    timer.setInterval(int(NOTE_EVERY * 1000))
-
-    def note():
-        notes.append((time.perf_counter(), window.trainer.iteration))
-        if os.path.exists(stop):
-            timer.stop()
-            loop_done[0] = True
-
-    loop_done = [False]
-    timer.timeout.connect(note)
-    timer.start()
     open(ready, "w").close()
-    while not loop_done[0]:
-        spin(0.5)
+    while not os.path.exists(stop):
+        spin(NOTE_EVERY)
+        notes.append((time.perf_counter(), window.trainer.iteration))
     return notes
 
 
@@ -436,12 +423,11 @@ def main() -> int:
         for preset in args.preset or ["min-char-rnn"]:
             r = interleaved(preset, args.interleaved, args.slot, args.warmup, args.pin, args.set,
                             args.versus if args.versus else None)
-            med = (lambda xs: sorted(xs)[len(xs) // 2] if xs else float("nan"))
+            med = (lambda xs: percentile(xs, 50))
 
             def spread(xs):
-                xs = sorted(xs)
-                q = (lambda f: xs[min(len(xs) - 1, int(f * len(xs)))])
-                return f"quartiles {q(0.25):.3f} .. {q(0.75):.3f}; range {xs[0]:.2f} .. {xs[-1]:.2f}" if xs else "-"
+                return (f"quartiles {percentile(xs, 25):.3f} .. {percentile(xs, 75):.3f}; "
+                        f"range {min(xs):.2f} .. {max(xs):.2f}") if xs else "-"
 
             print(f"preset {preset}: {args.interleaved} interleaved rounds of {args.slot:g} s slots"
                   + (f"; settings {' '.join(args.set)}" if args.set else ""))
