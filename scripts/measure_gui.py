@@ -378,15 +378,26 @@ def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int, s
             raise RuntimeError(f"the {name} process failed: {err[-2000:]}")
         outs[name] = json.loads(out.strip().splitlines()[-1])
     rate = {(who, k): slot_rate(outs[who], start, end) for who, k, start, end in slots}
+
+    def ratios(a, b):  # a's rate over b's, round by round, where both were measured
+        return [rate[a, k] / rate[b, k] for k in range(pairs) if rate.get((a, k)) and rate.get((b, k))]
+
     result = {"head": [r for (who, _), r in rate.items() if who == "head" and r]}
     for name in apps:
         result[name] = [r for (who, _), r in rate.items() if who == name and r]
-        result[f"{name}_ratios"] = [rate[name, k] / rate["head", k] for k in range(pairs)
-                                    if rate.get((name, k)) and rate.get(("head", k))]
+        result[f"{name}_ratios"] = ratios(name, "head")
     if versus is not None:
-        result["versus_over_app"] = [rate["versus", k] / rate["app", k] for k in range(pairs)
-                                     if rate.get(("versus", k)) and rate.get(("app", k))]
+        result["versus_over_app"] = ratios("versus", "app")
     return result
+
+
+def _median(xs) -> float:
+    return percentile(xs, 50)
+
+
+def _spread(xs) -> str:
+    return (f"quartiles {percentile(xs, 25):.3f} .. {percentile(xs, 75):.3f}; "
+            f"range {min(xs):.2f} .. {max(xs):.2f}") if xs else "-"
 
 
 def main() -> int:
@@ -423,20 +434,15 @@ def main() -> int:
         for preset in args.preset or ["min-char-rnn"]:
             r = interleaved(preset, args.interleaved, args.slot, args.warmup, args.pin, args.set,
                             args.versus if args.versus else None)
-            med = (lambda xs: percentile(xs, 50))
-
-            def spread(xs):
-                return (f"quartiles {percentile(xs, 25):.3f} .. {percentile(xs, 75):.3f}; "
-                        f"range {min(xs):.2f} .. {max(xs):.2f}") if xs else "-"
-
             print(f"preset {preset}: {args.interleaved} interleaved rounds of {args.slot:g} s slots"
                   + (f"; settings {' '.join(args.set)}" if args.set else ""))
-            print(f"  in-app / headless    median {med(r['app_ratios']):.3f} ({spread(r['app_ratios'])})")
+            print(f"  in-app / headless    median {_median(r['app_ratios']):.3f} ({_spread(r['app_ratios'])})")
             if args.versus:
-                print(f"  versus ({' '.join(args.versus)}) / headless  median {med(r['versus_ratios']):.3f} "
-                      f"({spread(r['versus_ratios'])})")
-                print(f"  versus / in-app      median {med(r['versus_over_app']):.3f} ({spread(r['versus_over_app'])})")
-            print(f"  rates (median)       app {med(r['app']):.0f} it/s, headless {med(r['head']):.0f} it/s")
+                print(f"  versus ({' '.join(args.versus)}) / headless  median {_median(r['versus_ratios']):.3f} "
+                      f"({_spread(r['versus_ratios'])})")
+                print(f"  versus / in-app      median {_median(r['versus_over_app']):.3f} "
+                      f"({_spread(r['versus_over_app'])})")
+            print(f"  rates (median)       app {_median(r['app']):.0f} it/s, headless {_median(r['head']):.0f} it/s")
             sys.stdout.flush()
         return 0
     if args.fed:
