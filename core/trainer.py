@@ -186,6 +186,53 @@ class Trainer:
         self.restore_point = None
         return point
 
+    # -- state, for another trainer on the same data and config ------------------------------
+
+    def get_state(self) -> dict:
+        """Everything step() reads and changes, by reference (arrays are the trainer's own: copy or pickle them
+        before it steps again). Another Trainer on the same data and config that set_state()s it goes on
+        exactly as this one would. The restore point stays here: only this trainer's owner restores."""
+        return {
+            "weights": self._flat,  # (P,) every parameter, flat
+            "optimizer": self.optimizer.state_arrays(),  # name -> (P,) memory
+            "optimizer_t": self.optimizer.t,
+            "optimizer_rate": self.optimizer.rate,
+            "learning_rate": self.optimizer.learning_rate,
+            "hidden": self.state,  # (K, B, H) carried state
+            "pointer": self.pointer,
+            "iteration": self.iteration,
+            "chars_seen": self.chars_seen,
+            "smooth_loss": self.smooth_loss,
+            "train_seconds": self.train_seconds,
+            "rng": self.rng.bit_generator.state,
+            "dropout_rng": self.dropout_rng.bit_generator.state,
+            "power_vector": self._whh_power.v,  # (H,) or None
+            "diverged": self.diverged,
+            "temperature": self.temperature,
+            "sample_every": self.sample_every,
+            "sample_length": self.sample_length,
+            "grad_flow_every": self.grad_flow_every,
+        }
+
+    def set_state(self, state: dict) -> None:
+        """Take over a state from get_state() (arrays copied in place; the restore point is left alone)."""
+        self._flat[...] = state["weights"]
+        self.optimizer.load_state(state["optimizer"], state["optimizer_t"])
+        self.optimizer.rate = state["optimizer_rate"]
+        self.optimizer.learning_rate = state["learning_rate"]
+        self.state[...] = state["hidden"]
+        self.pointer, self.iteration = int(state["pointer"]), int(state["iteration"])
+        self.chars_seen, self.smooth_loss = int(state["chars_seen"]), float(state["smooth_loss"])
+        self.train_seconds = float(state["train_seconds"])
+        self.rng.bit_generator.state = state["rng"]
+        self.dropout_rng.bit_generator.state = state["dropout_rng"]
+        v = state["power_vector"]
+        self._whh_power.v = None if v is None else np.array(v)
+        self.diverged = state["diverged"]
+        self.temperature = state["temperature"]
+        self.sample_every, self.sample_length = state["sample_every"], state["sample_length"]
+        self.grad_flow_every = state["grad_flow_every"]
+
     # -- training ------------------------------------------------------------------------------
 
     def window(self):

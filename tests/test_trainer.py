@@ -229,3 +229,45 @@ def test_corpus_too_short_for_the_window_is_refused_naming_a_length_that_fits():
 
     with pytest.raises(CorpusError, match="sequence length 25"):
         Trainer.from_corpus(corpus_from_text("abcdefghij"), preset("min-char-rnn"))
+
+
+@pytest.mark.parametrize("name,extra", [
+    ("min-char-rnn", {}),
+    ("lstm", dict(num_layers=2, dropout=0.2, grad_flow_every=7)),
+    ("gru", dict(optimizer="adam", grad_flow_every=5)),
+])
+def test_a_second_trainer_given_the_state_goes_on_exactly_as_the_first(corpus, name, extra):
+    import pickle
+
+    config = preset(name, hidden_size=16, seq_length=10, batch_size=2 if name != "min-char-rnn" else 1,
+                    sample_every=6, sample_length=12, eval_every=9, eval_chars=300, **extra)
+    first = Trainer.from_corpus(corpus, config)
+    first.set_live(temperature=0.7, learning_rate=config.learning_rate * 0.5)
+    for _ in range(13):  # mid-sequence: the pointer, the carried state, the optimizer memory, the generators
+        first.step()
+    second = Trainer.from_corpus(corpus, config)  # fresh weights from the same seed: it must take all of the state
+    second.set_state(pickle.loads(pickle.dumps(first.get_state())))  # as it travels to another process
+    assert second.restore_point is None  # the restore point is the first trainer's own
+    for _ in range(20):
+        a, b = first.step(), second.step()
+        assert (a.iteration, a.loss, a.smooth_loss, a.chars_seen, a.learning_rate, a.val_bpc) == \
+               (b.iteration, b.loss, b.smooth_loss, b.chars_seen, b.learning_rate, b.val_bpc)
+        assert (a.sample is None) == (b.sample is None)
+        if a.sample is not None:
+            assert a.sample.text == b.sample.text and a.sample.temperature == b.sample.temperature == 0.7
+        assert (a.grad_flow is None) == (b.grad_flow is None)
+        if a.grad_flow is not None:
+            assert pickle.dumps(a.grad_flow) == pickle.dumps(b.grad_flow)
+    assert np.array_equal(first.get_state()["weights"], second.get_state()["weights"])
+    assert np.array_equal(first.state, second.state)
+    assert first.train_seconds != 0.0 and second.iteration == first.iteration == 33
+
+
+def test_a_diverged_state_travels_with_its_reason(corpus):
+    first = Trainer.from_corpus(corpus, small())
+    first.step()
+    first.diverged = "training diverged at iteration 1: test"
+    second = Trainer.from_corpus(corpus, small())
+    second.set_state(first.get_state())
+    with pytest.raises(DivergedError, match="test"):
+        second.step()
