@@ -32,7 +32,16 @@ carry them). Signals are emitted with no lock held, but before the loop hands th
 trainer back: a GUI hold never finds samples taken for an emit that has not been sent yet.
 Divergence clears the run flag and emits `diverged(reason)`; an exception emits `failed(message)`
 and ends the loop; parking after running emits `paused(iteration)`; the end emits `finished()`.
-The GUI thread must get the GIL quickly while the loop runs Python: starting a worker lowers the
+
+While it trains with no budget, no speed limit, no hold and no live setting waiting, the loop lets a child
+process step (charrnn_gui.train_process: painting the window holds the GIL, a child has its own): it hands the
+trainer's state over, records the steps that come back exactly as its own (history, samples, gradient flow,
+emits; the window's counters from each batch), and calls the child back as soon as any of those conditions ends
+(pause, stop, step(n), a speed, a hold, a live setting), taking the state back before anyone else gets the trainer:
+`_stepping` stays set while the child has it. Everything else then runs here as before, and the next unlimited
+step hands the state over again. A failed or vanished child emits `failed` with the model as it was handed over.
+
+When it steps here, the GUI thread must get the GIL quickly while the loop runs Python: starting a worker lowers the
 interpreter's switch interval to 1 ms (a thread that asks for the GIL gets it within that, and a
 thread alone pays nothing), and the loop also sleeps briefly every YIELD_EVERY seconds. Measured
 with scripts/measure_gui.py, this beat sleeping every few milliseconds on both presets.
@@ -55,6 +64,7 @@ from contextlib import contextmanager
 from PySide6.QtCore import QObject, QThread, Signal
 
 from .history import LossHistory, Progress
+from .train_process import TrainingProcessError, fits, give_back, lease
 
 EMIT_INTERVAL = 0.2  # seconds between progressed signals: at most 5 a second (the status bar, the samples and the
 # plot show no more than that while training fast; each hand-over costs the GUI thread ~1 ms and training the GIL)
@@ -62,6 +72,7 @@ YIELD_EVERY = 0.05  # seconds of work between two explicit GIL yields (measured:
 YIELD_SLEEP = 0.0002  # how long a yield sleeps; long enough for the GUI thread to take the GIL
 SWITCH_INTERVAL = 0.001  # while training, a thread waiting for the GIL gets it within 1 ms (default 5 ms)
 PARK_POLL = 0.05  # seconds between checks of the shared state while waiting (every change also notifies)
+REMOTE_WAIT = 0.05  # seconds the loop waits for the child's next steps before it looks at its own state again
 FINAL_HOLD_WAIT = 5.0  # seconds the ending loop waits for a GUI hold before its last flush (skipped after)
 
 _registry_lock = threading.Lock()
@@ -170,6 +181,8 @@ class TrainingWorker(QObject):
         self._emitted_iteration = trainer.iteration
         self._samples: list = []
         self._flows: list = []
+        self._handed_over: dict | None = None  # the trainer's state when a child process took it over, until it is back
+        self.process_pid: int | None = None  # the training process's, once it has trained this worker's model
         # Shared between the GUI thread and the loop: every field below only under _cond.
         self._cond = threading.Condition(threading.Lock())
         self._run = False  # told to train
@@ -343,6 +356,24 @@ class TrainingWorker(QObject):
         out += [(self.sampled, samples)] if samples else []
         return out
 
+    def _record_remote(self, snaps, state) -> str | None:
+        """Record the child's steps as if they had been taken here; take its trainer's state once its run has ended
+        (else only the counters the window reads directly). The divergence of the last step, if it diverged."""
+        for snap in snaps:
+            self.history.append_snapshot(snap)
+            if snap.sample is not None:
+                self._samples.append(snap.sample)  # emitted after the progress covering it
+            if snap.grad_flow is not None:
+                self._flows.append(snap.grad_flow)
+        t = self.trainer
+        if state is not None:
+            t.set_state(state)  # exact again (its restore point is its own, untouched)
+            self._handed_over = None
+        elif snaps:
+            last = snaps[-1]
+            t.iteration, t.chars_seen, t.smooth_loss = last.iteration, last.chars_seen, last.smooth_loss
+        return snaps[-1].diverged if snaps else None
+
     def take_flows(self) -> list:
         """The gradient-flow measurements not emitted yet (handed over: they will not be). Only with the trainer's
         turn (e.g. inside hold())."""
@@ -367,18 +398,25 @@ class TrainingWorker(QObject):
         last_step = float("-inf")  # when the last step of this run started (for the speed limit)
         its_in_window = 0
         cond = self._cond
+        remote = False  # the child process has the trainer (a run started and not yet called back)
+        process = lease() if fits(self.trainer) else None  # None: every step here, in this thread
         try:
             with _blas_limit():
                 while True:
                     # Decide under the lock; take the trainer's turn for the work.
                     with cond:
-                        if self._stop:
-                            break
                         now = time.perf_counter()
-                        if self._holds:
+                        if remote:  # the child has the trainer (and the turn): let it go on, or call it back
+                            go_on = (self._run and not self._stop and not self._holds and not self._live
+                                     and self._speed <= 0 and self._budget is None)
+                            action = "remote" if go_on else "recall"
+                            elapsed = self._elapsed + (now - running_since)
+                        elif self._stop:
+                            break
+                        elif self._holds:
                             cond.wait(PARK_POLL)
                             continue
-                        if not self._run:
+                        elif not self._run:
                             if running_since is None:
                                 cond.wait(PARK_POLL * 10)
                                 continue
@@ -400,11 +438,28 @@ class TrainingWorker(QObject):
                                 its_in_window = 0
                             elapsed = self._elapsed + (now - running_since)
                             live, self._live = self._live, {}
+                            if (process is not None and not live and self._speed <= 0 and self._budget is None
+                                    and not self.trainer.diverged and process.ready()):
+                                action = "remote"  # unlimited, unheld, nothing to apply: the child steps
                         self._stepping = True
                     # The trainer's turn: no lock held.
                     emit, diverged = [], None
                     try:
-                        if action == "park":
+                        if action in ("remote", "recall"):
+                            remote = False  # until the child has answered: an error leaves the trainer here
+                            if not process.running:
+                                self._handed_over = self.trainer.get_state()
+                                process.start_run(self.trainer)
+                                self.process_pid = process.pid
+                            snaps, state = process.receive(REMOTE_WAIT) if action == "remote" else process.recall()
+                            diverged = self._record_remote(snaps, state)
+                            remote = state is None
+                            its_in_window += sum(1 for snap in snaps if not snap.diverged)
+                            now = time.perf_counter()
+                            if snaps and (diverged or now - window_start >= EMIT_INTERVAL):
+                                emit = self._take_emission(now, window_start, its_in_window, elapsed)
+                                window_start, its_in_window = now, 0
+                        elif action == "park":
                             emit = self._take_emission(now, window_start, its_in_window, elapsed)
                             emit.append((self.paused, self.trainer.iteration))
                             last_step = float("-inf")
@@ -430,16 +485,15 @@ class TrainingWorker(QObject):
                                                                elapsed + (now - last_step))
                                     window_start, its_in_window = now, 0
                         with cond:
-                            if action == "step":
-                                if diverged:
-                                    self._run = False
+                            if diverged:
+                                self._run = False
+                                self._budget = None
+                                self._pause_requested_at = None
+                            elif action == "step" and self._budget is not None:
+                                self._budget -= 1
+                                if self._budget <= 0:
                                     self._budget = None
-                                    self._pause_requested_at = None
-                                elif self._budget is not None:
-                                    self._budget -= 1
-                                    if self._budget <= 0:
-                                        self._budget = None
-                                        self._run = False
+                                    self._run = False
                         # Signals: no lock held, but the turn kept until they are sent, so that a GUI hold (which
                         # waits for the turn) finds everything taken from the trainer for them already posted.
                         self._emit(emit)
@@ -447,17 +501,26 @@ class TrainingWorker(QObject):
                             self.diverged.emit(diverged)
                     finally:
                         with cond:
-                            self._stepping = False
+                            self._stepping = remote  # while the child has the trainer, nobody else does
                             cond.notify_all()
                     if action == "step" and now - last_yield >= YIELD_EVERY:
                         time.sleep(YIELD_SLEEP)  # let the GUI thread take the GIL
                         last_yield = time.perf_counter()
+        except TrainingProcessError as e:  # the child failed: the trainer is as it was when last handed over
+            with cond:
+                self._run = False
+                self._stepping = False
+            if self._handed_over is not None:
+                self.trainer.set_state(self._handed_over)
+            self.failed.emit(f"training stopped: {e}")
         except Exception as e:  # never raised in the thread: reported as a signal
             with cond:
                 self._run = False
             traceback.print_exc(file=sys.stderr)
             self.failed.emit(f"training stopped: {type(e).__name__}: {e}")
         finally:
+            if process is not None:
+                give_back(process)
             self._final_flush(running_since, window_start, its_in_window)
             self.finished.emit()
 

@@ -19,11 +19,12 @@ history grows as it would). No training runs, so the figure hardly depends on ot
 
 With --interleaved PAIRS it measures the speed ratio alone, and much more steadily: a headless process and the
 app (its own process) both stay alive and take turns, SLOT seconds each (--slot), the one resting stopped with
-SIGSTOP, so that each app slot has a headless slot beside it under the same machine load. Each process notes
+SIGSTOP (sent to its process group: the app's training process rests with it), so that each app slot has a
+headless slot beside it under the same machine load. Each process notes
 (time, iteration) a few times a second; a slot's rate is taken between its first note SETTLE seconds after it
 resumed and its last; the ratio is the median over the pairs (the order alternates, so a steady drift cancels).
 Alternating whole runs, as the default mode does, leaves the ratio at the mercy of this shared machine's load,
-which moves the rate by 10-20% from one minute to the next. Both training loops are pinned to one CPU (--pin):
+which moves the rate by 10-20% from one minute to the next. Both training loops are pinned to one CPU (--pin; the app's is its training process when it uses one):
 this machine's CPUs change speed each on its own. With --versus NAME=VALUE a second app, with that constant
 changed (--set changes it for both), takes its turn in every round as well, and the ratio of the two apps'
 rates round by round is the A/B of the change, e.g.
@@ -94,14 +95,19 @@ SETTLE = 0.3  # seconds after a process resumes before its slot's rate is taken
 TRAINING_THREAD = "charrnn-trainin"  # the worker's thread name as Linux keeps it (15 characters of its objectName)
 
 
-def pin_training_thread(cpu: int) -> bool:
-    """Pin this process's training thread to one CPU and its other threads to the others (Linux)."""
+def pin_training_thread(cpu: int, process_pid: int | None = None) -> bool:
+    """Pin what trains to one CPU and this process's other threads to the others (Linux): the training process
+    (every thread of it) when the worker hands its steps to one, else this process's training thread."""
     others = set(os.sched_getaffinity(0)) - {cpu}
     found = False
+    if process_pid is not None:
+        for tid in os.listdir(f"/proc/{process_pid}/task"):
+            os.sched_setaffinity(int(tid), {cpu})
+        found = True
     for tid in os.listdir("/proc/self/task"):
         with open(f"/proc/self/task/{tid}/comm") as f:
             name = f.read().strip()
-        if name == TRAINING_THREAD:
+        if name == TRAINING_THREAD and process_pid is None:
             os.sched_setaffinity(int(tid), {cpu})
             found = True
         elif others:
@@ -298,9 +304,10 @@ def app_child(preset: str, warmup: float, ready: str, stop: str, cpu: int) -> No
 
 
 def _train_noting(window, spin, cpu, warmup, ready, stop) -> list:
-    if cpu >= 0 and not pin_training_thread(cpu):
+    spin(warmup)  # by its end the worker has handed its steps to the training process, if it uses one
+    if cpu >= 0 and not pin_training_thread(cpu, window.session.worker.process_pid):
         raise RuntimeError("the training thread was not found to pin")
-    spin(warmup)
+    spin(SETTLE)
     notes = []
     open(ready, "w").close()
     while not os.path.exists(stop):
@@ -343,17 +350,17 @@ def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int, s
         ready = os.path.join(tmp, "head-ready")
         procs["head"] = subprocess.Popen(
             [sys.executable, "-c", HEADLESS_NOTING % {"note": NOTE_EVERY}, preset, str(warmup), ready, stop,
-             str(cpu)], cwd=here, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             str(cpu)], cwd=here, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         wait_for(ready, procs["head"])
-        procs["head"].send_signal(signal.SIGSTOP)
+        os.killpg(procs["head"].pid, signal.SIGSTOP)
         for name, sets in apps.items():  # each app warms up alone, then rests
             ready = os.path.join(tmp, f"{name}-ready")
             procs[name] = subprocess.Popen(
                 [sys.executable, os.path.abspath(__file__), "--app-child", preset, "--warmup", str(warmup),
                  "--ready", ready, "--stop", stop, "--pin", str(cpu)] + [f"--set={x}" for x in sets],
-                cwd=here, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                cwd=here, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
             wait_for(ready, procs[name])
-            procs[name].send_signal(signal.SIGSTOP)
+            os.killpg(procs[name].pid, signal.SIGSTOP)
         names = ["head", *apps]
         running = None
         for k in range(pairs):
@@ -361,8 +368,8 @@ def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int, s
             for who in names[shift:] + names[:shift]:  # the order turns round by round: a steady drift cancels
                 if who != running:
                     if running is not None:
-                        procs[running].send_signal(signal.SIGSTOP)
-                    procs[who].send_signal(signal.SIGCONT)
+                        os.killpg(procs[running].pid, signal.SIGSTOP)
+                    os.killpg(procs[who].pid, signal.SIGCONT)
                     running = who
                 start = time.perf_counter()
                 time.sleep(slot)
@@ -370,7 +377,7 @@ def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int, s
     finally:
         open(stop, "w").close()
         for proc in procs.values():
-            proc.send_signal(signal.SIGCONT)
+            os.killpg(proc.pid, signal.SIGCONT)
     outs = {}
     for name, proc in procs.items():
         out, err = proc.communicate(timeout=120)

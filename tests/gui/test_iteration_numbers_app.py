@@ -1,6 +1,7 @@
 """The app counts iterations as the command line does: iteration N is the model after N completed updates."""
 
 import core
+from charrnn_gui import train_process
 from core.config import PRESETS
 
 from ..test_iteration_numbers import TEXT, poison_after
@@ -11,6 +12,7 @@ def test_a_divergence_message_status_bar_curve_and_samples_agree(make_window, qt
 
     monkeypatch.setattr(mw, "load_builtin", lambda name: core.corpus_from_text(TEXT, name=name))
     poison_after(monkeypatch, 30)  # update 31 fails
+    monkeypatch.setattr(train_process, "ENABLED", False)  # the poison is in this process: train in its thread
     w = make_window(small=False)
     w.settings_panel.show_config(PRESETS["min-char-rnn"].replace(hidden_size=8, seq_length=8, sample_every=10,
                                                                   sample_length=5), "min-char-rnn")

@@ -1,0 +1,141 @@
+"""Training in a child process: the same run bit for bit, holds hand the model back and forth, failures are clear."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import core
+from charrnn_gui import train_process
+from charrnn_gui.worker import TrainingWorker
+
+from .test_worker import Recorder, make_trainer
+
+
+@pytest.fixture
+def started():
+    made = []
+
+    def start(trainer=None):
+        w = TrainingWorker(trainer or make_trainer())
+        r = Recorder().listen_to(w)
+        made.append(w)
+        w.start()
+        return w, r
+
+    yield start
+    for w in made:
+        assert w.stop(10.0)
+
+
+def train_in_process(w, r, qtbot, at_least: int):
+    """Resume until the child has trained at least this many iterations, then pause until parked."""
+    w.resume()
+    qtbot.waitUntil(lambda: w.process_pid is not None and w.trainer.iteration >= at_least, timeout=20_000)
+    w.pause()
+    qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
+
+
+def test_the_model_trains_in_a_child_process_exactly_as_it_would_here(started, qtbot):
+    w, r = started()
+    train_in_process(w, r, qtbot, 300)
+    assert w.process_pid != os.getpid()
+    n = w.trainer.iteration
+    assert r.paused == [n] and n == len(w.history)  # every iteration recorded once, the count where it parked
+    here = make_trainer()
+    snaps = [here.step() for _ in range(n)]
+    assert np.array_equal(here.get_state()["weights"], w.trainer.get_state()["weights"])  # bit for bit
+    assert np.array_equal(here.state, w.trainer.state) and here.pointer == w.trainer.pointer
+    assert here.rng.bit_generator.state == w.trainer.rng.bit_generator.state
+    assert np.array_equal(w.history.loss.view, np.array([s.loss_per_char for s in snaps], w.history.loss.view.dtype))
+    assert [s.text for s in r.samples] == [s.sample.text for s in snaps if s.sample is not None]
+
+
+def test_a_hold_gets_the_model_back_and_what_it_changes_goes_on_in_the_child(started, qtbot):
+    w, r = started()
+    w.resume()
+    qtbot.waitUntil(lambda: w.process_pid is not None and w.trainer.iteration >= 100, timeout=20_000)
+    with w.hold() as t:  # the child has stopped and handed its state over: the trainer is exact here
+        n = t.iteration
+        assert n == len(w.history)  # the weights and the record agree
+        weights = t.get_state()["weights"].copy()
+        t.set_live(temperature=0.25)
+    qtbot.waitUntil(lambda: any(s.iteration > n and s.temperature == 0.25 for s in r.samples), timeout=20_000)
+    w.pause()
+    qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
+    assert w.trainer.temperature == 0.25 and not np.array_equal(weights, w.trainer.get_state()["weights"])
+
+
+def test_pausing_a_run_in_the_child_parks_within_a_few_batches(started, qtbot):
+    w, r = started()
+    stopped = 0
+    for k in range(3):
+        train_in_process(w, r, qtbot, stopped + 100)  # (a pause before the loop has seen the resume parks nothing)
+        stopped = w.trainer.iteration
+        qtbot.wait(150)
+        assert w.trainer.iteration == stopped == r.paused[-1] == len(w.history)
+        r.paused.clear()
+    assert len(w.pause_latencies) == 3 and max(w.pause_latencies) < 0.25
+
+
+def test_a_divergence_in_the_child_is_reported_and_the_model_kept_as_it_was(started, qtbot):
+    w, r = started(make_trainer(learning_rate=1e3, optimizer="rmsprop"))
+    w.resume()
+    qtbot.waitUntil(lambda: bool(r.diverged and r.paused), timeout=15_000)
+    assert w.process_pid is not None  # it diverged in the child
+    assert "diverged" in r.diverged[0] and w.trainer.diverged == r.diverged[0]
+    assert not w.is_running and w.thread_running
+    assert r.paused == [w.trainer.iteration] and all(np.isfinite(p).all() for p in w.trainer.params.values())
+
+
+def test_a_training_process_that_dies_stops_training_with_one_clear_line(started, qtbot):
+    w, r = started()
+    w.resume()
+    qtbot.waitUntil(lambda: w.process_pid is not None and w.trainer.iteration >= 50, timeout=20_000)
+    os.kill(w.process_pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: bool(r.failed) and r.finished == 1, timeout=10_000)
+    assert r.failed == ["training stopped: the training process ended unexpectedly (exit code -9)"]
+    with w.hold() as t:  # the model is as it was handed over: weights and counters agree
+        assert all(np.isfinite(p).all() for p in t.params.values()) and t.iteration < len(w.history) + 1
+
+
+def test_the_child_trains_with_one_blas_thread_unless_told_otherwise(monkeypatch):
+    from core.threads import blas_threads_in_use
+
+    if not blas_threads_in_use():
+        pytest.skip("NumPy here reports no BLAS library to limit")
+    for setting, expected in (("", 1), ("2", 2), ("lots", 1)):
+        monkeypatch.setenv("CHARRNN_BLAS_THREADS", setting)
+        process = train_process.TrainingProcess()
+        try:
+            import time
+
+            deadline = time.monotonic() + 20
+            while not process.ready() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert process.blas_threads and all(n == expected for n in process.blas_threads), (setting, process.blas_threads)
+        finally:
+            process.close()
+
+
+def test_turned_off_the_model_trains_in_the_worker_thread(started, qtbot, monkeypatch):
+    monkeypatch.setenv("CHARRNN_TRAIN_PROCESS", "0")
+    w, r = started()
+    w.resume()
+    qtbot.waitUntil(lambda: w.trainer.iteration >= 200, timeout=20_000)
+    w.pause()
+    qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
+    assert w.process_pid is None
+
+
+def test_a_trainer_too_big_to_copy_trains_in_the_worker_thread(started, qtbot, monkeypatch):
+    monkeypatch.setattr(train_process, "MAX_BYTES", 1000)
+    w, r = started()
+    w.resume()
+    qtbot.waitUntil(lambda: w.trainer.iteration >= 200, timeout=20_000)
+    w.pause()
+    qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
+    assert w.process_pid is None
