@@ -16,6 +16,7 @@ The worker thread stays the only one that talks to the child, and the worker's l
 * `("run", state)` takes over the app trainer's state (core.Trainer.get_state) and steps until a message comes,
   sending `("steps", [Snapshot, ...])` every BATCH_SECONDS; a diverged step ends the run by itself;
 * after a run it sends `("stopped", state)`: the parent's trainer takes that state and is exact again;
+* `("forget",)` lets the trainer and its copy of the data go (an idle child holds no model);
 * `("stop",)` ends a run (and is ignored when none is under way: a recall that crossed a divergence);
 * an exception sends `("failed", message)`; `("quit",)` or a closed pipe ends the process.
 
@@ -66,17 +67,16 @@ def main() -> None:
 def serve(conn) -> None:
     """The child's main: answer `ready`, then load and run trainers until told to quit or the pipe closes."""
     from core import Trainer
-    from core.threads import DEFAULT_BLAS_THREADS, blas_threads_setting, limit_blas_threads
+    from core.threads import DEFAULT_BLAS_THREADS, blas_threads_in_use, blas_threads_setting, limit_blas_threads
 
     try:
         threads = blas_threads_setting()
     except ValueError:
         threads = DEFAULT_BLAS_THREADS
+    outbox = _Outbox(conn)
     trainer = None
     with limit_blas_threads(threads):
-        from core.threads import blas_threads_in_use
-
-        conn.send(("ready", [lib["threads"] for lib in blas_threads_in_use()]))
+        outbox.put(("ready", [lib["threads"] for lib in blas_threads_in_use()]))
         while True:
             try:
                 message = conn.recv()
@@ -86,17 +86,45 @@ def serve(conn) -> None:
             if kind == "quit":
                 return
             try:
-                if kind == "load":
+                if kind in ("load", "forget"):
                     trainer = None  # let the previous one go before building the next
+                if kind == "load":
                     trainer = Trainer(*message[1:])
                 elif kind == "run":
                     trainer.set_state(message[1])
-                    _run(trainer, conn)
+                    _run(trainer, conn, outbox)
             except Exception as e:  # reported, then the child waits for the parent's next word
-                conn.send(("failed", f"{type(e).__name__}: {e}"))
+                outbox.put(("failed", f"{type(e).__name__}: {e}"))
 
 
-def _run(trainer, conn) -> None:
+class _Outbox:
+    """The child's messages to the app, pickled at once and written by a thread of their own, in order.
+
+    Samples make the stream ~2 MB a second at the lesson's preset, more than a socket buffers while the app's
+    worker thread waits for the GIL behind a long paint: training must not wait for the app to read."""
+
+    def __init__(self, conn):
+        import pickle
+        import queue
+
+        self._dumps = pickle.dumps
+        self._conn = conn
+        self._queue = queue.SimpleQueue()
+        threading.Thread(target=self._send_all, name="charrnn-outbox", daemon=True).start()
+
+    def put(self, message) -> None:
+        self._queue.put(self._dumps(message, protocol=5))  # now: the arrays may change once the trainer steps
+
+    def _send_all(self) -> None:
+        while True:
+            data = self._queue.get()
+            try:
+                self._conn.send_bytes(data)
+            except OSError:  # the app has gone; the main thread sees its end of the socket closed
+                return
+
+
+def _run(trainer, conn, outbox) -> None:
     """Step until the parent sends something (a stop) or a step diverges; then send the state."""
     batch, sent = [], time.perf_counter()
     while not conn.poll():
@@ -106,11 +134,11 @@ def _run(trainer, conn) -> None:
             break
         now = time.perf_counter()
         if now - sent >= BATCH_SECONDS:
-            conn.send(("steps", batch))
+            outbox.put(("steps", batch))
             batch, sent = [], now
     if batch:
-        conn.send(("steps", batch))
-    conn.send(("stopped", trainer.get_state()))
+        outbox.put(("steps", batch))
+    outbox.put(("stopped", trainer.get_state()))
 
 
 # -- the parent's handle ------------------------------------------------------------------------------------------
@@ -209,6 +237,15 @@ class TrainingProcess:
                 return steps, value
             steps += value
 
+    def forget(self) -> None:
+        """Let the child drop its copy of the trainer and its data (while it waits for the next worker)."""
+        if self._loaded is not None:
+            self._loaded = None
+            try:
+                self._conn.send(("forget",))
+            except (OSError, ValueError):
+                self.broken = True
+
     def _receive(self):
         try:
             kind, *rest = self._conn.recv()
@@ -285,6 +322,7 @@ def lease() -> TrainingProcess | None:
 def give_back(process: TrainingProcess) -> None:
     """Return a leased child: kept for the next worker if it is sound and idle, else closed."""
     if not process.broken and not process.running:
+        process.forget()
         with _pool_lock:
             if len(_idle) < IDLE_KEPT:
                 _idle.append(process)

@@ -139,3 +139,22 @@ def test_a_trainer_too_big_to_copy_trains_in_the_worker_thread(started, qtbot, m
     w.pause()
     qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
     assert w.process_pid is None
+
+
+def test_a_child_given_back_forgets_its_model_and_serves_the_next_worker(started, qtbot):
+    w, r = started()
+    train_in_process(w, r, qtbot, 50)
+    first = w.process_pid
+    assert w.stop(10.0)
+    process = train_process.lease()  # the idle child, kept for the next worker
+    try:
+        assert process.pid == first and process._loaded is None  # it was told to let the model go
+    finally:
+        train_process.give_back(process)
+    w2, r2 = started(make_trainer(seed=7))
+    train_in_process(w2, r2, qtbot, 50)
+    assert w2.process_pid == first  # no new process started
+    here = make_trainer(seed=7)
+    for _ in range(w2.trainer.iteration):
+        here.step()
+    assert np.array_equal(here.get_state()["weights"], w2.trainer.get_state()["weights"])
