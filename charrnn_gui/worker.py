@@ -506,18 +506,18 @@ class TrainingWorker(QObject):
                     if action == "step" and now - last_yield >= YIELD_EVERY:
                         time.sleep(YIELD_SLEEP)  # let the GUI thread take the GIL
                         last_yield = time.perf_counter()
-        except TrainingProcessError as e:  # the child failed: the trainer is as it was when last handed over
-            with cond:
-                self._run = False
-                self._stepping = False
-            if self._handed_over is not None:
-                self.trainer.set_state(self._handed_over)
-            self.failed.emit(f"training stopped: {e}")
         except Exception as e:  # never raised in the thread: reported as a signal
             with cond:
                 self._run = False
-            traceback.print_exc(file=sys.stderr)
-            self.failed.emit(f"training stopped: {type(e).__name__}: {e}")
+                self._stepping = False
+            if self._handed_over is not None:  # the child had the model: it is as it was when handed over
+                self.trainer.set_state(self._handed_over)
+                self._handed_over = None
+            if isinstance(e, TrainingProcessError):  # its message is the user's one line
+                self.failed.emit(f"training stopped: {e}")
+            else:
+                traceback.print_exc(file=sys.stderr)
+                self.failed.emit(f"training stopped: {type(e).__name__}: {e}")
         finally:
             if process is not None:
                 give_back(process)

@@ -158,3 +158,23 @@ def test_a_child_given_back_forgets_its_model_and_serves_the_next_worker(started
     for _ in range(w2.trainer.iteration):
         here.step()
     assert np.array_equal(here.get_state()["weights"], w2.trainer.get_state()["weights"])
+
+
+def test_an_exception_in_the_child_comes_back_as_one_line_and_the_child_is_not_reused():
+    import time
+    import weakref
+
+    process = train_process.TrainingProcess()
+    try:
+        deadline = time.monotonic() + 20
+        while not process.ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        trainer = make_trainer()
+        process._loaded = weakref.ref(trainer)  # as if loaded: the child gets a run with no trainer, and raises
+        process.start_run(trainer)
+        with pytest.raises(train_process.TrainingProcessError, match=r"^AttributeError: .*set_state"):
+            process.receive(10.0)
+        assert process.broken and not process.running
+    finally:
+        train_process.give_back(process)  # closed, not kept
+    assert process not in train_process._idle

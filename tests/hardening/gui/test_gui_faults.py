@@ -10,6 +10,7 @@ import pytest
 
 import core
 import core.trainer
+from charrnn_gui import train_process
 from charrnn_gui.worker import registered_threads, running_threads
 
 
@@ -56,6 +57,7 @@ def fail_step_at(n: int, error: Exception, monkeypatch) -> None:
         return real_step(self)
 
     monkeypatch.setattr(core.trainer.Trainer, "step", flaky_step)
+    monkeypatch.setattr(train_process, "ENABLED", False)  # the fault is in this process: train in its thread
 
 
 # --- faults -----------------------------------------------------------------------------------
