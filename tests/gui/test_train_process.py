@@ -178,3 +178,18 @@ def test_an_exception_in_the_child_comes_back_as_one_line_and_the_child_is_not_r
     finally:
         train_process.give_back(process)  # closed, not kept
     assert process not in train_process._idle
+
+
+def test_a_live_setting_while_the_child_trains_applies_from_the_next_step_and_training_goes_on_there(started, qtbot):
+    w, r = started(make_trainer(sample_every=10))
+    w.resume()
+    qtbot.waitUntil(lambda: w.process_pid is not None and w.trainer.iteration >= 100, timeout=20_000)
+    w.set_live(temperature=0.3, learning_rate=0.05)
+    qtbot.waitUntil(lambda: any(s.temperature == 0.3 for s in r.samples), timeout=10_000)
+    changed_at = min(s.iteration for s in r.samples if s.temperature == 0.3)
+    qtbot.waitUntil(lambda: w.trainer.iteration >= changed_at + 200, timeout=20_000)
+    w.pause()
+    qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
+    assert all(s.temperature == (0.3 if s.iteration >= changed_at else 1.0) for s in r.samples)
+    assert w.trainer.learning_rate == 0.05 and w.trainer.restore_point is not None  # kept here, before the change
+    assert w.trainer.restore_point.iteration < changed_at
