@@ -209,17 +209,9 @@ class TrainingProcess:
     def receive(self, timeout: float):
         """(snapshots, state): the steps the child sent within timeout seconds (all that are waiting), and its
         trainer's state if the run has ended (a diverged step ends it), else None."""
-        steps: list = []
         if not self._conn.poll(timeout):
-            return steps, None
-        while True:
-            kind, value = self._receive()
-            if kind == "stopped":
-                self.running = False
-                return steps, value
-            steps += value
-            if not (steps and steps[-1].diverged) and not self._conn.poll():
-                return steps, None
+            return [], None
+        return self._take(to_the_end=False)
 
     def recall(self):
         """(snapshots, state): end the run, and take every step it sent and the state it ended with."""
@@ -229,6 +221,11 @@ class TrainingProcess:
             except (OSError, ValueError) as e:
                 self._fail(f"the training process cannot be reached ({e})")
             self._stop_sent = True
+        return self._take(to_the_end=True)
+
+    def _take(self, to_the_end: bool):
+        """Read the child's messages until its run's state arrives, or (unless to_the_end) until none is waiting and
+        the last step did not diverge (its state follows at once then); (steps, state or None)."""
         steps: list = []
         while True:
             kind, value = self._receive()
@@ -236,6 +233,8 @@ class TrainingProcess:
                 self.running = False
                 return steps, value
             steps += value
+            if not to_the_end and not (steps and steps[-1].diverged) and not self._conn.poll():
+                return steps, None
 
     def forget(self) -> None:
         """Let the child drop its copy of the trainer and its data (while it waits for the next worker)."""

@@ -8,27 +8,9 @@ import signal
 import numpy as np
 import pytest
 
-import core
 from charrnn_gui import train_process
-from charrnn_gui.worker import TrainingWorker
 
-from .test_worker import Recorder, make_trainer
-
-
-@pytest.fixture
-def started():
-    made = []
-
-    def start(trainer=None):
-        w = TrainingWorker(trainer or make_trainer())
-        r = Recorder().listen_to(w)
-        made.append(w)
-        w.start()
-        return w, r
-
-    yield start
-    for w in made:
-        assert w.stop(10.0)
+from .test_worker import make_trainer, worker_and_recorder  # noqa: F401  (a fixture)
 
 
 def train_in_process(w, r, qtbot, at_least: int):
@@ -39,8 +21,8 @@ def train_in_process(w, r, qtbot, at_least: int):
     qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
 
 
-def test_the_model_trains_in_a_child_process_exactly_as_it_would_here(started, qtbot):
-    w, r = started()
+def test_the_model_trains_in_a_child_process_exactly_as_it_would_here(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder()
     train_in_process(w, r, qtbot, 300)
     assert w.process_pid != os.getpid()
     n = w.trainer.iteration
@@ -54,8 +36,8 @@ def test_the_model_trains_in_a_child_process_exactly_as_it_would_here(started, q
     assert [s.text for s in r.samples] == [s.sample.text for s in snaps if s.sample is not None]
 
 
-def test_a_hold_gets_the_model_back_and_what_it_changes_goes_on_in_the_child(started, qtbot):
-    w, r = started()
+def test_a_hold_gets_the_model_back_and_what_it_changes_goes_on_in_the_child(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder()
     w.resume()
     qtbot.waitUntil(lambda: w.process_pid is not None and w.trainer.iteration >= 100, timeout=20_000)
     with w.hold() as t:  # the child has stopped and handed its state over: the trainer is exact here
@@ -69,8 +51,8 @@ def test_a_hold_gets_the_model_back_and_what_it_changes_goes_on_in_the_child(sta
     assert w.trainer.temperature == 0.25 and not np.array_equal(weights, w.trainer.get_state()["weights"])
 
 
-def test_pausing_a_run_in_the_child_parks_within_a_few_batches(started, qtbot):
-    w, r = started()
+def test_pausing_a_run_in_the_child_parks_within_a_few_batches(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder()
     stopped = 0
     for k in range(3):
         train_in_process(w, r, qtbot, stopped + 100)  # (a pause before the loop has seen the resume parks nothing)
@@ -81,8 +63,8 @@ def test_pausing_a_run_in_the_child_parks_within_a_few_batches(started, qtbot):
     assert len(w.pause_latencies) == 3 and max(w.pause_latencies) < 0.25
 
 
-def test_a_divergence_in_the_child_is_reported_and_the_model_kept_as_it_was(started, qtbot):
-    w, r = started(make_trainer(learning_rate=1e3, optimizer="rmsprop"))
+def test_a_divergence_in_the_child_is_reported_and_the_model_kept_as_it_was(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder(make_trainer(learning_rate=1e3, optimizer="rmsprop"))
     w.resume()
     qtbot.waitUntil(lambda: bool(r.diverged and r.paused), timeout=15_000)
     assert w.process_pid is not None  # it diverged in the child
@@ -91,8 +73,8 @@ def test_a_divergence_in_the_child_is_reported_and_the_model_kept_as_it_was(star
     assert r.paused == [w.trainer.iteration] and all(np.isfinite(p).all() for p in w.trainer.params.values())
 
 
-def test_a_training_process_that_dies_stops_training_with_one_clear_line(started, qtbot):
-    w, r = started()
+def test_a_training_process_that_dies_stops_training_with_one_clear_line(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder()
     w.resume()
     qtbot.waitUntil(lambda: w.process_pid is not None and w.trainer.iteration >= 50, timeout=20_000)
     os.kill(w.process_pid, signal.SIGKILL)
@@ -121,9 +103,13 @@ def test_the_child_trains_with_one_blas_thread_unless_told_otherwise(monkeypatch
             process.close()
 
 
-def test_turned_off_the_model_trains_in_the_worker_thread(started, qtbot, monkeypatch):
-    monkeypatch.setenv("CHARRNN_TRAIN_PROCESS", "0")
-    w, r = started()
+@pytest.mark.parametrize("why", ["turned off", "too big to copy"])
+def test_the_model_trains_in_the_worker_thread_when_turned_off_or_too_big(worker_and_recorder, qtbot, monkeypatch, why):
+    if why == "turned off":
+        monkeypatch.setenv("CHARRNN_TRAIN_PROCESS", "0")
+    else:
+        monkeypatch.setattr(train_process, "MAX_BYTES", 1000)
+    w, r = worker_and_recorder()
     w.resume()
     qtbot.waitUntil(lambda: w.trainer.iteration >= 200, timeout=20_000)
     w.pause()
@@ -131,18 +117,8 @@ def test_turned_off_the_model_trains_in_the_worker_thread(started, qtbot, monkey
     assert w.process_pid is None
 
 
-def test_a_trainer_too_big_to_copy_trains_in_the_worker_thread(started, qtbot, monkeypatch):
-    monkeypatch.setattr(train_process, "MAX_BYTES", 1000)
-    w, r = started()
-    w.resume()
-    qtbot.waitUntil(lambda: w.trainer.iteration >= 200, timeout=20_000)
-    w.pause()
-    qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
-    assert w.process_pid is None
-
-
-def test_a_child_given_back_forgets_its_model_and_serves_the_next_worker(started, qtbot):
-    w, r = started()
+def test_a_child_given_back_forgets_its_model_and_serves_the_next_worker(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder()
     train_in_process(w, r, qtbot, 50)
     first = w.process_pid
     assert w.stop(10.0)
@@ -151,7 +127,7 @@ def test_a_child_given_back_forgets_its_model_and_serves_the_next_worker(started
         assert process.pid == first and process._loaded is None  # it was told to let the model go
     finally:
         train_process.give_back(process)
-    w2, r2 = started(make_trainer(seed=7))
+    w2, r2 = worker_and_recorder(make_trainer(seed=7))
     train_in_process(w2, r2, qtbot, 50)
     assert w2.process_pid == first  # no new process started
     here = make_trainer(seed=7)
@@ -180,8 +156,8 @@ def test_an_exception_in_the_child_comes_back_as_one_line_and_the_child_is_not_r
     assert process not in train_process._idle
 
 
-def test_a_live_setting_while_the_child_trains_applies_from_the_next_step_and_training_goes_on_there(started, qtbot):
-    w, r = started(make_trainer(sample_every=10))
+def test_a_live_setting_while_the_child_trains_applies_from_the_next_step_and_training_goes_on_there(worker_and_recorder, qtbot):
+    w, r = worker_and_recorder(make_trainer(sample_every=10))
     w.resume()
     qtbot.waitUntil(lambda: w.process_pid is not None and w.trainer.iteration >= 100, timeout=20_000)
     w.set_live(temperature=0.3, learning_rate=0.05)
