@@ -52,6 +52,23 @@ class TrainingProcessError(RuntimeError):
     """The child failed or ended; the message is one line for the user."""
 
 
+def blas_limit():
+    """Limit BLAS while training, in the worker thread or the child: one thread unless $CHARRNN_BLAS_THREADS says
+    otherwise (faster on small CPUs, and it leaves a core for the GUI)."""
+    try:
+        from core.threads import DEFAULT_BLAS_THREADS, blas_threads_setting, limit_blas_threads
+
+        try:
+            threads = blas_threads_setting()
+        except ValueError:  # a malformed $CHARRNN_BLAS_THREADS: the default, rather than no limit
+            threads = DEFAULT_BLAS_THREADS
+        return limit_blas_threads(threads)
+    except Exception:  # pragma: no cover - a missing threadpoolctl is never fatal here
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+
 # -- the child ----------------------------------------------------------------------------------------------------
 
 
@@ -71,15 +88,11 @@ def main() -> None:
 def serve(conn) -> None:
     """The child's main: answer `ready`, then load and run trainers until told to quit or the pipe closes."""
     from core import Trainer
-    from core.threads import DEFAULT_BLAS_THREADS, blas_threads_in_use, blas_threads_setting, limit_blas_threads
+    from core.threads import blas_threads_in_use
 
-    try:
-        threads = blas_threads_setting()
-    except ValueError:
-        threads = DEFAULT_BLAS_THREADS
     outbox = _Outbox(conn)
     trainer = None
-    with limit_blas_threads(threads):
+    with blas_limit():
         outbox.put(("ready", [lib["threads"] for lib in blas_threads_in_use()]))
         while True:
             try:
@@ -172,7 +185,6 @@ class TrainingProcess:
         self._ready = False
         self.blas_threads: list[int] | None = None  # each BLAS library's thread count in the child, once ready
         self._loaded = None  # weak reference to the trainer whose data and config the child holds
-        self._stop_sent = False
         self.running = False  # a run was started and its `stopped` not received yet
         self.broken = False  # failed or ended: never used again
 
@@ -208,7 +220,7 @@ class TrainingProcess:
             self._conn.send(("run", trainer.get_state()))
         except (OSError, ValueError) as e:
             self._fail(f"the training process cannot be reached ({e})")
-        self.running, self._stop_sent = True, False
+        self.running = True
 
     def receive(self, timeout: float):
         """(snapshots, state): the steps the child sent within timeout seconds (all that are waiting), and its
@@ -219,12 +231,10 @@ class TrainingProcess:
 
     def recall(self):
         """(snapshots, state): end the run, and take every step it sent and the state it ended with."""
-        if not self._stop_sent:
-            try:
-                self._conn.send(("stop",))
-            except (OSError, ValueError) as e:
-                self._fail(f"the training process cannot be reached ({e})")
-            self._stop_sent = True
+        try:
+            self._conn.send(("stop",))
+        except (OSError, ValueError) as e:
+            self._fail(f"the training process cannot be reached ({e})")
         return self._take(to_the_end=True)
 
     def _take(self, to_the_end: bool):
@@ -300,9 +310,7 @@ def fits(trainer) -> bool:
 
     if type(trainer) is not Trainer or "step" in vars(trainer):
         return False
-    state = trainer.get_state()
-    size = trainer.data.nbytes + state["weights"].nbytes + sum(a.nbytes for a in state["optimizer"].values())
-    return size <= MAX_BYTES
+    return trainer.data.nbytes + trainer.model_bytes <= MAX_BYTES
 
 
 def lease() -> TrainingProcess | None:

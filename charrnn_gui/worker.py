@@ -64,7 +64,7 @@ from contextlib import contextmanager
 from PySide6.QtCore import QObject, QThread, Signal
 
 from .history import LossHistory, Progress
-from .train_process import TrainingProcessError, fits, give_back, lease
+from .train_process import TrainingProcessError, blas_limit, fits, give_back, lease
 
 EMIT_INTERVAL = 0.2  # seconds between progressed signals: at most 5 a second (the status bar, the samples and the
 # plot show no more than that while training fast; each hand-over costs the GUI thread ~1 ms and training the GIL)
@@ -139,23 +139,6 @@ def stop_all_threads(timeout: float = 30.0) -> list[str]:
             names.append(t.objectName() or repr(t))
         t.join(timeout)
     return names
-
-
-def _blas_limit():
-    """Limit BLAS while training: one thread unless $CHARRNN_BLAS_THREADS says otherwise (faster on small
-    CPUs, and it leaves a core for the GUI)."""
-    try:
-        from core.threads import DEFAULT_BLAS_THREADS, blas_threads_setting, limit_blas_threads
-
-        try:
-            threads = blas_threads_setting()
-        except ValueError:  # a malformed $CHARRNN_BLAS_THREADS: the default, rather than no limit
-            threads = DEFAULT_BLAS_THREADS
-        return limit_blas_threads(threads)
-    except Exception:  # pragma: no cover - a missing threadpoolctl is never fatal here
-        from contextlib import nullcontext
-
-        return nullcontext()
 
 
 class TrainingWorker(QObject):
@@ -356,15 +339,20 @@ class TrainingWorker(QObject):
         out += [(self.sampled, samples)] if samples else []
         return out
 
+    def _record(self, snap) -> None:
+        """Record one step: its history row; its sample and gradient flow for the next emit (after the progress
+        covering them, each kind in one signal). Only with the trainer's turn."""
+        self.history.append_snapshot(snap)
+        if snap.sample is not None:
+            self._samples.append(snap.sample)
+        if snap.grad_flow is not None:
+            self._flows.append(snap.grad_flow)
+
     def _record_remote(self, snaps, state) -> str | None:
         """Record the child's steps as if they had been taken here; take its trainer's state once its run has ended
         (else only the counters the window reads directly). The divergence of the last step, if it diverged."""
         for snap in snaps:
-            self.history.append_snapshot(snap)
-            if snap.sample is not None:
-                self._samples.append(snap.sample)  # emitted after the progress covering it
-            if snap.grad_flow is not None:
-                self._flows.append(snap.grad_flow)
+            self._record(snap)
         t = self.trainer
         if state is not None:
             t.set_state(state)  # exact again (its restore point is its own, untouched)
@@ -401,7 +389,7 @@ class TrainingWorker(QObject):
         remote = False  # the child process has the trainer (a run started and not yet called back)
         process = lease() if fits(self.trainer) else None  # None: every step here, in this thread
         try:
-            with _blas_limit():
+            with blas_limit():
                 while True:
                     # Decide under the lock; take the trainer's turn for the work.
                     with cond:
@@ -443,7 +431,7 @@ class TrainingWorker(QObject):
                                 action = "remote"  # unlimited, unheld, nothing to apply: the child steps
                         self._stepping = True
                     # The trainer's turn: no lock held.
-                    emit, diverged = [], None
+                    emit, diverged, stepped, turn_start = [], None, [], now
                     try:
                         if action in ("remote", "recall"):
                             remote = False  # until the child has answered: an error leaves the trainer here
@@ -451,14 +439,9 @@ class TrainingWorker(QObject):
                                 self._handed_over = self.trainer.get_state()
                                 process.start_run(self.trainer)
                                 self.process_pid = process.pid
-                            snaps, state = process.receive(REMOTE_WAIT) if action == "remote" else process.recall()
-                            diverged = self._record_remote(snaps, state)
+                            stepped, state = process.receive(REMOTE_WAIT) if action == "remote" else process.recall()
+                            diverged = self._record_remote(stepped, state)
                             remote = state is None
-                            its_in_window += sum(1 for snap in snaps if not snap.diverged)
-                            now = time.perf_counter()
-                            if snaps and (diverged or now - window_start >= EMIT_INTERVAL):
-                                emit = self._take_emission(now, window_start, its_in_window, elapsed)
-                                window_start, its_in_window = now, 0
                         elif action == "park":
                             emit = self._take_emission(now, window_start, its_in_window, elapsed)
                             emit.append((self.paused, self.trainer.iteration))
@@ -472,18 +455,16 @@ class TrainingWorker(QObject):
                             except DivergedError as e:
                                 snap, diverged = None, str(e)
                             if snap is not None:
-                                self.history.append_snapshot(snap)
-                                if snap.sample is not None:
-                                    self._samples.append(snap.sample)  # emitted after the progress covering it
-                                if snap.grad_flow is not None:
-                                    self._flows.append(snap.grad_flow)  # all of them in one signal, likewise
+                                self._record(snap)
                                 diverged = snap.diverged
-                                its_in_window += 0 if diverged else 1
-                                now = time.perf_counter()
-                                if diverged or now - window_start >= EMIT_INTERVAL:
-                                    emit = self._take_emission(now, window_start, its_in_window,
-                                                               elapsed + (now - last_step))
-                                    window_start, its_in_window = now, 0
+                                stepped = [snap]
+                        if stepped:  # steps taken here or in the child: emit what they recorded when it is time
+                            its_in_window += sum(1 for snap in stepped if not snap.diverged)
+                            now = time.perf_counter()
+                            if diverged or now - window_start >= EMIT_INTERVAL:
+                                emit = self._take_emission(now, window_start, its_in_window,
+                                                           elapsed + (now - turn_start))
+                                window_start, its_in_window = now, 0
                         with cond:
                             if diverged:
                                 self._run = False

@@ -133,6 +133,11 @@ class Trainer:
     def learning_rate(self) -> float:
         return self.optimizer.learning_rate
 
+    @property
+    def model_bytes(self) -> int:
+        """Bytes of the weights and the optimizer's memory (what a copy of the model costs)."""
+        return self._flat.nbytes + sum(v.nbytes for v in self.optimizer.state_arrays().values())
+
     def set_live(self, **settings) -> None:
         """Change learning_rate, temperature, sample_every or sample_length between steps."""
         for key, value in settings.items():
@@ -164,9 +169,9 @@ class Trainer:
         if last is not None and self.iteration - last.iteration < RESTORE_MIN_GAP:
             last.new_learning_rate = new_rate
             return
-        state = self.optimizer.state_arrays()
-        if self._flat.nbytes + sum(v.nbytes for v in state.values()) > RESTORE_MAX_BYTES:
+        if self.model_bytes > RESTORE_MAX_BYTES:
             return
+        state = self.optimizer.state_arrays()
         self.restore_point = RestorePoint(
             self.iteration, self.optimizer.learning_rate, new_rate, self.smooth_loss, self._flat.copy(),
             {k: v.copy() for k, v in state.items()}, self.optimizer.t, self.state.copy())

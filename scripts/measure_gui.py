@@ -24,8 +24,8 @@ headless slot beside it under the same machine load. Each process notes
 (time, iteration) a few times a second; a slot's rate is taken between its first note SETTLE seconds after it
 resumed and its last; the ratio is the median over the pairs (the order alternates, so a steady drift cancels).
 Alternating whole runs, as the default mode does, leaves the ratio at the mercy of this shared machine's load,
-which moves the rate by 10-20% from one minute to the next. Both training loops are pinned to one CPU (--pin; the app's is its training process when it uses one):
-this machine's CPUs change speed each on its own. With --versus NAME=VALUE a second app, with that constant
+which moves the rate by 10-20% from one minute to the next. Both training loops are pinned to one CPU (--pin;
+the app's is its training process when it uses one): this machine's CPUs change speed each on its own. With --versus NAME=VALUE a second app, with that constant
 changed (--set changes it for both), takes its turn in every round as well, and the ratio of the two apps'
 rates round by round is the A/B of the change, e.g.
     measure_gui.py --interleaved 40 --slot 1.5 --versus charrnn_gui.worker.SWITCH_INTERVAL=0.005
