@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
 
 from charrnn_gui.frame_budget import FrameBudget
+from charrnn_gui.samples import MAX_BLOCKS
 
 from .helpers import wait_iterations
 
@@ -134,19 +134,24 @@ def test_window_slows_its_redraws_while_training_is_costly_and_restores_them_on_
     assert window._heatmap_min_interval == main_window.HEATMAP_LONGEST_INTERVAL
     assert window._samples_min_interval == main_window.SAMPLES_LONGEST_INTERVAL
     assert window._status_min_interval == main_window.STATUS_LONGEST_INTERVAL
-    it = window.trainer.iteration
-    qtbot.waitUntil(lambda: window.trainer.iteration > it, timeout=5000)  # training goes on meanwhile
     # The status bar's numbers now change at most every STATUS_LONGEST_INTERVAL (at the base interval they would
-    # change with every progress signal, five times a second), while the iteration count still moves.
-    texts = [window.iteration_label.text()]
-    watch = QTimer()
-    watch.setInterval(10)
-    watch.timeout.connect(lambda: texts.append(window.iteration_label.text()) if texts[-1] != window.iteration_label.text()
-                          else None)
-    watch.start()
-    qtbot.wait(2000)
-    watch.stop()
-    assert 2 <= len(texts) <= 2.0 / main_window.STATUS_LONGEST_INTERVAL + 2
+    # change with every progress signal, five times a second), while the iteration count still moves: every update
+    # of the status bar that changes it is noted with the time the window took for it, and the test waits for four
+    # changes, however long they take on this machine.
+    changes = []  # (the window's perf_counter time of the update, the iteration label's text) when it changed
+    update_status = window._update_status
+
+    def timed_update():  # the throttled updates only (refresh_now notes their time; _update_ui's are not timed)
+        update_status()
+        at, text = window._shown_at.get("status"), window.iteration_label.text()
+        if at is not None and (not changes or (at != changes[-1][0] and text != changes[-1][1])):
+            changes.append((at, text))
+
+    window._update_status = timed_update
+    qtbot.waitUntil(lambda: len(changes) >= 4, timeout=30_000)  # training goes on meanwhile
+    del window._update_status
+    gaps = np.diff([t for t, _ in changes])
+    assert len(gaps) >= 3 and gaps.min() >= main_window.STATUS_LONGEST_INTERVAL, gaps
     window.pause()
     qtbot.waitUntil(lambda: window.loss_panel.refresh_interval == main_window.LOSS_REFRESH_MS, timeout=2000)
     assert window._heatmap_min_interval == main_window.HEATMAP_MIN_INTERVAL
@@ -156,4 +161,12 @@ def test_window_slows_its_redraws_while_training_is_costly_and_restores_them_on_
     window.refresh_now()
     _, y = window.loss_panel.raw_curve.getOriginalDataset()
     assert len(y) > 0 and np.isfinite(y).all()
-    assert window.samples_panel.view.toPlainText().count("iter") >= len(window.samples_panel.records) > 0
+    # Paused, the samples view shows every sample drawn, up to the newest one (all of them, unless there were more
+    # than the view keeps: then its newest lines, which is the case when this machine trains fast).
+    panel = window.samples_panel
+    text, records = panel.view.toPlainText(), list(panel.records)
+    assert records and text.endswith(f"{records[-1].header()}\n{records[-1].text}")
+    if panel.view.document().blockCount() < MAX_BLOCKS:
+        assert text.count("── iteration") == panel.count == len(records)
+    else:
+        assert text.count("── iteration") >= MAX_BLOCKS // (4 + max(r.text.count("\n") for r in records))

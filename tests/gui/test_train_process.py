@@ -168,4 +168,6 @@ def test_a_live_setting_while_the_child_trains_applies_from_the_next_step_and_tr
     qtbot.waitUntil(lambda: len(r.paused) == 1, timeout=5000)
     assert all(s.temperature == (0.3 if s.iteration >= changed_at else 1.0) for s in r.samples)
     assert w.trainer.learning_rate == 0.05 and w.trainer.restore_point is not None  # kept here, before the change
-    assert w.trainer.restore_point.iteration < changed_at
+    # Taken at the iteration the change came in, before the first step at the new settings: that step may draw a
+    # sample (at the restore point's own iteration) when the child was called back at a multiple of 10.
+    assert changed_at - 10 < w.trainer.restore_point.iteration <= changed_at
