@@ -31,6 +31,7 @@ from .frame_budget import FrameBudget
 from .gradflow_panel import GradFlowPanel
 from .heatmap import HiddenHeatmap
 from .inspector import InspectorPanel
+from .lifetimes import stop_with
 from .lossplot import REFRESH_MS as LOSS_REFRESH_MS
 from .lossplot import LossPlotPanel
 from .runs_library import RunsLibrary
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)  # threads are joined even if the window never closes
+        stop_with(self, self.session, self.runs)  # ... or is garbage-collected without being closed
         self._load_startup_corpus(restore_last_corpus)
         self._update_ui()
 

@@ -54,6 +54,8 @@ lets go of it and is deleted, so no reference cycle leaves a QObject to the cycl
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import sys
 import threading
 import time
@@ -74,6 +76,7 @@ SWITCH_INTERVAL = 0.001  # while training, a thread waiting for the GIL gets it 
 PARK_POLL = 0.05  # seconds between checks of the shared state while waiting (every change also notifies)
 REMOTE_WAIT = 0.05  # seconds the loop waits for the child's next steps before it looks at its own state again
 FINAL_HOLD_WAIT = 5.0  # seconds the ending loop waits for a GUI hold before its last flush (skipped after)
+EXIT_JOIN_SECONDS = 10.0  # seconds the interpreter's exit waits for the registered threads to end, at most
 
 _registry_lock = threading.Lock()
 _registry: set["_Runner"] = set()
@@ -139,6 +142,20 @@ def stop_all_threads(timeout: float = 30.0) -> list[str]:
             names.append(t.objectName() or repr(t))
         t.join(timeout)
     return names
+
+
+def _join_at_exit(timeout: float = EXIT_JOIN_SECONDS) -> None:
+    """At interpreter exit (before Python frees the registry, and with it the QThreads): stop and join every
+    registered thread, so a window never closed, or a script that never ran app.exec(), ends cleanly.
+
+    A thread still running after the timeout (a corpus load stuck in a read) is left to the OS: its QThread is
+    given one more reference, so Python never destroys it (destroying a running QThread aborts the process)."""
+    stop_all_threads(timeout)
+    for t in running_threads():  # pragma: no cover - needs a read that never returns
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(t))
+
+
+atexit.register(_join_at_exit)
 
 
 class TrainingWorker(QObject):

@@ -145,3 +145,53 @@ def test_open_reset_restart_two_hundred_times_while_training_with_garbage_collec
     qtbot.waitUntil(lambda: running_threads() == [], timeout=30_000)
     stop_all_threads(timeout=5)
     assert registered_threads() == []
+
+
+def test_a_window_garbage_collected_while_training_stops_its_threads_with_it(qtbot, dialogs, small_builtin,
+                                                                             small_corpus_file):
+    from charrnn_gui import MainWindow
+
+    w = MainWindow(restore_last_corpus=False)
+    use_small_settings(w)
+    open_file_via_dialog(w, dialogs, qtbot, small_corpus_file)
+    w.start()
+    wait_iterations(w, qtbot, 20)
+    assert training_threads()  # the training thread (and the run writer) are running
+    gone = weakref.ref(w)
+    del w  # never closed: its last reference goes
+    gc.collect()
+    assert gone() is None
+    assert running_threads() == []  # stopped with the window, not left training for nobody until the exit
+
+
+NEVER_CLOSED = """
+import sys, time
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from charrnn_gui import MainWindow
+from tests.gui.helpers import use_small_settings
+window = MainWindow(restore_last_corpus=False)
+use_small_settings(window)
+window.show()
+window.open_corpus_path(sys.argv[1])
+while window.is_loading or window.corpus_spec != sys.argv[1]:
+    app.processEvents()
+    time.sleep(0.01)
+window.start()
+while window.trainer is None or window.trainer.iteration < 50 or window.session.recording is None:
+    app.processEvents()
+    time.sleep(0.01)
+print("trained", window.trainer.iteration, flush=True)
+"""  # then the interpreter exits with the window open, training, and writing its run
+
+
+def test_an_interpreter_that_exits_with_a_window_training_ends_cleanly(tmp_path, small_corpus_file):
+    import os
+    import subprocess
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+               XDG_DATA_HOME=str(tmp_path / "data"), PYTHONPATH=os.pathsep.join(sys.path))
+    done = subprocess.run([sys.executable, "-c", NEVER_CLOSED, str(small_corpus_file)], env=env, cwd=os.getcwd(),
+                          capture_output=True, text=True, timeout=300)
+    assert "trained" in done.stdout, done.stderr
+    assert done.returncode == 0 and "Destroyed while thread" not in done.stderr, done.stderr
