@@ -444,11 +444,7 @@ class MainWindow(QMainWindow):
         return self._start_load(BUILTIN_PREFIX + name, lambda: load_builtin(name), f"built-in {name}")
 
     def _start_load(self, spec: str, load, label: str) -> bool:
-        if not self.session.load(spec, load, label):
-            self.statusBar().showMessage(f"Still loading {self.session.loading_label}; try again when it is done",
-                                         5000)
-            return False
-        return True
+        return self.session.load(spec, load, label)  # supersedes a load under way: the newest action wins
 
     @Slot(str)
     def _on_load_started(self, label: str) -> None:
@@ -818,9 +814,6 @@ class MainWindow(QMainWindow):
             path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", self._dialog_dir(), CHECKPOINT_FILTER)
             if not path:
                 return
-        if self.is_loading:
-            self.statusBar().showMessage("Still loading a corpus; try again when it is done", 5000)
-            return
         try:
             ckpt = self.session.read_checkpoint(path)
         except core.CheckpointError as e:
@@ -1079,9 +1072,6 @@ class MainWindow(QMainWindow):
         self.save_checkpoint_action.setEnabled(has_model)
         self.save_as_action.setEnabled(has_model)
         self.sample_now_action.setEnabled(has_model and not running)
-        self.open_corpus_action.setEnabled(not loading)
-        self.open_checkpoint_action.setEnabled(not loading)
-        self.builtin_menu.setEnabled(not loading)
         self.settings_panel.set_model_exists(has_model)
         if not has_model:
             why = "Start or step training first: there is no model yet"

@@ -182,9 +182,8 @@ class Session(QObject):
         return self._loader.label if self._loader is not None else ""
 
     def load(self, spec: str, load, label: str, after=None) -> bool:
-        """Run load() off the GUI thread; False (nothing started) while another load is under way."""
-        if self._loader is not None:
-            return False
+        """Run load() off the GUI thread; a load under way is superseded (its result will be ignored). True."""
+        self._drop_load()
         loader = CorpusLoader(load, label)
         loader.loaded.connect(self._on_loader_loaded)
         loader.failed.connect(self._on_loader_failed)
@@ -227,6 +226,20 @@ class Session(QObject):
     def _on_loader_finished(self) -> None:
         if self.sender() is self._loader:
             self._finish_loading()
+
+    def _drop_load(self, ended: bool = False) -> None:
+        """Forget the load under way, if any: the user's newer action supersedes it. Its thread ends on its own
+        (a read cannot be interrupted) and stays registered until then; its late results are ignored (sender
+        checks). ended: nothing follows it, so the load is announced as over."""
+        loader, self._loader = self._loader, None
+        if loader is None:
+            return
+        self._after_load = self._load_spec = None
+        self._old_loaders = [old for old in self._old_loaders if not old.join(0)]
+        if not loader.join(0):
+            self._old_loaders.append(loader)
+        if ended:
+            self.loadEnded.emit()
 
     def _finish_loading(self) -> None:
         loader = self._loader
@@ -656,8 +669,10 @@ class Session(QObject):
     def open_checkpoint(self, ckpt, path: str) -> str | None:
         """Continue a read checkpoint: at once when the corpus in use fits, else after loading its text.
 
-        Returns why it cannot be opened, or None (then checkpointOpened or checkpointFailed follows).
+        Returns why it cannot be opened, or None (then checkpointOpened or checkpointFailed follows). A corpus load
+        under way is superseded: the checkpoint is the user's newer action.
         """
+        self._drop_load(ended=True)
         if self.corpus is not None and self.corpus.vocab == ckpt.vocab and \
                 len(self.corpus) == int(ckpt.meta.get("n_data", len(self.corpus))):
             self._restore(ckpt, path, self.corpus, self.corpus_spec)

@@ -1,0 +1,105 @@
+"""User actions are never lost: a text or a checkpoint chosen while another load runs supersedes that load."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import core
+
+from .helpers import wait_iterations
+from .test_drop import drop
+
+
+@pytest.fixture
+def held_file(tmp_path, monkeypatch):
+    """A text file whose load stays inside core.load_corpus until released (released at the end in any case)."""
+    path = tmp_path / "held.txt"
+    path.write_text("A held text, loaded last of all.\n" * 40, encoding="utf-8")
+    release, entered = threading.Event(), threading.Event()
+    real_load = core.load_corpus
+
+    def load(p, *args, **kwargs):
+        if str(p) == str(path):
+            entered.set()
+            release.wait(60)
+        return real_load(p, *args, **kwargs)
+
+    monkeypatch.setattr(core, "load_corpus", load)
+    held = type("Held", (), {"path": path, "release": release, "entered": entered})
+    try:
+        yield held
+    finally:
+        release.set()
+
+
+def test_a_text_opened_while_another_loads_supersedes_it(make_window, qtbot, dialogs, held_file, small_corpus_file):
+    w = make_window()
+    assert w.open_corpus_path(str(held_file.path))
+    qtbot.waitUntil(held_file.entered.is_set, timeout=10_000)
+    assert w.is_loading and w.open_corpus_action.isEnabled()
+    assert w.open_corpus_path(str(small_corpus_file))  # not refused
+    qtbot.waitUntil(lambda: w.corpus_spec == str(small_corpus_file) and not w.is_loading, timeout=10_000)
+    held_file.release.set()  # the superseded load ends now: its text is not put in use
+    qtbot.waitUntil(lambda: not any(t.objectName() == "charrnn-corpus-loader" and t.isRunning()
+                                    for t in _threads()), timeout=10_000)
+    qtbot.wait(50)  # its late signals, if any, are delivered (and ignored)
+    assert w.corpus.name == "small.txt" and not w.is_loading
+    assert dialogs.messages == [] and "Loading" not in w.statusBar().currentMessage()
+
+
+def test_a_checkpoint_dropped_while_the_startup_corpus_loads_opens_it(make_window, qtbot, dialogs, held_file,
+                                                                     small_corpus_file, tmp_path):
+    first = make_window()
+    first.open_corpus_path(str(small_corpus_file))
+    qtbot.waitUntil(lambda: not first.is_loading, timeout=10_000)
+    first.start()
+    wait_iterations(first, qtbot, 30)
+    first.pause()
+    saved = first.trainer.iteration
+    checkpoint = tmp_path / "saved.npz"
+    assert first.save_checkpoint(path=str(checkpoint))
+    first.close()
+    first.settings.setValue("corpus/last", str(held_file.path))  # the next window starts by loading the held text
+    first.settings.sync()
+
+    second = make_window()
+    qtbot.waitUntil(held_file.entered.is_set, timeout=10_000)
+    assert second.is_loading
+    assert drop(second, checkpoint)  # the checkpoint needs its own text: that load supersedes the startup one
+    qtbot.waitUntil(lambda: second.trainer is not None and not second.is_loading, timeout=10_000)
+    held_file.release.set()
+    qtbot.waitUntil(lambda: not any(t.objectName() == "charrnn-corpus-loader" and t.isRunning()
+                                    for t in _threads()), timeout=10_000)
+    qtbot.wait(50)
+    assert second.trainer.iteration == saved and second.checkpoint_path == str(checkpoint)
+    assert second.corpus.name == "small.txt" and dialogs.messages == []
+
+
+def test_a_checkpoint_of_the_text_in_use_opened_while_another_text_loads_wins(make_window, qtbot, dialogs, held_file,
+                                                                              small_corpus_file, tmp_path):
+    w = make_window()
+    w.open_corpus_path(str(small_corpus_file))
+    qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
+    w.step_once()
+    wait_iterations(w, qtbot, 1)
+    qtbot.waitUntil(lambda: w.state == "paused", timeout=10_000)
+    checkpoint = tmp_path / "one.npz"
+    assert w.save_checkpoint(path=str(checkpoint))
+    w.open_corpus_path(str(held_file.path))
+    qtbot.waitUntil(held_file.entered.is_set, timeout=10_000)
+    w.open_checkpoint(path=str(checkpoint))  # opened at once (its text is in use); the held load is dropped
+    assert not w.is_loading and w.checkpoint_path == str(checkpoint) and w.trainer.iteration == 1
+    held_file.release.set()
+    qtbot.waitUntil(lambda: not any(t.objectName() == "charrnn-corpus-loader" and t.isRunning()
+                                    for t in _threads()), timeout=10_000)
+    qtbot.wait(50)
+    assert w.corpus.name == "small.txt" and w.trainer is not None and w.trainer.iteration == 1
+    assert dialogs.messages == []
+
+
+def _threads():
+    from charrnn_gui.worker import registered_threads
+
+    return registered_threads()
