@@ -30,21 +30,46 @@ def main(argv=None) -> int:
         app = QApplication(sys.argv[:1] + list(sys.argv[1:] if argv is None else argv))
         argv = app.arguments()[1:]  # Qt has removed its own options (-platform, -style, ...)
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    why = path_problem(args.path)
+    if why:  # a typo on the command line: said where it was typed, as argparse does, before any window opens
+        print(f"charrnn-gui: error: {why}", file=sys.stderr)
+        return 2
     app.setApplicationName("charrnn-gui")
     app.setOrganizationName("charrnn")
     app.setApplicationDisplayName("charrnn")
 
-    from .main_window import MainWindow
-
-    window = MainWindow(restore_last_corpus=args.path is None)
-    window.show()
-    if args.path:
-        if args.path.lower().endswith(".npz"):
-            window.open_checkpoint(path=args.path)
-        else:
-            window.open_corpus_path(args.path)
+    window = open_window(args.path)  # noqa: F841 - kept alive while the app runs
     code = app.exec()
     return finish_threads(code)
+
+
+def path_problem(path: str | None) -> str | None:
+    """Why the command line's path cannot be opened at all (missing, a folder), else None. What is inside a file
+    (not text, not a checkpoint) is for the window to say, as when the file is opened or dropped there."""
+    import os
+
+    if path is None:
+        return None
+    if not os.path.exists(path):
+        return f"{path}: no such file"
+    if os.path.isdir(path):
+        return f"{path} is a folder; give a text file (.txt) to train on or a checkpoint (.npz) to continue"
+    return None
+
+
+def open_window(path: str | None = None):
+    """The shown MainWindow, opening path as a checkpoint (.npz) or as a text to train on (anything else);
+    without a path, the last text used."""
+    from .main_window import MainWindow
+
+    window = MainWindow(restore_last_corpus=path is None)
+    window.show()
+    if path:
+        if path.lower().endswith(".npz"):
+            window.open_checkpoint(path=path)
+        else:
+            window.open_corpus_path(path)
+    return window
 
 
 def finish_threads(code: int, timeout: float = 5.0) -> int:
