@@ -247,10 +247,12 @@ def test_samples_sent_but_not_yet_delivered_when_the_run_ends_are_kept_in_it(qtb
         session.pause()
         # The worker parks and sends its last progress and samples; nothing delivers them before the Reset (no
         # event loop runs in between, as when Reset follows Pause within one slot).
-        deadline = time.monotonic() + 5
-        while (session.worker.is_running or session.worker.elapsed == 0.0) and time.monotonic() < deadline:
+        w = session.worker
+        deadline = time.monotonic() + 30  # (a guard against a hang, not a measure)
+        while not w.pause_latencies and time.monotonic() < deadline:  # the loop has parked ...
             time.sleep(0.01)
-        time.sleep(0.3)
+        with w.hold():  # ... and posted its last progress and samples: it keeps the turn until they are sent
+            pass
         last = session.trainer.iteration
         session.discard_model()
         run = read_run(started[0])
