@@ -149,8 +149,11 @@ def test_a_vanished_run_keeps_what_was_read_and_says_why(tmp_path):
 
 def test_a_crash_mid_run_leaves_every_complete_line_readable(tmp_path):
     proc = start_writer(tmp_path / "run", n=0, pause=0.0, pad=3000)
-    time.sleep(0.5)
-    os.kill(proc.pid, signal.SIGKILL)
+    follower, deadline = RunReader(tmp_path / "run"), time.monotonic() + 60  # (a guard against a hang, not a measure)
+    while (follower.latest_iteration or 0) < 20 and time.monotonic() < deadline:  # writing for a while, however slowly
+        follower.poll()
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)  # in the middle of writing
     proc.wait(10)
     proc.stdout.close()
     proc.stderr.close()
