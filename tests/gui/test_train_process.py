@@ -60,7 +60,10 @@ def test_pausing_a_run_in_the_child_parks_within_a_few_batches(worker_and_record
         qtbot.wait(150)
         assert w.trainer.iteration == stopped == r.paused[-1] == len(w.history)
         r.paused.clear()
-    assert len(w.pause_latencies) == 3 and max(w.pause_latencies) < 0.25
+    # Parked by the recall (the child stops between two steps), never by waiting for something to time out: within
+    # the 2 s a Pause may ever take (issue 18). Its speed (~50 ms, median) is measured by scripts/measure_gui.py,
+    # not here, where the machine may be busy.
+    assert len(w.pause_latencies) == 3 and max(w.pause_latencies) < 2.0
 
 
 def test_a_divergence_in_the_child_is_reported_and_the_model_kept_as_it_was(worker_and_recorder, qtbot):
