@@ -178,10 +178,10 @@ while window.is_loading or window.corpus_spec != sys.argv[1]:
     app.processEvents()
     time.sleep(0.01)
 window.start()
-while window.trainer is None or window.trainer.iteration < 50 or window.session.recording is None:
+while window.runs.current is None or window.iteration_label.text() in ("Iteration 0", "Iteration 1"):
     app.processEvents()
     time.sleep(0.01)
-print("trained", window.trainer.iteration, flush=True)
+print("trained:", window.iteration_label.text(), flush=True)
 """  # then the interpreter exits with the window open, training, and writing its run
 
 
