@@ -670,11 +670,11 @@ class Session(QObject):
         """Continue a read checkpoint: at once when the corpus in use fits, else after loading its text.
 
         Returns why it cannot be opened, or None (then checkpointOpened or checkpointFailed follows). A corpus load
-        under way is superseded: the checkpoint is the user's newer action.
+        under way is superseded by a checkpoint that opens (the user's newer action), kept for one that cannot.
         """
-        self._drop_load(ended=True)
         if self.corpus is not None and self.corpus.vocab == ckpt.vocab and \
                 len(self.corpus) == int(ckpt.meta.get("n_data", len(self.corpus))):
+            self._drop_load(ended=True)
             self._restore(ckpt, path, self.corpus, self.corpus_spec)
             return None
         try:

@@ -103,3 +103,41 @@ def _threads():
     from charrnn_gui.worker import registered_threads
 
     return registered_threads()
+
+
+def test_a_checkpoint_that_cannot_be_opened_leaves_the_load_under_way_alone(make_window, qtbot, dialogs, held_file,
+                                                                              tmp_path):
+    w = make_window()
+    w.open_corpus_path(str(held_file.path))
+    qtbot.waitUntil(held_file.entered.is_set, timeout=10_000)
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a checkpoint at all")
+    assert drop(w, broken)
+    assert [title for _, title, _ in dialogs.messages] == ["Cannot open checkpoint"] and w.is_loading
+    held_file.release.set()
+    qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
+    assert w.corpus.name == "held.txt"  # the refused checkpoint did not cost the user the text being loaded
+
+
+def test_a_checkpoint_whose_text_is_gone_leaves_the_load_under_way_alone(make_window, qtbot, dialogs, held_file,
+                                                                         tmp_path):
+    gone = tmp_path / "gone.txt"
+    gone.write_text("A text that will be deleted before its checkpoint is opened.\n" * 40, encoding="utf-8")
+    first = make_window()
+    first.open_corpus_path(str(gone))
+    qtbot.waitUntil(lambda: not first.is_loading, timeout=10_000)
+    first.step_once()
+    qtbot.waitUntil(lambda: first.trainer is not None and first.state == "paused", timeout=10_000)
+    checkpoint = tmp_path / "orphan.npz"
+    assert first.save_checkpoint(path=str(checkpoint))
+    first.close()
+    gone.unlink()
+
+    w = make_window()
+    w.open_corpus_path(str(held_file.path))
+    qtbot.waitUntil(held_file.entered.is_set, timeout=10_000)
+    assert drop(w, checkpoint)
+    assert [title for _, title, _ in dialogs.messages] == ["Cannot open checkpoint"] and w.is_loading
+    held_file.release.set()
+    qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
+    assert w.corpus.name == "held.txt"
