@@ -18,8 +18,8 @@ from .budget import SLOW_STEP_SECONDS, human_seconds, refusal, step_cost
 from .checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
 from .config import CELLS, DTYPES, LR_SCHEDULES, MAX_LAYERS, OPTIMIZERS, PRESETS, preset
 from .corpus import CorpusError, load_corpus
-from .engine import (CHECKPOINT, CHECKPOINT_FAILED, DIVERGED, FAILED, RUNNING, WARNING, Engine, SaveCheckpoint, Start,
-                     Status, Stop)
+from .engine import (CHECKPOINT, CHECKPOINT_FAILED, DIVERGED, FAILED, RUNNING, WARNING, Engine, Pause, SaveCheckpoint,
+                     Start, Status, Stop)
 from .experiments import EXPERIMENTS, experiment
 from .runs.cli_hook import add_run_options, start_run
 from .sample import generate
@@ -277,7 +277,7 @@ def train_command(args, out=None, err=None) -> int:
 
     def stopped_with(reason: str) -> int:
         """A fault inside the engine (or writing metrics): keep the last good state; exit code 1."""
-        engine.call(Stop("interrupted", reason))
+        engine.call(Pause())
         message = f"training stopped at iteration {engine.iteration}: {reason}"
         if not ckpt_path:
             message += f"; {kept()}"
@@ -290,6 +290,8 @@ def train_command(args, out=None, err=None) -> int:
             else:
                 message += f"; the checkpoint could not be saved either ({answer.error}); {kept()}"
         print(f"charrnn-train: error: {_one_line(message)}", file=err)
+        for warning in engine.call(Stop("interrupted", reason)).value.warnings:  # the run says why
+            print(f"warning: {warning}", file=err)
         return 1
 
     lesson = _lesson_counter(args, cfg)
