@@ -257,7 +257,6 @@ def train_command(args, out=None, err=None) -> int:
     if run.path:
         print(f"run: {run.path}", file=out)
     start = time.perf_counter()
-    last_progress = start
     first_iteration = trainer.iteration
     saved_at = None  # iteration of the last checkpoint this run wrote to ckpt_path
     # The engine owns the trainer and the run from here on; save_checkpoint is looked up when it is called.
@@ -294,8 +293,7 @@ def train_command(args, out=None, err=None) -> int:
             print(f"warning: {warning}", file=err)
         return 1
 
-    lesson = _lesson_counter(args, cfg)
-    flows_at: dict = {}  # iteration -> GradFlow measured on its window, until its row is written
+    printer = _RowPrinter(args, cfg, _lesson_counter(args, cfg), metrics, start, first_iteration, out, err)
 
     try:
         # Ctrl+C, SIGTERM and SIGHUP queue a stop, which the engine executes between two steps.
@@ -304,51 +302,14 @@ def train_command(args, out=None, err=None) -> int:
                 engine.submit(Start(args.iterations, args.seconds))
                 while True:
                     batch = engine.poll(POLL_SECONDS)
-                    rows, samples, drawn = batch.rows, batch.samples, 0
-                    for flow in batch.flows:  # measured on the window before the update its row reports
-                        flows_at[flow.iteration + 1] = flow
-                    n_rows = 0 if rows is None else len(rows)
-                    if n_rows:
-                        its, losses, smooth = rows.iteration.tolist(), rows.loss.tolist(), rows.smooth_loss.tolist()
-                        per_char, chars, epochs = rows.loss_per_char.tolist(), rows.chars_seen.tolist(), rows.epoch.tolist()
-                        rates, times = rows.learning_rate.tolist(), rows.time.tolist()
-                        vals = dict(zip(rows.val_iteration.tolist(), rows.val_bpc.tolist()))
-                    for i in range(n_rows):
-                        # Iteration N is the model after N completed updates; its sample was drawn before it.
-                        it = its[i]
-                        while drawn < len(samples) and samples[drawn].iteration < it:
-                            print(f"----\n {samples[drawn].text} \n----", file=out)
-                            drawn += 1
-                        n = it - 1 if lesson else it  # the lesson's counter is one behind
-                        if n % args.print_every == 0:
-                            print(f"iter {n}, loss: {smooth[i]:f}", file=out)
-                        val = vals.get(it)
-                        if val is not None:
-                            print(f"iter {it}, validation: {val:.4f} bits/char", file=out)
-                        flow = flows_at.pop(it, None)
-                        if metrics and (it % args.log_every == 0 or val is not None or flow is not None):
-                            row = {"iteration": it, "loss": losses[i], "smooth_loss": smooth[i],
-                                   "loss_per_char": per_char[i], "bits_per_char": per_char[i] / LN2,
-                                   "chars_seen": chars[i], "epoch": epochs[i], "learning_rate": rates[i],
-                                   "elapsed": times[i] - start}
-                            if val is not None:
-                                row["val_bpc"] = val
-                            row = {k: (v if math.isfinite(v) else None) for k, v in row.items()}
-                            if flow is not None:  # measured on this iteration's window, before its update
-                                row.update(flow.to_json())
-                            metrics.write(json.dumps(row) + "\n")
-                        if args.progress_every and times[i] - last_progress >= args.progress_every:
-                            last_progress = times[i]
-                            print(_progress_line(it, args, times[i] - start, first_iteration, cfg), file=err)
-                    for sample in samples[drawn:]:  # drawn before a step that diverged
-                        print(f"----\n {sample.text} \n----", file=out)
+                    printer.rows(batch)
                     for answer in batch.answers:  # the run's close, when a signal stopped the engine
                         for warning in getattr(answer.value, "warnings", None) or []:
                             print(f"warning: {warning}", file=err)
                     for event in batch.events:
                         if event.kind == WARNING:
                             print(f"warning: {event.message}", file=err)
-                        elif event.kind == CHECKPOINT:
+                        elif event.kind == CHECKPOINT and event.message == ckpt_path:
                             saved_at = event.iteration
                         elif event.kind == CHECKPOINT_FAILED:  # the previous checkpoint is intact; try again later
                             print(f"warning: cannot save checkpoint to {ckpt_path} at iteration {event.iteration}: "
@@ -397,6 +358,58 @@ def train_command(args, out=None, err=None) -> int:
             return 1
         print(f"checkpoint saved to {ckpt_path}", file=err)
     return 0
+
+
+class _RowPrinter:
+    """Prints a batch's rows as the training loop always has: each sample before the row of the step it was drawn
+    before, 'iter N, loss' every --print-every, validation lines, --metrics lines and progress lines."""
+
+    def __init__(self, args, cfg, lesson: bool, metrics, start: float, first_iteration: int, out, err):
+        self.args, self.cfg, self.lesson, self.metrics = args, cfg, lesson, metrics
+        self.start = self.last_progress = start  # perf_counter when training started, and of the last progress line
+        self.first_iteration = first_iteration
+        self.out, self.err = out, err
+        self.flows_at: dict = {}  # iteration -> GradFlow measured on its window, until its row is written
+
+    def rows(self, batch) -> None:
+        args, out, metrics, start = self.args, self.out, self.metrics, self.start
+        rows, samples, drawn = batch.rows, batch.samples, 0
+        for flow in batch.flows:  # measured on the window before the update its row reports
+            self.flows_at[flow.iteration + 1] = flow
+        n_rows = 0 if rows is None else len(rows)
+        if n_rows:
+            its, losses, smooth = rows.iteration.tolist(), rows.loss.tolist(), rows.smooth_loss.tolist()
+            per_char, chars, epochs = rows.loss_per_char.tolist(), rows.chars_seen.tolist(), rows.epoch.tolist()
+            rates, times = rows.learning_rate.tolist(), rows.time.tolist()
+            vals = dict(zip(rows.val_iteration.tolist(), rows.val_bpc.tolist()))
+        for i in range(n_rows):
+            # Iteration N is the model after N completed updates; its sample was drawn before it.
+            it = its[i]
+            while drawn < len(samples) and samples[drawn].iteration < it:
+                print(f"----\n {samples[drawn].text} \n----", file=out)
+                drawn += 1
+            n = it - 1 if self.lesson else it  # the lesson's counter is one behind
+            if n % args.print_every == 0:
+                print(f"iter {n}, loss: {smooth[i]:f}", file=out)
+            val = vals.get(it)
+            if val is not None:
+                print(f"iter {it}, validation: {val:.4f} bits/char", file=out)
+            flow = self.flows_at.pop(it, None)
+            if metrics and (it % args.log_every == 0 or val is not None or flow is not None):
+                row = {"iteration": it, "loss": losses[i], "smooth_loss": smooth[i], "loss_per_char": per_char[i],
+                       "bits_per_char": per_char[i] / LN2, "chars_seen": chars[i], "epoch": epochs[i],
+                       "learning_rate": rates[i], "elapsed": times[i] - start}
+                if val is not None:
+                    row["val_bpc"] = val
+                row = {k: (v if math.isfinite(v) else None) for k, v in row.items()}
+                if flow is not None:  # measured on this iteration's window, before its update
+                    row.update(flow.to_json())
+                metrics.write(json.dumps(row) + "\n")
+            if args.progress_every and times[i] - self.last_progress >= args.progress_every:
+                self.last_progress = times[i]
+                print(_progress_line(it, args, times[i] - start, self.first_iteration, self.cfg), file=self.err)
+        for sample in samples[drawn:]:  # drawn before a step that diverged
+            print(f"----\n {sample.text} \n----", file=out)
 
 
 def _os_message(e: OSError) -> str:

@@ -44,7 +44,9 @@ from .runs.recorder import NoRecorder
 from .trainer import DivergedError
 
 IDLE, RUNNING, STOPPED = "idle", "running", "stopped"  # the engine's states
-STARTED, PAUSED, DONE, DIVERGED, FAILED = "started", "paused", "done", "diverged", "failed"  # event kinds
+# Event kinds: training started (or resumed); paused at N; done (a Start's budget spent); diverged (why); failed
+# (one line); checkpoint saved (the path) or not (why); a warning (a run write that failed); the run ended (how).
+STARTED, PAUSED, DONE, DIVERGED, FAILED = "started", "paused", "done", "diverged", "failed"
 CHECKPOINT, CHECKPOINT_FAILED, WARNING, ENDED = "checkpoint", "checkpoint_failed", "warning", "ended"
 
 
@@ -509,11 +511,13 @@ class Engine:
             warnings: list[str] = []
             if not rec.save_latest(warnings):
                 raise ValueError(warnings[0] if warnings else "the run's checkpoint was not saved")
+            self._event(CHECKPOINT, rec.latest_checkpoint)
             return rec.latest_checkpoint
         if c.extras is None:
             self._save(t, c.path)
         else:
             self._save(t, c.path, extras=c.extras)
+        self._event(CHECKPOINT, c.path)
         return c.path
 
     def _do_sample(self, c: SampleNow) -> NowSample:

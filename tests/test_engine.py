@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from core import load_checkpoint
-from core.engine import (DIVERGED, DONE, ENDED, IDLE, PAUSED, RUNNING, STOPPED, Engine, Live, NowSample, Pause,
-                         Restore, RestoreInfo, SampleNow, SaveCheckpoint, Speed, Start, Status, Step, Stop, Weights)
+from core.engine import (CHECKPOINT, DIVERGED, DONE, ENDED, IDLE, PAUSED, RUNNING, STOPPED, Engine, Live, NowSample,
+                         Pause, Restore, RestoreInfo, SampleNow, SaveCheckpoint, Speed, Start, Status, Step, Stop,
+                         Weights)
 from core.runs import RunRecorder, RunWriter, read_run
 from core.trainer import Trainer
 
@@ -114,6 +115,7 @@ def test_save_writes_a_checkpoint_that_reloads_to_the_same_weights(tmp_path):
     path = str(tmp_path / "m.npz")
     answer = engine.call(SaveCheckpoint(path))
     assert answer.ok and answer.value == path
+    assert [(e.iteration, e.message) for e in engine.poll(0.0).events_of(CHECKPOINT)] == [(12, path)]
     weights = engine.call(Weights()).value
     ckpt = load_checkpoint(path)
     assert ckpt.iteration == 12
