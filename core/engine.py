@@ -260,8 +260,9 @@ class Engine:
     """Owns a Trainer and its RunRecorder; executes commands between steps and batches what the steps produce."""
 
     def __init__(self, trainer, recorder=None, *, checkpoint_to: str | None = None,
-                 checkpoint_every: int | None = None, save=save_checkpoint, clock=time.perf_counter):
+                 checkpoint_every: int | None = None, save=save_checkpoint, clock=time.perf_counter, inbox=None):
         self._trainer = trainer
+        self._inbox = inbox  # inbox() -> iterable of (id, command) that arrived, read between every two steps
         self._recorder = recorder if recorder is not None else NoRecorder()
         self._checkpoint_to = checkpoint_to  # also saved every checkpoint_every iterations (the CLI's --checkpoint)
         self._checkpoint_every = checkpoint_every
@@ -448,6 +449,9 @@ class Engine:
 
     def _execute_queued(self) -> None:
         queue = self._queue
+        if self._inbox is not None:
+            for id, command in self._inbox():
+                self.submit(command, id)
         while queue:
             id, command = queue.popleft()
             self._answers.append(self._execute(id, command))
@@ -588,3 +592,42 @@ def os_message(e: OSError) -> str:
     """An OSError as 'reason: file' (or just the reason when no file is named)."""
     reason = e.strerror or str(e)
     return f"{reason}: {e.filename}" if e.filename else reason
+
+
+def serve(engine: Engine, conn, budget_seconds: float = 0.02) -> str:
+    """Drive an engine from a pipe (a multiprocessing Connection) until it stops or the pipe closes: the other end
+    sends (id, command) pairs, read between every two steps, and receives each Batch that holds anything. No
+    thread: when the engine is idle it blocks on the pipe. A closed pipe stops the run as interrupted. Returns why
+    it returned ("stopped" or "pipe closed")."""
+    closed = []
+
+    def inbox():
+        pairs = []
+        try:
+            while not closed and conn.poll(0):
+                pairs.append(conn.recv())
+        except (EOFError, OSError):  # the other end went away: end the run as interrupted, keeping its checkpoint
+            closed.append(True)
+            pairs.append((0, Stop("interrupted", "the engine's client went away")))
+        return pairs
+
+    engine._inbox = inbox
+    while True:
+        hint = engine.wait_hint()
+        if not closed:
+            try:
+                conn.poll(hint)  # None: block until a command comes (idle); else at most the pacing wait
+            except (EOFError, OSError):
+                pass  # the inbox finds out and stops the run
+        batch = engine.poll(budget_seconds)
+        if not closed and (batch.rows is not None or batch.samples or batch.flows or batch.events or batch.answers):
+            try:
+                conn.send(batch)
+            except (EOFError, OSError):
+                closed.append(True)
+                engine.call(Stop("interrupted", "the engine's client went away"))
+        if closed:
+            return "pipe closed"
+        if batch.state == STOPPED:
+            return "stopped"
+

@@ -293,3 +293,72 @@ def test_the_engine_trains_every_cell_as_the_trainer_does(cell):
     batches = steps(Engine(a), 10)
     direct = [b.step().loss for _ in range(10)]
     np.testing.assert_array_equal(merged_rows(batches, "loss"), direct)
+
+
+def _serve_tiny_engine(conn):
+    """A child process's main: a tiny trainer's engine served on conn (core.engine.serve)."""
+    from core.engine import serve
+
+    _, trainer = tiny_trainer(sample_every=10)
+    why = serve(Engine(trainer), conn)
+    try:
+        conn.send(why)
+    except OSError:  # the client went away: exit 0 only if serve() said so
+        raise SystemExit(0 if why == "pipe closed" else 3)
+
+
+def _receive_until(conn, done, timeout=60.0):
+    """Batches from conn until done(batches) (the child's last message, a str, is kept as well)."""
+    got = []
+    while not done(got):
+        assert conn.poll(timeout), "the engine process went quiet"
+        got.append(conn.recv())
+    return got
+
+
+def test_a_child_process_drives_the_engine_through_a_pipe_and_every_command_is_answered():
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=_serve_tiny_engine, args=(child,), daemon=True)
+    process.start()
+    try:
+        parent.send((1, Start()))
+        batches = _receive_until(parent, lambda got: sum(len(b.rows) for b in got if b.rows is not None) >= 30)
+        for pair in ((2, Pause()), (3, Weights()), (4, Step(5)), (5, object())):
+            parent.send(pair)
+        batches += _receive_until(parent, lambda got: len(events(got, PAUSED)) >= 2)  # the pause, then the steps
+        parent.send((6, Stop()))
+        batches += _receive_until(parent, lambda got: bool(got) and isinstance(got[-1], str))
+        assert batches[-1] == "stopped"
+        batches = batches[:-1]
+    finally:
+        process.join(30)
+        if process.is_alive():  # pragma: no cover - a hung child must not outlive the test
+            process.kill()
+    got = {a.id: a for a in answers(batches)}
+    assert sorted(got) == [1, 2, 3, 4, 5, 6] and not got[5].ok and all(got[i].ok for i in (1, 2, 3, 4, 6))
+    iterations = merged_rows(batches)
+    assert list(iterations) == list(range(1, len(iterations) + 1))  # every step reported once, in order
+    paused = [e.iteration for e in events(batches, PAUSED)]
+    assert paused == [got[2].value, got[2].value + 5] and iterations[-1] == got[6].value.iteration
+
+
+def test_an_engine_process_whose_client_goes_away_stops_by_itself():
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=_serve_tiny_engine, args=(child,), daemon=True)
+    process.start()
+    child.close()
+    try:
+        parent.send((1, Start()))
+        _receive_until(parent, lambda got: len(got) >= 3)  # training
+        parent.close()
+        process.join(30)
+        assert not process.is_alive() and process.exitcode == 0
+    finally:
+        if process.is_alive():  # pragma: no cover - a hung child must not outlive the test
+            process.kill()
