@@ -14,9 +14,9 @@ The engine never starts a thread, never prints and never imports Qt, so the same
 * in the CLI's single thread: `submit(Start(...))`, then `poll(seconds)` in a loop until the batch's state is
   not RUNNING; a signal handler may `submit(Stop(...))` at any moment (the queue is a deque: appending is
   atomic), and the stop is executed between two steps;
-* in a child process later: a loop that reads commands from a pipe (`conn.poll()`), `submit`s them with the
-  client's ids, calls `poll(budget)` (`wait_hint()` says how long it may block on the pipe when idle or paced)
-  and sends each Batch back.
+* in a child process: `serve(engine, conn)` reads (id, command) pairs from a pipe between every two steps (the
+  engine's `inbox`), blocks on the pipe while idle (`wait_hint()`), sends each Batch back, and stops the run as
+  interrupted when the other end goes away. The app's client (a later change) is the other end.
 
 Commands (frozen dataclasses): Start, Pause, Step, Speed, Live, SaveCheckpoint, SampleNow, Weights, Restore,
 Status, Stop. Each one gets exactly one Answer (its value, or a one-line error: an unknown command or a bad value
