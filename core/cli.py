@@ -19,7 +19,7 @@ from .checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_
 from .config import CELLS, DTYPES, LR_SCHEDULES, MAX_LAYERS, OPTIMIZERS, PRESETS, preset
 from .corpus import CorpusError, load_corpus
 from .engine import (CHECKPOINT, CHECKPOINT_FAILED, DIVERGED, FAILED, RUNNING, WARNING, Engine, Pause, SaveCheckpoint,
-                     Start, Status, Stop)
+                     Start, Status, Stop, one_line as _one_line, os_message as _os_message)
 from .experiments import EXPERIMENTS, experiment
 from .runs.cli_hook import add_run_options, start_run
 from .sample import generate
@@ -231,10 +231,6 @@ def _check_budget(config, vocab_size: int, err) -> None:
               f"here; Ctrl+C stops after the step in progress", file=err)
 
 
-def _one_line(text) -> str:
-    return " ".join(str(text).split())
-
-
 def train_command(args, out=None, err=None) -> int:
     """Run training as the options say; returns the exit code."""
     out, err = out or sys.stdout, err or sys.stderr
@@ -410,12 +406,6 @@ class _RowPrinter:
                 print(_progress_line(it, args, times[i] - start, self.first_iteration, self.cfg), file=self.err)
         for sample in samples[drawn:]:  # drawn before a step that diverged
             print(f"----\n {sample.text} \n----", file=out)
-
-
-def _os_message(e: OSError) -> str:
-    """An OSError as 'reason: file' (or just the reason when no file is named)."""
-    reason = e.strerror or str(e)
-    return f"{reason}: {e.filename}" if e.filename else reason
 
 
 def _progress_line(iteration, args, elapsed, first_iteration, cfg) -> str:
