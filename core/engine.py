@@ -14,9 +14,10 @@ The engine never starts a thread, never prints and never imports Qt, so the same
 * in the CLI's single thread: `submit(Start(...))`, then `poll(seconds)` in a loop until the batch's state is
   not RUNNING; a signal handler may `submit(Stop(...))` at any moment (the queue is a deque: appending is
   atomic), and the stop is executed between two steps;
-* in a child process: `serve(engine, conn)` reads (id, command) pairs from a pipe between every two steps (the
-  engine's `inbox`), blocks on the pipe while idle (`wait_hint()`), sends each Batch back, and stops the run as
-  interrupted when the other end goes away. The app's client (a later change) is the other end.
+* in a child process: `serve(engine, conn)` reads (id, command) pairs from a pipe between steps (the engine's
+  `inbox`, at most every INBOX_SECONDS while training), blocks on the pipe while idle (`wait_hint()`), sends
+  each Batch back, and stops the run as interrupted when the other end goes away. The app's client (a later
+  change) is the other end.
 
 Commands (frozen dataclasses): Start, Pause, Step, Speed, Live, SaveCheckpoint, SampleNow, Weights, Restore,
 Status, Stop. Each one gets exactly one Answer (its value, or a one-line error: an unknown command or a bad value
@@ -44,6 +45,7 @@ from .runs.recorder import NoRecorder
 from .trainer import DivergedError
 
 IDLE, RUNNING, STOPPED = "idle", "running", "stopped"  # the engine's states
+INBOX_SECONDS = 0.002  # while training, the inbox (a pipe) is read between steps at most this often
 # Event kinds: training started (or resumed); paused at N; done (a Start's budget spent); diverged (why); failed
 # (one line); checkpoint saved (the path) or not (why); a warning (a run write that failed); the run ended (how).
 STARTED, PAUSED, DONE, DIVERGED, FAILED = "started", "paused", "done", "diverged", "failed"
@@ -262,7 +264,8 @@ class Engine:
     def __init__(self, trainer, recorder=None, *, checkpoint_to: str | None = None,
                  checkpoint_every: int | None = None, save=save_checkpoint, clock=time.perf_counter, inbox=None):
         self._trainer = trainer
-        self._inbox = inbox  # inbox() -> iterable of (id, command) that arrived, read between every two steps
+        self._inbox = inbox  # inbox() -> iterable of (id, command) that arrived, read between steps
+        self._inbox_read = -math.inf  # clock when the inbox was last read
         self._recorder = recorder if recorder is not None else NoRecorder()
         self._checkpoint_to = checkpoint_to  # also saved every checkpoint_every iterations (the CLI's --checkpoint)
         self._checkpoint_every = checkpoint_every
@@ -449,9 +452,12 @@ class Engine:
 
     def _execute_queued(self) -> None:
         queue = self._queue
-        if self._inbox is not None:
-            for id, command in self._inbox():
-                self.submit(command, id)
+        if self._inbox is not None:  # while running, at most every INBOX_SECONDS (a pipe's poll costs ~3 µs)
+            now = self._clock()
+            if self._state != RUNNING or now - self._inbox_read >= INBOX_SECONDS:
+                self._inbox_read = now
+                for id, command in self._inbox():
+                    self.submit(command, id)
         while queue:
             id, command = queue.popleft()
             self._answers.append(self._execute(id, command))
@@ -596,9 +602,9 @@ def os_message(e: OSError) -> str:
 
 def serve(engine: Engine, conn, budget_seconds: float = 0.02) -> str:
     """Drive an engine from a pipe (a multiprocessing Connection) until it stops or the pipe closes: the other end
-    sends (id, command) pairs, read between every two steps, and receives each Batch that holds anything. No
-    thread: when the engine is idle it blocks on the pipe. A closed pipe stops the run as interrupted. Returns why
-    it returned ("stopped" or "pipe closed")."""
+    sends (id, command) pairs, read between steps (every INBOX_SECONDS at most), and receives each Batch that
+    holds anything. No thread: when the engine is idle it blocks on the pipe. A closed pipe stops the run as
+    interrupted. Returns why it returned ("stopped" or "pipe closed")."""
     closed = []
 
     def inbox():
