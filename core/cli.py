@@ -18,10 +18,12 @@ from .budget import SLOW_STEP_SECONDS, human_seconds, refusal, step_cost
 from .checkpoint import CheckpointError, load_checkpoint, restore_trainer, save_checkpoint
 from .config import CELLS, DTYPES, LR_SCHEDULES, MAX_LAYERS, OPTIMIZERS, PRESETS, preset
 from .corpus import CorpusError, load_corpus
+from .engine import (CHECKPOINT, CHECKPOINT_FAILED, DIVERGED, FAILED, RUNNING, WARNING, Engine, Pause, SaveCheckpoint,
+                     Start, Status, Stop, one_line as _one_line, os_message as _os_message)
 from .experiments import EXPERIMENTS, experiment
 from .runs.cli_hook import add_run_options, start_run
 from .sample import generate
-from .trainer import Trainer
+from .trainer import LN2, Trainer
 from .vocab import UnknownCharactersError
 
 EXIT_USAGE = 2
@@ -148,12 +150,16 @@ MODEL_OPTIONS += ("cell", "num_layers", "dropout", "lr_schedule", "lr_floor", "s
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # stop between two steps, save, then exit 128 + signal number
 LESSON_PRESET = "min-char-rnn"  # its "iter n, loss" lines keep the lesson's counter, n = completed - 1
 LESSON_PROGRAM = ("cell", "num_layers", "batch_size", "dtype", "optimizer")  # the lesson's, whatever its sizes
+POLL_SECONDS = 0.1  # training between two looks at the engine's output (printing lags by at most this)
 
 
 class _StopRequest:
-    """While active (main thread only), Ctrl+C, SIGTERM and SIGHUP only set `signum`; the training loop looks
-    at it between two steps, so a signal never leaves a step half done (weights updated, counters not yet) in
-    the checkpoint it saves. Further signals while it finishes the step change nothing."""
+    """While active (main thread only), Ctrl+C, SIGTERM and SIGHUP only set `signum` and call `on_stop()` (which
+    queues a stop command: the engine executes it between two steps), so a signal never leaves a step half done
+    (weights updated, counters not yet) in the checkpoint it saves. Further signals change nothing."""
+
+    def __init__(self, on_stop=None):
+        self.on_stop = on_stop  # called once, at the first signal
 
     def __enter__(self):
         self.signum: int | None = None
@@ -169,6 +175,8 @@ class _StopRequest:
     def _note(self, signum, frame):
         if self.signum is None:
             self.signum = signum
+            if self.on_stop is not None:
+                self.on_stop()
 
     def __exit__(self, *exc):
         for signum, handler in self.previous.items():
@@ -223,10 +231,6 @@ def _check_budget(config, vocab_size: int, err) -> None:
               f"here; Ctrl+C stops after the step in progress", file=err)
 
 
-def _one_line(text) -> str:
-    return " ".join(str(text).split())
-
-
 def train_command(args, out=None, err=None) -> int:
     """Run training as the options say; returns the exit code."""
     out, err = out or sys.stdout, err or sys.stderr
@@ -249,9 +253,11 @@ def train_command(args, out=None, err=None) -> int:
     if run.path:
         print(f"run: {run.path}", file=out)
     start = time.perf_counter()
-    last_progress = start
     first_iteration = trainer.iteration
     saved_at = None  # iteration of the last checkpoint this run wrote to ckpt_path
+    # The engine owns the trainer and the run from here on; save_checkpoint is looked up when it is called.
+    engine = Engine(trainer, run, checkpoint_to=ckpt_path, checkpoint_every=args.checkpoint_every,
+                    save=lambda t, path, **kw: save_checkpoint(t, path, **kw))
 
     def kept() -> str:
         """Where the newest good state is on disk, for a message about a stopped run."""
@@ -259,118 +265,154 @@ def train_command(args, out=None, err=None) -> int:
             return f"last checkpoint: {ckpt_path} (iteration {saved_at})"
         if args.resume:
             return f"{args.resume} still holds iteration {first_iteration}"
-        if run.saved_at is not None:
-            return f"last checkpoint: {run.latest_checkpoint} (iteration {run.saved_at})"
+        run_saved_at = engine.call(Status()).value.run_saved_at
+        if run_saved_at is not None:
+            return f"last checkpoint: {run.latest_checkpoint} (iteration {run_saved_at})"
         return "no checkpoint was saved"
 
-    lesson = _lesson_counter(args, cfg)
+    def stopped_with(reason: str) -> int:
+        """A fault inside the engine (or writing metrics): keep the last good state; exit code 1."""
+        engine.call(Pause())
+        message = f"training stopped at iteration {engine.iteration}: {reason}"
+        if not ckpt_path:
+            message += f"; {kept()}"
+        else:
+            answer = engine.call(SaveCheckpoint(ckpt_path))
+            if answer.ok:
+                message += f"; checkpoint of the last good state saved to {ckpt_path}"
+            elif answer.error.startswith("the weights are not finite"):
+                message += f"; {answer.error}; {kept()}"
+            else:
+                message += f"; the checkpoint could not be saved either ({answer.error}); {kept()}"
+        print(f"charrnn-train: error: {_one_line(message)}", file=err)
+        for warning in engine.call(Stop("interrupted", reason)).value.warnings:  # the run says why
+            print(f"warning: {warning}", file=err)
+        return 1
+
+    printer = _RowPrinter(args, cfg, _lesson_counter(args, cfg), metrics, start, first_iteration, out, err)
 
     try:
-        with _StopRequest() as stop:
+        # Ctrl+C, SIGTERM and SIGHUP queue a stop, which the engine executes between two steps.
+        with _StopRequest(lambda: engine.submit(Stop("interrupted"))) as stop:
             try:
-                for snap in trainer.run(iterations=args.iterations, seconds=args.seconds):
-                    # Iteration N is the model after N completed updates; a diverged snapshot is the model
-                    # after the last good one, whose next update failed.
-                    for warning in run.record(snap):
-                        print(f"warning: {warning}", file=err)
-                    if snap.sample is not None:
-                        print(f"----\n {snap.sample.text} \n----", file=out)
-                    if snap.diverged:  # an event row: the iteration it happened after, no loss to report
-                        if metrics:
-                            metrics.write(json.dumps({"iteration": snap.iteration, "diverged": snap.diverged,
-                                                      "learning_rate": snap.learning_rate,
-                                                      "elapsed": time.perf_counter() - start}) + "\n")
-                        print(f"charrnn: {snap.diverged}; {kept()}", file=err)
-                        return 1
-                    n = snap.iteration - 1 if lesson else snap.iteration  # the lesson's counter is one behind
-                    if n % args.print_every == 0:
-                        print(f"iter {n}, loss: {snap.smooth_loss:f}", file=out)
-                    if snap.val_bpc is not None:
-                        print(f"iter {snap.iteration}, validation: {snap.val_bpc:.4f} bits/char", file=out)
-                    if metrics and (snap.iteration % args.log_every == 0 or snap.val_bpc is not None
-                                    or snap.grad_flow is not None):
-                        row = {"iteration": snap.iteration, "loss": snap.loss, "smooth_loss": snap.smooth_loss,
-                               "loss_per_char": snap.loss_per_char, "bits_per_char": snap.bits_per_char,
-                               "chars_seen": snap.chars_seen, "epoch": snap.epoch,
-                               "learning_rate": snap.learning_rate, "elapsed": time.perf_counter() - start}
-                        if snap.val_bpc is not None:
-                            row["val_bpc"] = snap.val_bpc
-                        row = {k: (v if math.isfinite(v) else None) for k, v in row.items()}
-                        if snap.grad_flow is not None:  # measured on this iteration's window, before its update
-                            row.update(snap.grad_flow.to_json())
-                        metrics.write(json.dumps(row) + "\n")
-                    if ckpt_path and args.checkpoint_every and snap.iteration % args.checkpoint_every == 0:
-                        try:
-                            save_checkpoint(trainer, ckpt_path)
-                            saved_at = trainer.iteration
-                        except OSError as e:  # e.g. a full disk: the previous checkpoint is intact; try again later
-                            print(f"warning: cannot save checkpoint to {ckpt_path} at iteration {trainer.iteration}: "
-                                  f"{_os_message(e)}; training goes on and the previous checkpoint is intact",
+                engine.submit(Start(args.iterations, args.seconds))
+                while True:
+                    batch = engine.poll(POLL_SECONDS)
+                    printer.rows(batch)
+                    for answer in batch.answers:  # the run's close, when a signal stopped the engine
+                        for warning in getattr(answer.value, "warnings", None) or []:
+                            print(f"warning: {warning}", file=err)
+                    for event in batch.events:
+                        if event.kind == WARNING:
+                            print(f"warning: {event.message}", file=err)
+                        elif event.kind == CHECKPOINT and event.message == ckpt_path:
+                            saved_at = event.iteration
+                        elif event.kind == CHECKPOINT_FAILED:  # the previous checkpoint is intact; try again later
+                            print(f"warning: cannot save checkpoint to {ckpt_path} at iteration {event.iteration}: "
+                                  f"{event.message}; training goes on and the previous checkpoint is intact",
                                   file=err)
-                    now = time.perf_counter()
-                    if args.progress_every and now - last_progress >= args.progress_every:
-                        last_progress = now
-                        print(_progress_line(trainer, args, now - start, first_iteration, cfg), file=err)
-                    if stop.signum is not None:  # between two steps: the state on disk will be exact
+                        elif event.kind == DIVERGED:  # an event row: the iteration it happened after, no loss
+                            if metrics:
+                                metrics.write(json.dumps({"iteration": event.iteration, "diverged": event.message,
+                                                          "learning_rate": event.learning_rate,
+                                                          "elapsed": time.perf_counter() - start}) + "\n")
+                            print(f"charrnn: {event.message}; {kept()}", file=err)
+                            return 1
+                        elif event.kind == FAILED:
+                            return stopped_with(event.message)
+                    if batch.state != RUNNING:
                         break
-                run.end("interrupted" if stop.signum is not None else "finished")
-            except Exception as e:  # a fault inside the engine (or writing metrics): keep the last good state
-                run.end("interrupted", f"{type(e).__name__}: {e}")
-                message = f"training stopped at iteration {trainer.iteration}: {type(e).__name__}: {e}"
-                if not ckpt_path:
-                    message += f"; {kept()}"
-                elif not all(np.isfinite(p).all() for p in trainer.params.values()):
-                    message += f"; the weights are not finite, so they were not saved; {kept()}"
-                else:
-                    try:
-                        save_checkpoint(trainer, ckpt_path)
-                        message += f"; checkpoint of the last good state saved to {ckpt_path}"
-                    except Exception as save_error:
-                        message += f"; the checkpoint could not be saved either ({save_error}); {kept()}"
-                print(f"charrnn-train: error: {_one_line(message)}", file=err)
-                return 1
-            if stop.signum is not None:  # saved while further signals are still only noted
+                if stop.signum is None:
+                    for warning in engine.call(Stop("finished")).value.warnings:
+                        print(f"warning: {warning}", file=err)
+            except Exception as e:  # writing metrics failed (the engine reports its own faults as events)
+                return stopped_with(f"{type(e).__name__}: {e}")
+            if stop.signum is not None:  # the engine stopped between two steps: the state on disk will be exact
                 what = "interrupted" if stop.signum == signal.SIGINT else "terminated"
-                saved = []  # warnings of the run's checkpoint; without --checkpoint it is the one saved
-                if not ckpt_path and run.path and run.save_latest(saved):
-                    path = run.latest_checkpoint
+                status = engine.call(Status()).value
+                if not ckpt_path and status.run_path and status.run_saved_at == status.iteration:
+                    path = run.latest_checkpoint  # the run's own, saved when it closed
                     resume = f"charrnn-train {shlex.quote(args.corpus)} --resume {shlex.quote(path)}"
-                    print(f"\n{what} at iteration {trainer.iteration}; checkpoint saved to {path}; continue with: "
+                    print(f"\n{what} at iteration {status.iteration}; checkpoint saved to {path}; continue with: "
                           f"{resume}", file=err)
                     return 128 + int(stop.signum)
-                for warning in saved:
-                    print(f"warning: {warning}", file=err)
                 path = ckpt_path or "charrnn-interrupted.npz"  # also when the run's own could not be saved
-                save_checkpoint(trainer, path)
-                print(f"\n{what} at iteration {trainer.iteration}; checkpoint saved to {path}", file=err)
+                answer = engine.call(SaveCheckpoint(path))
+                if not answer.ok:
+                    raise CLIError(answer.error)
+                print(f"\n{what} at iteration {status.iteration}; checkpoint saved to {path}", file=err)
                 return 128 + int(stop.signum)
     finally:
         if metrics:
             metrics.close()
-        for warning in run.close():
+        for warning in engine.call(Stop("interrupted")).value.warnings:  # nothing left to do when already stopped
             print(f"warning: {warning}", file=err)
     if ckpt_path:
-        try:
-            save_checkpoint(trainer, ckpt_path)
-        except OSError as e:
-            print(f"charrnn-train: error: cannot save checkpoint to {ckpt_path}: {_os_message(e)}; {kept()}",
-                  file=err)
+        answer = engine.call(SaveCheckpoint(ckpt_path))
+        if not answer.ok:
+            print(f"charrnn-train: error: cannot save checkpoint to {ckpt_path}: {answer.error}; {kept()}", file=err)
             return 1
         print(f"checkpoint saved to {ckpt_path}", file=err)
     return 0
 
 
-def _os_message(e: OSError) -> str:
-    """An OSError as 'reason: file' (or just the reason when no file is named)."""
-    reason = e.strerror or str(e)
-    return f"{reason}: {e.filename}" if e.filename else reason
+class _RowPrinter:
+    """Prints a batch's rows as the training loop always has: each sample before the row of the step it was drawn
+    before, 'iter N, loss' every --print-every, validation lines, --metrics lines and progress lines."""
+
+    def __init__(self, args, cfg, lesson: bool, metrics, start: float, first_iteration: int, out, err):
+        self.args, self.cfg, self.lesson, self.metrics = args, cfg, lesson, metrics
+        self.start = self.last_progress = start  # perf_counter when training started, and of the last progress line
+        self.first_iteration = first_iteration
+        self.out, self.err = out, err
+        self.flows_at: dict = {}  # iteration -> GradFlow measured on its window, until its row is written
+
+    def rows(self, batch) -> None:
+        args, out, metrics, start = self.args, self.out, self.metrics, self.start
+        rows, samples, drawn = batch.rows, batch.samples, 0
+        for flow in batch.flows:  # measured on the window before the update its row reports
+            self.flows_at[flow.iteration + 1] = flow
+        n_rows = 0 if rows is None else len(rows)
+        if n_rows:
+            its, losses, smooth = rows.iteration.tolist(), rows.loss.tolist(), rows.smooth_loss.tolist()
+            per_char, chars, epochs = rows.loss_per_char.tolist(), rows.chars_seen.tolist(), rows.epoch.tolist()
+            rates, times = rows.learning_rate.tolist(), rows.time.tolist()
+            vals = dict(zip(rows.val_iteration.tolist(), rows.val_bpc.tolist()))
+        for i in range(n_rows):
+            # Iteration N is the model after N completed updates; its sample was drawn before it.
+            it = its[i]
+            while drawn < len(samples) and samples[drawn].iteration < it:
+                print(f"----\n {samples[drawn].text} \n----", file=out)
+                drawn += 1
+            n = it - 1 if self.lesson else it  # the lesson's counter is one behind
+            if n % args.print_every == 0:
+                print(f"iter {n}, loss: {smooth[i]:f}", file=out)
+            val = vals.get(it)
+            if val is not None:
+                print(f"iter {it}, validation: {val:.4f} bits/char", file=out)
+            flow = self.flows_at.pop(it, None)
+            if metrics and (it % args.log_every == 0 or val is not None or flow is not None):
+                row = {"iteration": it, "loss": losses[i], "smooth_loss": smooth[i], "loss_per_char": per_char[i],
+                       "bits_per_char": per_char[i] / LN2, "chars_seen": chars[i], "epoch": epochs[i],
+                       "learning_rate": rates[i], "elapsed": times[i] - start}
+                if val is not None:
+                    row["val_bpc"] = val
+                row = {k: (v if math.isfinite(v) else None) for k, v in row.items()}
+                if flow is not None:  # measured on this iteration's window, before its update
+                    row.update(flow.to_json())
+                metrics.write(json.dumps(row) + "\n")
+            if args.progress_every and times[i] - self.last_progress >= args.progress_every:
+                self.last_progress = times[i]
+                print(_progress_line(it, args, times[i] - start, self.first_iteration, self.cfg), file=self.err)
+        for sample in samples[drawn:]:  # drawn before a step that diverged
+            print(f"----\n {sample.text} \n----", file=out)
 
 
-def _progress_line(trainer, args, elapsed, first_iteration, cfg) -> str:
-    done = trainer.iteration - first_iteration
+def _progress_line(iteration, args, elapsed, first_iteration, cfg) -> str:
+    done = iteration - first_iteration
     its = done / elapsed if elapsed > 0 else 0.0
     chars = its * cfg.seq_length * cfg.batch_size
-    line = f"progress: iter {trainer.iteration}, {its:,.0f} it/s, {chars:,.0f} chars/s, elapsed {_fmt_duration(elapsed)}"
+    line = f"progress: iter {iteration}, {its:,.0f} it/s, {chars:,.0f} chars/s, elapsed {_fmt_duration(elapsed)}"
     remaining = []
     if args.iterations and its > 0:
         remaining.append((args.iterations - done) / its)

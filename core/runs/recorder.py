@@ -89,6 +89,16 @@ class RunRecorder:
         self._try("run.json", self.writer.heartbeat, warnings)
         return warnings
 
+    def record_sample(self, iteration: int, text: str, temperature: float | None, prime: str = "") -> list[str]:
+        """Record a sample drawn outside training (say, sample now) beside the training samples; warnings."""
+        warnings: list[str] = []
+        self._try("samples", lambda: self.writer.log_sample(iteration, text, temperature, prime), warnings)
+        return warnings
+
+    def paused(self, seconds: float) -> None:
+        """Leave seconds of not training (a pause) out of the run's elapsed training time."""
+        self.started += seconds
+
     def _latest_due(self, iteration: int) -> bool:
         if self.checkpoint_every:
             return iteration % self.checkpoint_every == 0
@@ -145,6 +155,12 @@ class NoRecorder:
 
     def record(self, snap, elapsed=None, **extra) -> list[str]:
         return []
+
+    def record_sample(self, iteration, text, temperature, prime="") -> list[str]:
+        return []
+
+    def paused(self, seconds: float) -> None:
+        pass
 
     def end(self, outcome: str, reason: str | None = None) -> None:
         pass
