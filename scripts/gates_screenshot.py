@@ -8,7 +8,8 @@ then
 
     QT_QPA_PLATFORM=offscreen python scripts/gates_screenshot.py /tmp/lstm.npz --out /tmp/gates/lstm --layer 2
 
-writes OUT-window.png and OUT-panel.png (the layer shown: --layer, 1 is the bottom one) and prints what it read.
+writes OUT-window.png and OUT-panel.png (the layer shown: --layer, 1 is the bottom one; --hover: one unit's readout)
+and prints what it read.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="path prefix of the PNGs")
     ap.add_argument("--layer", type=int, default=1)
     ap.add_argument("--size", default="1400x900")
+    ap.add_argument("--hover", action="store_true", help="show the readout of the forget (GRU: update) gate's unit "
+                    "open most often, as hovering it does")
     args = ap.parse_args()
     app = QApplication.instance() or QApplication(sys.argv)
     from charrnn_gui import MainWindow
@@ -65,6 +68,11 @@ def main() -> None:
         line = ", ".join(f"{g}: open >50% of the time {int((r.right[layer][g] > 0.5).sum())}, shut >50% "
                          f"{int((r.left[layer][g] > 0.5).sum())}" for g in r.gates)
         print(f"  layer {layer + 1}: {line}")
+    if args.hover:  # the readout and ring of the unit whose gate is open most often, as a hover shows them
+        gate = "f" if "f" in r.gates else "z"
+        unit = int(r.right[panel.layer][gate].argmax())
+        panel.readout.setText(panel.describe(gate, unit))
+        wait(0.2)
     w.grab().save(f"{args.out}-window.png")
     panel.grab().save(f"{args.out}-panel.png")
     w.shutdown()
