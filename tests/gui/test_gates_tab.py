@@ -153,3 +153,12 @@ def test_the_axes_span_zero_to_one_with_the_diagonal(panel):
     assert "left-saturated" in panel.plot.getPlotItem().getAxis("bottom").labelText
     assert "right-saturated" in panel.plot.getPlotItem().getAxis("left").labelText
     assert "remember for long" in panel.explanation.text()
+
+
+def test_weights_that_cannot_be_read_give_a_message_not_a_traceback(qtbot):
+    panel = shown(qtbot, SaturationPanel(), 800, 400)
+    panel.set_source(lambda: (1, {"Why": np.zeros((9, 4)), "by": np.zeros(9)}))  # no layer at all
+    panel.set_passage(np.arange(9))
+    qtbot.waitUntil(lambda: panel.computations >= 1 and not panel.busy, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.message.isVisible())
+    assert panel.message.text().startswith("Could not compute the gates' statistics")
