@@ -4,10 +4,10 @@ One point per unit of each sigmoid gate of the chosen layer: x = the fraction of
 gate is shut (left-saturated, < 0.1), y = the fraction at which it is wide open (right-saturated, > 0.9); the
 diagonal x + y = 1 marks units that are always saturated one way or the other. Beside the plot, what the paper
 found. Computed by core.saturation on a bounded held-out passage, from a consistent copy of the weights taken on the
-GUI thread, on a timer that runs only while the tab is shown (and only when the weights have changed); the reading
-itself (tens of ms for the gated presets on 2,000 characters) runs on a short-lived Python thread so that the GUI
-does not stall, and the result is drawn from the next poll. A tanh RNN has no gates: the tab says so instead of
-plotting nothing.
+GUI thread, on a timer that runs only while the tab is shown and only when the weights have changed (a slow reading
+spaces the next ones out, to keep them under MAX_DUTY of the time). The reading itself (tens to hundreds of ms for
+the gated presets on 2,000 characters, bench/gates.py) runs on a short-lived Python thread so that the GUI does not
+stall; the result is drawn from the next poll. A tanh RNN has no gates: the tab says so instead of plotting nothing.
 
 Every plot item is made once; a refresh sets their data.
 """
@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QScrollArea, QSiz
 
 from core.saturation import GATE_TITLES, LEFT, RIGHT, GateSaturation, gate_saturation
 
-REFRESH_MS = 2000  # how often the tab recomputes while it is shown and the weights change
+REFRESH_MS = 2000  # how often the tab recomputes while it is shown and the weights change (at the most)
+MAX_DUTY = 0.05  # a reading may take at most this share of the time: a slower one stretches the interval after it
 POLL_MS = 25  # how often a running computation is checked for its result
 HOVER_PIXELS = 9  # a point within this many pixels of the mouse is the one described
 GATE_COLOURS = {  # one colour per gate, the same in every layer
@@ -195,6 +196,7 @@ class SaturationPanel(QWidget):
         bottom.addWidget(self.info)
         layout.addLayout(bottom)
 
+        self.base_interval = REFRESH_MS  # ms between readings when they are quick (the timer stretches it)
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
@@ -302,6 +304,9 @@ class SaturationPanel(QWidget):
             return  # an older reading finishing after a newer one
         result = job.result
         self.seconds = job.seconds
+        # Readings share the CPU (and, when training runs in this process, the GIL) with training: a slow one
+        # (a big model, a busy machine) spaces the next ones out so that they take at most MAX_DUTY of the time.
+        self.timer.setInterval(max(self.base_interval, int(1000 * job.seconds / MAX_DUTY)))
         self._shown_iteration = job.iteration
         self.result, self.iteration = result, job.iteration
         if not result.gates:

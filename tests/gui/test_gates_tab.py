@@ -20,7 +20,8 @@ def window(make_window, qtbot, small_corpus_file):
     w = make_window()
     w.open_corpus_path(str(small_corpus_file))
     qtbot.waitUntil(lambda: not w.is_loading and w.corpus.name == "small.txt", timeout=10_000)
-    w.saturation_panel.timer.setInterval(100)  # the tests need not wait 2 s for each reading
+    w.saturation_panel.base_interval = 100  # the tests need not wait 2 s for each reading
+    w.saturation_panel.timer.setInterval(100)
     return w
 
 
@@ -162,3 +163,19 @@ def test_weights_that_cannot_be_read_give_a_message_not_a_traceback(qtbot):
     qtbot.waitUntil(lambda: panel.computations >= 1 and not panel.busy, timeout=10_000)
     qtbot.waitUntil(lambda: panel.message.isVisible())
     assert panel.message.text().startswith("Could not compute the gates' statistics")
+
+
+def test_a_slow_reading_spaces_the_next_ones_out(panel):
+    from charrnn_gui.saturation_panel import MAX_DUTY, REFRESH_MS, _Reading
+
+    def reading(iteration, seconds):
+        r = _Reading(iteration, None, None, panel._generation)
+        r.result, r.seconds = panel.result, seconds
+        return r
+
+    panel._show(reading(8, 0.01))
+    assert panel.timer.interval() == REFRESH_MS
+    panel._show(reading(9, 0.3))
+    assert panel.timer.interval() == int(300 / MAX_DUTY) > REFRESH_MS
+    panel._show(reading(10, 0.01))
+    assert panel.timer.interval() == REFRESH_MS
