@@ -14,6 +14,20 @@ against hidden, in the same run.
     percentile, max: MainWindow._weights_copy waits for the step under way to end).
 
 It reports; it asserts nothing.
+
+Measured 2026-12-06 on the shared 2-core machine (load average 5-7: other engineers' tests; absolute times are
+inflated by about 2x against a quiet machine, the ratios are what to read):
+* one reading of 1,971 held-out characters (32 streams, warm-up 32), ms, median of 7 [one sequential stream]:
+  lstm 1 layer 76 [142], 2 layers 250 [342]; gru 1 layer 41 [118], 2 layers 103 [205]. Fractions against the
+  sequential read, 30 iterations in: lstm max |difference| 0.0005; gru 0.013 (1 layer) and 0.24 on its worst unit
+  (2 layers; mean over units 0.004): a GRU unit whose z keeps h for long remembers its zero start longer than the
+  warm-up (so does the sequential read's first stretch). At 150 iterations the gru x2 worst unit differs by 0.06.
+* the app, lstm preset (1 layer), 8 slots of 6 s, shown / hidden it/s (median of per-pair ratios, min..max):
+  training in its child process (the default) 1.01 (0.53-1.26; 261 ms readings every 2 s); training in the
+  worker thread (CHARRNN_TRAIN_PROCESS=0) 0.79 (0.72-0.93) with a reading every 2 s, then, with MAX_DUTY spacing
+  the readings to one per ~3.7 s, 1.09 (1.02-1.34): no cost that this noise lets one see. The GUI thread's wait
+  for the weights copy (held_trainer: the step under way ends first): median 28-44 ms, 90th percentile 64-250 ms,
+  max 0.2-0.8 s (the same wait the Look inside probe has).
 """
 
 from __future__ import annotations
