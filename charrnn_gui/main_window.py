@@ -30,7 +30,6 @@ from .corpus_panel import CorpusPanel
 from .fmt import duration
 from .frame_budget import FrameBudget
 from .gradflow_panel import GradFlowPanel
-from .saturation_panel import SaturationPanel
 from .heatmap import HiddenHeatmap
 from .inspector import InspectorPanel
 from .lossplot import REFRESH_MS as LOSS_REFRESH_MS
@@ -38,6 +37,7 @@ from .lossplot import LossPlotPanel
 from .runs_library import RunsLibrary
 from .runs_panel import RunsPanel, run_colour
 from .samples import SamplesPanel
+from .saturation_panel import SaturationPanel
 from .session import BUILTIN_PREFIX, IDLE, PAUSED, RUNNING, Session
 from .settings_panel import SettingsPanel
 
