@@ -219,6 +219,7 @@ class SaturationPanel(QWidget):
         self._ids = None if ids is None else np.asarray(ids, dtype=np.intp)
         self._generation += 1
         self._shown_iteration = None
+        self.result = None
         self.refresh()
 
     def clear(self) -> None:
@@ -249,6 +250,8 @@ class SaturationPanel(QWidget):
         """On the timer: when the tab is shown, no reading is under way and the weights changed, start reading them
         on a thread (its result is drawn from the poll); True when one was started."""
         if not self.isVisible() or self._job is not None:
+            return False
+        if self.result is not None and not self.result.gates:  # a tanh RNN: no gates, whatever it learns
             return False
         taken = self._take_weights(force=False)
         if taken is None:

@@ -63,13 +63,18 @@ def test_the_scatter_shows_one_point_per_unit_per_gate_of_the_chosen_layer(windo
 
 
 def test_the_tanh_rnn_shows_a_message_instead_of_a_plot(window, qtbot):
-    train_and_pause(window, qtbot, 3)  # the lesson's model: one tanh layer
     panel = window.saturation_panel
     window.tabs.setCurrentWidget(panel)
+    window.start()  # the lesson's model: one tanh layer
+    wait_iterations(window, qtbot, 3)
     qtbot.waitUntil(lambda: panel.computations >= 1 and not panel.busy, timeout=10_000)
     assert panel.stack.currentWidget() is panel.message and panel.message.isVisible()
     assert panel.message.text() == NO_GATES and "no gates" in NO_GATES
     assert not panel.layer_combo.isEnabled()
+    qtbot.wait(500)  # five timer periods while it trains: no gates to read, so no more readings (nor weight copies)
+    assert panel.computations == 1
+    with qtbot.waitSignal(window.worker.paused, timeout=10_000):
+        window.pause()
 
 
 def test_nothing_is_computed_while_the_tab_is_hidden(window, qtbot):
