@@ -247,9 +247,10 @@ class SaturationPanel(QWidget):
         return self._job is not None
 
     def refresh(self) -> bool:
-        """On the timer: when the tab is shown, no reading is under way and the weights changed, start reading them
-        on a thread (its result is drawn from the poll); True when one was started."""
-        if not self.isVisible() or self._job is not None:
+        """On the timer: when the tab is on screen (shown, the window not minimised), no reading is under way and the
+        weights changed, start reading them on a thread (its result is drawn from the poll); True when one was
+        started."""
+        if not self.isVisible() or self.window().isMinimized() or self._job is not None:
             return False
         if self.result is not None and not self.result.gates:  # a tanh RNN: no gates, whatever it learns
             return False
