@@ -21,6 +21,7 @@ import core
 from core.builtins import BUILTINS, describe_builtin, load_builtin
 from core.experiments import EXPERIMENTS, experiment
 from core.probe import default_probe_text, probe_passage
+from core.saturation import held_out_ids
 
 from .affordable import confirm_affordable
 from .checkpoint_meta import MetaError, read_app_meta
@@ -37,6 +38,7 @@ from .lossplot import LossPlotPanel
 from .runs_library import RunsLibrary
 from .runs_panel import RunsPanel, run_colour
 from .samples import SamplesPanel
+from .saturation_panel import SaturationPanel
 from .session import BUILTIN_PREFIX, IDLE, PAUSED, RUNNING, Session
 from .settings_panel import SettingsPanel
 
@@ -193,6 +195,9 @@ class MainWindow(QMainWindow):
         self.gradflow_panel.exportPngRequested.connect(self.export_flow_png)
         self.gradflow_panel.exportCsvRequested.connect(self.export_flow_csv)
         self.add_panel("Gradient flow", self.gradflow_panel)
+        self.saturation_panel = SaturationPanel()
+        self.saturation_panel.set_source(self._weights_copy)
+        self.add_panel("Gates", self.saturation_panel)
         self.runs = RunsLibrary(self)
         self.runs_panel = RunsPanel(self.runs, self.open_runs_folder_action)
         self.add_panel("Runs", self.runs_panel)
@@ -379,7 +384,7 @@ class MainWindow(QMainWindow):
     def _on_tab_changed(self, index: int) -> None:
         # Look inside needs room for its text, Gradient flow for its plots: opening them grows a short tab area (the
         # user can drag it back).
-        if self.tabs.widget(index) not in (self.inspector, self.gradflow_panel):
+        if self.tabs.widget(index) not in (self.inspector, self.gradflow_panel, self.saturation_panel):
             return
         top, bottom = self.right_splitter.sizes()
         want = min(LOOK_INSIDE_HEIGHT, int(0.65 * (top + bottom)))
@@ -398,6 +403,13 @@ class MainWindow(QMainWindow):
         with self.session.held_trainer() as t:
             self.inspector.set_iteration(t.iteration)  # the weights' own count (progress signals may lag)
             return {k: v.copy() for k, v in t.params.items()}
+
+    def _weights_copy(self):
+        """(iteration, a consistent copy of the current weights) taken between two steps, or None without a model."""
+        if self.trainer is None:
+            return None
+        with self.session.held_trainer() as t:
+            return t.iteration, {k: v.copy() for k, v in t.params.items()}
 
     # == corpus ================================================================================
 
@@ -600,6 +612,7 @@ class MainWindow(QMainWindow):
         run = self.session.run
         self.loss_panel.set_history(run.curves)
         self.gradflow_panel.set_history(self.session.flows)
+        self.saturation_panel.set_passage(held_out_ids(trainer))
         self.inspector.set_source(self._probe_params, trainer.vocab, default_probe_text(trainer))
         self.inspector.set_iteration(trainer.iteration)
         if self.inspector.result is not None:  # the user has probed before: show the new model's reading
@@ -616,6 +629,7 @@ class MainWindow(QMainWindow):
         self.gradflow_panel.set_history(self.session.flows)
         self.gradflow_panel.set_diverged(None)
         self.gradflow_panel.set_intro(None)
+        self.saturation_panel.clear()
 
     @Slot(str)
     def _on_state_changed(self, state: str) -> None:
