@@ -196,3 +196,45 @@ def test_draw_follows_the_distribution():
     rng = np.random.default_rng(1)
     draws = [draw([0.0, 0.0, 1.0], rng) for _ in range(20)]
     assert draws == [2] * 20
+
+
+# -- the hello lesson ------------------------------------------------------------------------------------------
+
+
+def test_hello_experiment_is_the_slides_setting():
+    from core.builtins import load_builtin
+    from core.experiments import experiment
+
+    exp = experiment("hello")
+    corpus = load_builtin(exp.corpus)
+    assert set(corpus.text()) == set("helo") and corpus.text().startswith("hellohello")
+    assert corpus.vocab.chars == ("e", "h", "l", "o")  # sorted(set(text)), the project's rule
+    assert (exp.config.hidden_size, exp.config.seq_length, exp.config.cell, exp.config.num_layers) == (3, 4, "rnn", 1)
+
+
+def test_hello_learns_to_spell_hello_greedily_from_h():
+    from core.builtins import load_builtin
+    from core.experiments import experiment
+
+    exp = experiment("hello")
+    trainer = Trainer.from_corpus(load_builtin(exp.corpus), exp.config)
+    greedy = lambda: trainer.sample_now(length=14, prime="h", argmax=True, from_state=False).text  # noqa: E731
+    assert greedy()[:5] != "hello"  # not before training
+    for _ in range(200):
+        trainer.step()
+    assert greedy() == "hellohellohello"
+
+
+def test_cli_trains_the_hello_experiment_without_a_corpus_argument(capsys):
+    from core.cli import train_main
+
+    assert train_main(["--experiment", "hello", "--iterations", "100", "--no-run", "--progress-every", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "data has 1000 characters, 4 unique." in out and "iter 100, loss:" in out
+
+
+def test_cli_without_a_corpus_or_an_experiment_with_its_own_text_says_what_to_give(capsys):
+    from core.cli import train_main
+
+    assert train_main(["--iterations", "1", "--no-run"]) == 2
+    assert "give a text file or builtin:NAME" in capsys.readouterr().err
