@@ -182,11 +182,16 @@ def sample_step(params, state, x: int, temperature: float, rng) -> SampleStep:
     """Read id x from state (K, H): the distribution at the temperature and one id drawn from it."""
     out, _ = unroll_forward(params, [x], [0], state)
     probs = temperature_probs(out["scores"][0], temperature)  # (V,)
-    arch = describe(params)
-    after = np.empty((arch.state_rows, arch.hidden), dtype=params["Why"].dtype)  # (K, H)
-    for layer, named in enumerate(out["states"]):
-        after[layer * arch.carried] = named["h"][-1]
-        if arch.cell == "lstm":
-            after[layer * arch.carried + 1] = named["c"][-1]
+    after = carried_at(out["states"], describe(params).cell, -1)  # (K, H)
     states = [{name: v[0] for name, v in named.items()} for named in out["states"]]
     return SampleStep(int(x), states, after, probs, draw(probs, rng))
+
+
+def carried_at(states, cell: str, t: int) -> np.ndarray:
+    """The carried state (K, H) after step t, from per-layer states {name: (T, H)}: h per layer, and c for an LSTM."""
+    rows = []
+    for named in states:
+        rows.append(named["h"][t])
+        if cell == "lstm":
+            rows.append(named["c"][t])
+    return np.stack(rows)  # (K, H)
