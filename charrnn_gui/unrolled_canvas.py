@@ -123,6 +123,7 @@ class UnrolledCanvas(QWidget):
         self.layers = len(columns[0].states) if columns else 0
         self.names = tuple(columns[0].states[0]) if columns else ("h",)
         self.forward = min(self.forward, len(self.columns))
+        self.backward = min(self.backward, window_steps) if self.forward >= window_steps else 0
         self._build_images()
         self._relayout()
 
@@ -250,7 +251,7 @@ class UnrolledCanvas(QWidget):
                 text = f"h_-1, layer {layer + 1}: the state carried in from the previous window\n" \
                        f"{_numbers(self.state0[layer * C])}"
                 hits.append(Hit(QRect(x, rows[("state", layer)], CARRIED_W, self.state_height()), text))
-            top, bottom = rows[("grad", self.layers - 1)], rows["input"]
+            top, bottom = rows[("grad", self.layers - 1)], rows["input"] + INPUT_H
             hits.append(Hit(QRect(x + CARRIED_W - 8, top, 14, bottom - top),
                             f"Truncation boundary: backpropagation stops here. The gradient that would reach the "
                             f"carried state, ‖dL/dh_-1‖ = {self.dstate0_norm:.4g}, is not propagated into the "
@@ -419,7 +420,7 @@ class UnrolledCanvas(QWidget):
             start = QPointF(x - 22 if t > 0 else LEFT + CARRIED_W - 14, ay)
             _arrow(p, start, QPointF(rects[0][1].x() - 1, ay))
             if t == 1 and layer == 0:
-                p.drawText(QRectF(x - 30, ay - 17, 40, 12), "W_hh")
+                p.drawText(QRectF(x - 17, ay + 1, 30, 12), Qt.AlignmentFlag.AlignCenter, "W_hh")
         self._paint_input(p, rows, x, col)
         if col.sampled and t > 0:  # the drawn character fed back as this step's input
             p.setPen(QPen(SAMPLED, 1.5, Qt.PenStyle.DashLine))
