@@ -9,6 +9,8 @@ follows training on a timer; hidden, it computes nothing.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea,
@@ -21,9 +23,20 @@ from core.vocab import UnknownCharactersError
 from .unroll_source import UnrollInput, take_training_window
 from .unrolled_canvas import Column, UnrolledCanvas
 
-REFRESH_MS = 1500  # how often a shown, live view follows training
+REFRESH_MS = 1500  # how often a shown, live view follows training (at the least: see COST_SHARE)
+COST_SHARE = 0.02  # a live view's refreshes take at most this share of the GUI thread: a slow one waits longer
 MAX_TEXT = 200  # characters of your own text unrolled at most
-MAX_STEPS = 200  # steps of a training window unrolled at most (T is at most this in every preset)
+STEP_BUDGET = 6e7  # multiply-adds of one unrolled window at most (about 50 ms): a larger model shows fewer steps
+MIN_STEPS = 8  # ... but never fewer than this
+
+
+def steps_affordable(arch, T: int) -> int:
+    """How many of a window's T steps to unroll: all of them unless forward and backward (about 3 multiply-adds per
+    weight and step) would cost more than STEP_BUDGET."""
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[arch.cell]
+    per_step = 3 * (G * arch.hidden * (arch.vocab + arch.hidden) + (arch.layers - 1) * G * arch.hidden * 2 * arch.hidden
+                    + arch.vocab * arch.hidden)
+    return int(min(T, max(MIN_STEPS, STEP_BUDGET // per_step)))
 
 
 class UnrolledView(QWidget):
@@ -173,11 +186,13 @@ class UnrolledView(QWidget):
         return True
 
     def _compute(self, taken: UnrollInput) -> None:
-        ids, targets = taken.ids[:MAX_STEPS], taken.targets[:MAX_STEPS]
-        u = unroll(taken.params, ids, targets, taken.state0)
+        started = time.perf_counter()
+        self.arch = describe(taken.params)
+        n = steps_affordable(self.arch, len(taken.ids))
+        ids, targets = taken.ids[:n], taken.targets[:n]  # (n,) each
+        u = unroll(taken.params, ids, targets, taken.state0, weights=False)
         self.computations += 1
         self.input, self.unrolled = taken, u
-        self.arch = describe(taken.params)
         T = len(ids)
         columns = [Column(int(ids[t]), [{n: v[t] for n, v in layer.items()} for layer in u.states], u.probs[t],
                           int(targets[t]), float(u.losses[t])) for t in range(T)]
@@ -186,6 +201,8 @@ class UnrolledView(QWidget):
         self.canvas.set_data(taken.vocab.chars, self.arch.cell, columns, T, u.state0, u.dh, u.dc, u.dstate0)
         self.canvas.reveal(forward, backward)
         self._describe()
+        cost = time.perf_counter() - started
+        self.timer.setInterval(max(REFRESH_MS, int(1000 * cost / COST_SHARE)))
 
     # -- actions ------------------------------------------------------------------------------------------
 
@@ -284,7 +301,8 @@ class UnrolledView(QWidget):
         if taken is None:
             return
         T = c.window_steps
-        where = (f"your text, from h_-1 = 0" if self.own_text else
+        capped = len(taken.ids) - T
+        where = ("your text, from h_-1 = 0" if self.own_text else
                  f"the next training window{' (stream 1 of %d)' % taken.streams if taken.streams > 1 else ''}, "
                  f"from the state carried in")
         loss = float(self.unrolled.losses.sum())
@@ -300,5 +318,7 @@ class UnrolledView(QWidget):
         extra = f" · {sampled} sampled step{'s' if sampled != 1 else ''}" if sampled else ""
         shown = f"weights of iteration {taken.iteration:,}"
         vocab = ", ".join(taken.vocab.chars) if len(taken.vocab) <= 12 else f"{len(taken.vocab)} characters"
-        self.info.setText(f"<b>{T} steps</b> of {where}; {shown}. Window loss {loss:.3f} nats = Σ per-step losses. "
+        first = f"the first {T} of {len(taken.ids)} steps (a large model: fewer to keep the app quick)" if capped \
+            else f"{T} steps"
+        self.info.setText(f"<b>{first}</b> of {where}; {shown}. Window loss {loss:.3f} nats = Σ per-step losses. "
                           f"{stage}{extra}. Vocabulary (id order): {vocab}.")

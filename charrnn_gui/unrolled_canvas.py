@@ -56,10 +56,11 @@ class Column(NamedTuple):
 
 
 class Hit(NamedTuple):
-    """A drawn part and what its tooltip says."""
+    """A drawn part and what its tooltip says (written when asked: most parts are never hovered)."""
 
     rect: QRect
-    text: str
+    kind: str  # which _tip_<kind> method writes the text
+    args: tuple  # its arguments
 
 
 def _numbers(values, limit: int = 12) -> str:
@@ -210,59 +211,84 @@ class UnrolledCanvas(QWidget):
 
     def _make_hits(self, rows) -> list[Hit]:
         hits = []
-        ch = lambda i: repr(self.chars[i]) if i is not None else "—"  # noqa: E731
         for t, col in enumerate(self.columns[:self.forward]):
             x = self.column_x(t)
-            what = "sampled step (reads the character drawn at the step before)" if col.sampled else \
-                f"step t = {t} of the window"
-            hits.append(Hit(QRect(x, rows["header"], COL_W, HEADER_H), f"{what}: x_t = {ch(col.input)}"))
-            order = np.argsort(col.probs)[::-1]
-            lines = [f"y_t = softmax(W_hy h_t + b_y) at t = {t}:"]
-            lines += [f"  {ch(i)}: {col.probs[i]:.4f}" + ("   ← target" if i == col.target else "")
-                      + ("   ← drawn" if i == col.drawn else "") for i in order[:max(self.k, 8)]]
-            if col.target is not None and col.target not in order[:max(self.k, 8)]:
-                lines.append(f"  target {ch(col.target)}: {col.probs[col.target]:.3g}")
-            hits.append(Hit(QRect(x, rows["probs"], COL_W, (self.k + 1) * ROW_H), "\n".join(lines)))
+            hits.append(Hit(QRect(x, rows["header"], COL_W, HEADER_H), "header", (t,)))
+            hits.append(Hit(QRect(x, rows["probs"], COL_W, (self.k + 1) * ROW_H), "probs", (t,)))
             if col.loss is not None:
-                hits.append(Hit(QRect(x, rows["loss"], COL_W, LOSS_H),
-                                f"loss at t = {t}: −log y_t[{ch(col.target)}] = −log {col.probs[col.target]:.4f} "
-                                f"= {col.loss:.4f} nats"))
+                hits.append(Hit(QRect(x, rows["loss"], COL_W, LOSS_H), "loss", (t,)))
             for layer in range(self.layers):
                 for name, rect in self._strip_rects(x, rows[("state", layer)]):
-                    label = "h_t" if name == "h" else f"{name}_t"
-                    hits.append(Hit(rect, f"{label}, layer {layer + 1}, t = {t} ({STATE_MEANINGS.get(name, '')}):\n"
-                                          f"{_numbers(col.states[layer][name])}"))
-            hits.append(Hit(QRect(x, rows["input"], COL_W, INPUT_H),
-                            f"x_t at t = {t}: {ch(col.input)} (id {col.input}), one-hot over "
-                            f"{len(self.chars)} characters" + (" — drawn from the step before and fed back"
-                                                               if col.sampled else "")))
+                    hits.append(Hit(rect, "state", (t, layer, name)))
+            hits.append(Hit(QRect(x, rows["input"], COL_W, INPUT_H), "input", (t,)))
         for t in range(self.window_steps - self.backward, self.window_steps):
             x = self.column_x(t)
             for layer in range(self.layers):
-                text = f"‖dL/dh_t‖ at t = {t}, layer {layer + 1}: {self.dh[layer, t]:.4g}"
-                if self.dc is not None:
-                    text += f"\n‖dL/dc_t‖: {self.dc[layer, t]:.4g}"
-                text += "\n(L: the window's summed loss; from this step's output and every later step)"
-                hits.append(Hit(QRect(x, rows[("grad", layer)], COL_W, GRAD_H), text))
+                hits.append(Hit(QRect(x, rows[("grad", layer)], COL_W, GRAD_H), "grad", (t, layer)))
         if self.state0 is not None and self.layers:
             x = LEFT
-            C = 2 if self.cell == "lstm" else 1
             for layer in range(self.layers):
-                text = f"h_-1, layer {layer + 1}: the state carried in from the previous window\n" \
-                       f"{_numbers(self.state0[layer * C])}"
-                hits.append(Hit(QRect(x, rows[("state", layer)], CARRIED_W, self.state_height()), text))
+                hits.append(Hit(QRect(x, rows[("state", layer)], CARRIED_W, self.state_height()), "carried", (layer,)))
             top, bottom = rows[("grad", self.layers - 1)], rows["input"] + INPUT_H
-            hits.append(Hit(QRect(x + CARRIED_W - 8, top, 14, bottom - top),
-                            f"Truncation boundary: backpropagation stops here. The gradient that would reach the "
-                            f"carried state, ‖dL/dh_-1‖ = {self.dstate0_norm:.4g}, is not propagated into the "
-                            f"previous window (truncated backpropagation through time)."))
+            hits.append(Hit(QRect(x + CARRIED_W - 8, top, 14, bottom - top), "boundary", ()))
         return hits
+
+    def _tip_boundary(self) -> str:
+        return (f"Truncation boundary: backpropagation stops here. The gradient that would reach the "
+                            f"carried state, ‖dL/dh_-1‖ = {self.dstate0_norm:.4g}, is not propagated into the "
+                            f"previous window (truncated backpropagation through time).")
+
+    def _tip_carried(self, layer: int) -> str:
+        C = 2 if self.cell == "lstm" else 1
+        return (f"h_-1, layer {layer + 1}: the state carried in from the previous window\n"
+                f"{_numbers(self.state0[layer * C])}")
+
+    def _tip_header(self, t: int) -> str:
+        col = self.columns[t]
+        what = "sampled step (reads the character drawn at the step before)" if col.sampled else \
+            f"step t = {t} of the window"
+        return f"{what}: x_t = {self._char(col.input)}"
+
+    def _tip_loss(self, t: int) -> str:
+        col = self.columns[t]
+        return (f"loss at t = {t}: −log y_t[{self._char(col.target)}] = −log {col.probs[col.target]:.4f} "
+                f"= {col.loss:.4f} nats")
+
+    def _tip_state(self, t: int, layer: int, name: str) -> str:
+        label = "h_t" if name == "h" else f"{name}_t"
+        return (f"{label}, layer {layer + 1}, t = {t} ({STATE_MEANINGS.get(name, '')}):\n"
+                f"{_numbers(self.columns[t].states[layer][name])}")
+
+    def _tip_input(self, t: int) -> str:
+        col = self.columns[t]
+        return (f"x_t at t = {t}: {self._char(col.input)} (id {col.input}), one-hot over {len(self.chars)} "
+                f"characters" + (" — drawn from the step before and fed back" if col.sampled else ""))
+
+    def _char(self, i) -> str:
+        return repr(self.chars[i]) if i is not None else "—"
+
+    def _tip_probs(self, t: int) -> str:
+        """y_t's most likely characters with their probabilities, the target and a drawn one marked."""
+        col = self.columns[t]
+        order = np.argsort(col.probs)[::-1][:max(self.k, 8)]
+        lines = [f"y_t = softmax(W_hy h_t + b_y) at t = {t}:"]
+        lines += [f"  {self._char(i)}: {col.probs[i]:.4f}" + ("   ← target" if i == col.target else "")
+                  + ("   ← drawn" if i == col.drawn else "") for i in order]
+        if col.target is not None and col.target not in order:
+            lines.append(f"  target {self._char(col.target)}: {col.probs[col.target]:.3g}")
+        return "\n".join(lines)
+
+    def _tip_grad(self, t: int, layer: int) -> str:
+        text = f"‖dL/dh_t‖ at t = {t}, layer {layer + 1}: {self.dh[layer, t]:.4g}"
+        if self.dc is not None:
+            text += f"\n‖dL/dc_t‖: {self.dc[layer, t]:.4g}"
+        return text + "\n(L: the window's summed loss; from this step's output and every later step)"
 
     def tooltip_at(self, pos) -> str:
         """The tooltip text at a point (canvas coordinates), '' where nothing is drawn."""
         for hit in reversed(self._hits):
             if hit.rect.contains(pos):
-                return hit.text
+                return getattr(self, "_tip_" + hit.kind)(*hit.args)
         return ""
 
     def event(self, e) -> bool:

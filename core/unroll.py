@@ -83,12 +83,15 @@ def unroll_forward(params, ids, targets, state0):
     return out, UnrollCache(cache, dscores)
 
 
-def unroll_backward(cache: UnrollCache):
+def unroll_backward(cache: UnrollCache, weights: bool = True):
     """Backpropagate the window's summed loss step by step, recording the gradient on every hidden state.
 
     Returns (dh (L, T) norms, dc (L, T) norms or None, dstate0 (K, H), grads dict). The walk is model_backward's
     (core.model), one step at a time so that the gradient on each h_t is seen whole: from its own output (or the
     layer above) plus from step t+1. It ends at the truncation boundary: dstate0 is computed, never applied.
+    weights=False skips the weight gradients (grads is then {}), which cost most of the time for a large H: the
+    step caches get zero-width copies of the inputs the weight gradients alone read, so the cells' own backward
+    functions take their outer products with nothing.
     """
     model, dscores = cache
     arch = model.arch
@@ -104,6 +107,8 @@ def unroll_backward(cache: UnrollCache):
         dnext_c = np.zeros_like(dx[0])  # (1, H) the same for an LSTM's c_t
         dWx, dWh = np.zeros_like(steps[0].Wx), np.zeros_like(steps[0].Wh)
         db = np.zeros_like(steps[0].Wh[:, 0])
+        if not weights:
+            steps = [_without_weight_inputs(step, arch.cell) for step in steps]
         below = []
         for t in reversed(range(T)):
             dh_t = dx[t] + dnext  # (1, H) the whole gradient on h_t
@@ -116,22 +121,34 @@ def unroll_backward(cache: UnrollCache):
             else:
                 dx_t, dnext, dWx_t, dWh_t, db_t = rnn_step_backward(dh_t, steps[t])
             below.append(dx_t)
-            dWx += dWx_t
-            dWh += dWh_t
-            db += db_t
+            if weights:
+                dWx += dWx_t
+                dWh += dWh_t
+                db += db_t
         dstate0[layer * C] = dnext[0]
         if arch.cell == "lstm":
             dstate0[layer * C + 1] = dnext_c[0]
-        for name, g in (("Wx", dWx), ("Wh", dWh), ("b", db)):
-            grads[arch.layer_key(layer, name)] = g
+        if weights:
+            for name, g in (("Wx", dWx), ("Wh", dWh), ("b", db)):
+                grads[arch.layer_key(layer, name)] = g
         dx = np.stack(below[::-1])  # (T, 1, D) the gradient on the layer below's outputs
-    return dh_norm, dc_norm, dstate0, grads
+    return dh_norm, dc_norm, dstate0, grads if weights else {}
 
 
-def unroll(params, ids, targets, state0) -> Unrolled:
-    """One window of one stream, forward and backward: see Unrolled. ids, targets (T,); state0 (K, H)."""
+def _without_weight_inputs(step, cell: str):
+    """A step cache whose inputs read only by the weight gradients are zero-width (1, 0): x always, and prev_h for
+    the tanh and LSTM cells (the GRU's gates read prev_h)."""
+    nothing = step.x[:, :0]  # (1, 0)
+    if cell == "gru":
+        return step._replace(x=nothing)
+    return step._replace(x=nothing, prev_h=nothing)
+
+
+def unroll(params, ids, targets, state0, weights: bool = True) -> Unrolled:
+    """One window of one stream, forward and backward: see Unrolled. ids, targets (T,); state0 (K, H).
+    weights=False leaves the weight gradients out (grads is {}): the view needs only the norms."""
     out, cache = unroll_forward(params, ids, targets, state0)
-    dh, dc, dstate0, grads = unroll_backward(cache)
+    dh, dc, dstate0, grads = unroll_backward(cache, weights)
     return Unrolled(dh=dh, dc=dc, dstate0=dstate0, grads=grads, **out)
 
 

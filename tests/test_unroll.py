@@ -238,3 +238,12 @@ def test_cli_without_a_corpus_or_an_experiment_with_its_own_text_says_what_to_gi
 
     assert train_main(["--iterations", "1", "--no-run"]) == 2
     assert "give a text file or builtin:NAME" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cell,layers", MODELS)
+def test_without_weight_gradients_the_norms_are_the_same(cell, layers):
+    _, params, ids, targets, state0 = _setup(cell, layers)
+    full, light = unroll(params, ids, targets, state0), unroll(params, ids, targets, state0, weights=False)
+    assert light.grads == {}
+    assert np.allclose(full.dh, light.dh) and np.allclose(full.dstate0, light.dstate0)
+    assert (full.dc is None) == (light.dc is None) and (full.dc is None or np.allclose(full.dc, light.dc))

@@ -111,7 +111,7 @@ def test_tooltips_carry_the_numbers(window, qtbot):
     grad_tip = c.tooltip_at(QPoint(x + 50, rows[("grad", 0)] + 5))
     assert "‖dL/dh_t‖ at t = 2" in grad_tip and f"{c.dh[0, 2]:.4g}" in grad_tip
     probs_tip = c.tooltip_at(QPoint(x + 50, rows["probs"] + 5))
-    assert "target" in probs_tip and len(numbers(probs_tip)) >= 4
+    assert "y_t = softmax(W_hy h_t + b_y)" in probs_tip and "target" in probs_tip and len(numbers(probs_tip)) >= 4
     loss_tip = c.tooltip_at(QPoint(x + 50, rows["loss"] + 5))
     assert f"{c.columns[2].loss:.4f}" in loss_tip
     assert c.tooltip_at(QPoint(c.width() - 2, c.height() - 2)) == ""
@@ -210,13 +210,22 @@ def test_hello_experiment_trains_on_its_own_text_and_opens_the_unrolled_tab(wind
     assert any(p.endswith("small.txt") for p in window.recent_files())
 
 
-def test_the_slides_names_are_on_the_canvas(window, qtbot):
-    trained(window, qtbot, n=1)
-    view = shown_view(window, qtbot)
-    image = view.canvas.grab().toImage()
-    assert image.width() > 300
-    from charrnn_gui import unrolled_canvas
+def test_large_models_unroll_fewer_steps_and_the_presets_all_of_theirs():
+    import core
+    from core.model import Arch
+    from charrnn_gui.unrolled import MIN_STEPS, steps_affordable
 
-    source = open(unrolled_canvas.__file__, encoding="utf-8").read()
-    for name in ("W_xh", "W_hh", "W_hy", "h_t", "y_t"):
-        assert f"{name}" in source
+    for name, cfg in core.PRESETS.items():
+        arch = Arch(cfg.cell, cfg.num_layers, cfg.hidden_size, 100)
+        assert steps_affordable(arch, cfg.seq_length) == cfg.seq_length, name
+    big = Arch("lstm", 3, 512, 100)
+    assert MIN_STEPS <= steps_affordable(big, 200) < 50
+
+
+def test_a_capped_window_says_so(window, qtbot, monkeypatch):
+    import charrnn_gui.unrolled as unrolled
+
+    trained(window, qtbot, n=1)
+    monkeypatch.setattr(unrolled, "steps_affordable", lambda arch, T: 5)
+    view = shown_view(window, qtbot)
+    assert len(view.canvas.columns) == 5 and "the first 5 of 16 steps" in view.info.text()
