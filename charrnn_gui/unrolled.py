@@ -23,7 +23,7 @@ from core.vocab import UnknownCharactersError
 from .unroll_source import UnrollInput, take_training_window
 from .unrolled_canvas import Column, UnrolledCanvas
 
-REFRESH_MS = 1500  # how often a shown, live view follows training (at the least: see COST_SHARE)
+REFRESH_MS = 2000  # how often a shown, live view follows training (at the least: see COST_SHARE)
 COST_SHARE = 0.02  # a live view's refreshes take at most this share of the GUI thread: a slow one waits longer
 MAX_TEXT = 200  # characters of your own text unrolled at most
 STEP_BUDGET = 6e7  # multiply-adds of one unrolled window at most (about 50 ms): a larger model shows fewer steps
@@ -72,7 +72,7 @@ class UnrolledView(QWidget):
                                     "setting")
         self.live_check = QCheckBox("Live", objectName="unrolledLive")
         self.live_check.setChecked(True)
-        self.live_check.setToolTip("Follow training (every 1.5 s while this tab is shown), everything revealed; "
+        self.live_check.setToolTip("Follow training (every 2 s while this tab is shown), everything revealed; "
                                    "Step and Sample step freeze the picture")
         self.text_edit = QLineEdit(objectName="unrolledText")
         self.text_edit.setPlaceholderText("or type your own text and press Enter (starts from h = 0)")
@@ -139,6 +139,9 @@ class UnrolledView(QWidget):
     def _on_model_changed(self) -> None:
         self._stale = True
         self.input = None
+        self.live_check.blockSignals(True)
+        self.live_check.setChecked(True)  # a new model: a new picture, following it
+        self.live_check.blockSignals(False)
         if self.isVisible():
             QTimer.singleShot(0, self.refresh)
 
@@ -194,8 +197,8 @@ class UnrolledView(QWidget):
         self.computations += 1
         self.input, self.unrolled = taken, u
         T = len(ids)
-        columns = [Column(int(ids[t]), [{n: v[t] for n, v in layer.items()} for layer in u.states], u.probs[t],
-                          int(targets[t]), float(u.losses[t])) for t in range(T)]
+        columns = [Column(int(ids[t]), [{name: v[t] for name, v in layer.items()} for layer in u.states],
+                          u.probs[t], int(targets[t]), float(u.losses[t])) for t in range(T)]
         live = self.live_check.isChecked()
         forward, backward = (T, T) if live else (min(self.canvas.forward, T), 0)
         self.canvas.set_data(taken.vocab.chars, self.arch.cell, columns, T, u.state0, u.dh, u.dc, u.dstate0)
