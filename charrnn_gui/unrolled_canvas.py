@@ -178,9 +178,10 @@ class UnrolledCanvas(QWidget):
         y += (self.k + 1) * ROW_H + 2
         r["loss"] = y
         y += LOSS_H + ARROW_H
+        names_h = 13 if len(self.names) > 1 else 0  # a gated cell's strips are named above them
         for layer in reversed(range(self.layers)):
             r[("grad", layer)] = y
-            y += GRAD_H
+            y += GRAD_H + names_h
             r[("state", layer)] = y
             y += self.state_height() + ARROW_H
         r["input"] = y

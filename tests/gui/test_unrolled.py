@@ -193,7 +193,9 @@ def test_the_hidden_tab_computes_nothing_while_training(window, qtbot):
 
 
 def test_hello_experiment_trains_on_its_own_text_and_opens_the_unrolled_tab(window, qtbot):
-    assert window.start_experiment("hello")
+    action = window.findChild(type(window.start_pause_action), "experiment-hello")
+    assert action is not None and action in window.experiments_menu.actions()
+    action.trigger()
     assert window.corpus.name == "hello" and window.corpus_spec == "builtin:hello"
     assert window.corpus_panel.name_label.text() == "hello"
     assert "Back to small.txt" in window.corpus_panel.warnings_label.text()
