@@ -1,5 +1,5 @@
 """The lecture's gradient-flow experiments as named training configs: vanishing, exploding, clipping rescues it,
-LSTM keeps the signal.
+LSTM keeps the signal; and the slides' "hello" lesson (core.hello), which brings its own text.
 
 Each is an ordinary TrainConfig (a run to pause, inspect and resume like any other) with gradient-flow measurement
 on, so the reach of the last prediction (core.gradflow) is there from the first iteration. All share one shape:
