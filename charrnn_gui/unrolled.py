@@ -251,11 +251,15 @@ class UnrolledView(QWidget):
         temperature = self.temperature.value()
         columns = list(c.columns)
         last = columns[-1]
-        if last.drawn is None:  # the window's last step: draw from its distribution now (sampled steps drew)
-            probs = temperature_probs(self.unrolled.scores[len(columns) - 1], temperature)  # (V,)
-            last = columns[-1] = last._replace(drawn=draw(probs, self._rng))
-        state = carried_at(self._column_states(columns), self.arch.cell, -1)  # (K, H) after the last column
-        s = sample_step(self.input.params, state, last.drawn, temperature, self._rng)
+        try:
+            if last.drawn is None:  # the window's last step: draw from its distribution now (sampled steps drew)
+                probs = temperature_probs(self.unrolled.scores[len(columns) - 1], temperature)  # (V,)
+                last = columns[-1] = last._replace(drawn=draw(probs, self._rng))
+            state = carried_at(self._column_states(columns), self.arch.cell, -1)  # (K, H) after the last column
+            s = sample_step(self.input.params, state, last.drawn, temperature, self._rng)
+        except ValueError as e:  # e.g. weights that are no longer finite give no distribution to draw from
+            self.info.setText(f"<span style='color:#b00'>Cannot sample from this model: {e}.</span>")
+            return
         columns.append(Column(s.input, s.states, s.probs, None, None, drawn=s.drawn, sampled=True))
         c.set_data(c.chars, c.cell, columns, c.window_steps, c.state0, c.dh, c.dc, self.unrolled.dstate0)
         c.reveal(len(columns), c.backward)

@@ -231,3 +231,13 @@ def test_a_capped_window_says_so(window, qtbot, monkeypatch):
     monkeypatch.setattr(unrolled, "steps_affordable", lambda arch, T: 5)
     view = shown_view(window, qtbot)
     assert len(view.canvas.columns) == 5 and "the first 5 of 16 steps" in view.info.text()
+
+
+def test_sampling_from_weights_that_are_not_finite_says_so(window, qtbot):
+    trained(window, qtbot, n=1)
+    view = shown_view(window, qtbot)
+    view.input.params["Why"][...] = np.nan
+    view.unrolled.scores[...] = np.nan
+    view.sample_step()
+    assert "Cannot sample from this model" in view.info.text()
+    assert len(view.canvas.columns) == view.canvas.window_steps
