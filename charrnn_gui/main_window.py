@@ -41,6 +41,7 @@ from .samples import SamplesPanel
 from .saturation_panel import SaturationPanel
 from .session import BUILTIN_PREFIX, IDLE, PAUSED, RUNNING, Session
 from .settings_panel import SettingsPanel
+from .unrolled import UnrolledView
 
 DEFAULT_BUILTIN = "shakespeare"
 FALLBACK_BUILTIN = "python-docs"
@@ -201,6 +202,8 @@ class MainWindow(QMainWindow):
         self.runs = RunsLibrary(self)
         self.runs_panel = RunsPanel(self.runs, self.open_runs_folder_action)
         self.add_panel("Runs", self.runs_panel)
+        self.unrolled = UnrolledView(self.session)
+        self.add_panel("Unrolled", self.unrolled)
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.top_splitter = QSplitter(Qt.Orientation.Horizontal, objectName="topSplitter")
@@ -384,7 +387,7 @@ class MainWindow(QMainWindow):
     def _on_tab_changed(self, index: int) -> None:
         # Look inside needs room for its text, Gradient flow for its plots: opening them grows a short tab area (the
         # user can drag it back).
-        if self.tabs.widget(index) not in (self.inspector, self.gradflow_panel, self.saturation_panel):
+        if self.tabs.widget(index) not in (self.inspector, self.gradflow_panel, self.saturation_panel, self.unrolled):
             return
         top, bottom = self.right_splitter.sizes()
         want = min(LOOK_INSIDE_HEIGHT, int(0.65 * (top + bottom)))
@@ -686,6 +689,8 @@ class MainWindow(QMainWindow):
             return False
         if self.trainer is not None:
             self.session.discard_model()
+        if exp.corpus and self.corpus_spec != BUILTIN_PREFIX + exp.corpus:  # e.g. hello: its own text
+            self._use_lesson_text(exp.corpus)
         self.settings_panel.show_config(exp.config, "min-char-rnn")
         try:
             self.session.create_model(exp.config, name)
@@ -693,11 +698,22 @@ class MainWindow(QMainWindow):
             self._warn("Cannot start the experiment", f"{exp.title}: {e}")
             return False
         self.gradflow_panel.set_intro(f"<b>{exp.title}.</b> {exp.shows}")
-        self.tabs.setCurrentWidget(self.gradflow_panel)
+        self.tabs.setCurrentWidget(self.unrolled if exp.corpus else self.gradflow_panel)
         self.session.start()
         self.statusBar().showMessage(f"Experiment: {exp.title} on {self.corpus.name}. Pause at any time to look "
                                      f"closer; its settings are in the panel on the left", 10000)
         return True
+
+    def _use_lesson_text(self, name: str) -> None:
+        """Put an experiment's own built-in text in use; the user's text stays the one the app reopens."""
+        back = self.corpus.name if self.corpus is not None else "your text"
+        self._next_corpus_notes = (f"The lesson's own text. Back to {back}: File → Open Recent or Built-in "
+                                   f"Corpora",)
+        self._remember_corpus = False
+        try:
+            self.session.use_corpus(load_builtin(name), BUILTIN_PREFIX + name)
+        finally:
+            self._remember_corpus = True
 
     def _confirm_discard(self, title: str, why: str) -> bool:
         if not self.has_unsaved_progress:

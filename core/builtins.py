@@ -10,12 +10,14 @@ import tempfile
 from pathlib import Path
 
 from core.corpus import Corpus, CorpusError, corpus_from_text
+from core.hello import DESCRIPTION as HELLO_DESCRIPTION, HELLO_TEXT
 
-BUILTINS = ("shakespeare", "python-docs")
+BUILTINS = ("shakespeare", "python-docs", "hello")
 
 _DESCRIPTIONS = {
     "shakespeare": "Shakespeare's plays as plain text, speaker names and verse (about 4.8 million characters)",
     "python-docs": "Python's language reference topics, the prose behind help() (about half a million characters)",
+    "hello": HELLO_DESCRIPTION[:1].upper() + HELLO_DESCRIPTION[1:],
 }
 
 CACHE_ENV = "CHARRNN_CACHE_DIR"  # overrides the cache folder (tests point it at a temporary dir)
@@ -34,6 +36,8 @@ def builtin_text(name: str) -> str:
     _check_name(name)
     if name == "shakespeare":
         return _shakespeare_text()
+    if name == "hello":
+        return HELLO_TEXT
     return _python_docs_text()
 
 

@@ -50,7 +50,8 @@ def _blas_threads(text):
 
 def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="charrnn-train", description="Train a character-level RNN on a text file.")
-    p.add_argument("corpus", help="a text file, or builtin:shakespeare / builtin:python-docs")
+    p.add_argument("corpus", nargs="?", help="a text file, or builtin:shakespeare / builtin:python-docs (optional "
+                   "with an --experiment that has its own text, e.g. hello)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="min-char-rnn",
                    help="starting hyperparameters (default: min-char-rnn, the lesson's program)")
     p.add_argument("--experiment", choices=list(EXPERIMENTS),
@@ -237,6 +238,11 @@ def train_command(args, out=None, err=None) -> int:
     ckpt_path = args.checkpoint
     if ckpt_path:
         _check_checkpoint_destination(ckpt_path)
+    if args.corpus is None:  # only an experiment with its own text (e.g. hello) needs none
+        own = experiment(args.experiment).corpus if args.experiment else None
+        if own is None:
+            raise CLIError("give a text file or builtin:NAME to train on")
+        args.corpus = BUILTIN_PREFIX + own
     corpus = open_corpus(args.corpus)
     for warning in corpus.warnings:
         print(f"warning: {warning}", file=err)

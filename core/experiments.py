@@ -1,5 +1,5 @@
 """The lecture's gradient-flow experiments as named training configs: vanishing, exploding, clipping rescues it,
-LSTM keeps the signal.
+LSTM keeps the signal; and the slides' "hello" lesson (core.hello), which brings its own text.
 
 Each is an ordinary TrainConfig (a run to pause, inspect and resume like any other) with gradient-flow measurement
 on, so the reach of the last prediction (core.gradflow) is there from the first iteration. All share one shape:
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import hello
 from .config import PRESETS, TrainConfig
 
 SEQ_LENGTH = 200  # T of every experiment: the lecture's "many steps back"
@@ -36,6 +37,7 @@ class Experiment:
     title: str  # menu text
     config: TrainConfig  # the run: an ordinary config, validated
     shows: str  # what the class should see, in plain words
+    corpus: str | None = None  # the built-in text it trains on (core.builtins), or None: the text in use
 
 
 def _lesson(**changes) -> TrainConfig:
@@ -69,6 +71,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         "step multiplies the cell path's gradient (right) by the forget gate (about 0.73 at the start) instead of "
         "by W_hh and tanh'. Its reach falls far more slowly than the tanh RNN's: compare g_T-1/g_0 here with the "
         "Vanishing experiment's."),
+    Experiment("hello", "Hello (the slides' character-level language model)", hello.CONFIG, hello.SHOWS, "hello"),
 )}
 
 
