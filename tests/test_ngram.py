@@ -42,6 +42,15 @@ def test_every_order_is_a_distribution_over_the_vocabulary(order):
         assert (p > 0).all()
 
 
+def test_a_string_only_at_the_start_of_training_leaves_the_distribution_proper():
+    # "ab" opens the text: no character precedes it, so its continuation count is 0, while "ac" and "ad" have one
+    # each. After "ca" the 3-gram hands mass down to the continuation 2-gram after "a", which must count 2 types.
+    train = np.array(["abcd".index(c) for c in "abcaccad"], dtype=np.uint8)
+    p = ngram.next_char_distribution(train, 4, ["abcd".index(c) for c in "ca"], 3)
+    assert p.sum() == pytest.approx(1.0, abs=1e-12)
+    assert (p > 0).all()
+
+
 def test_a_held_out_character_unseen_in_training_costs_finite_bits():
     corpus = corpus_from_text("abababababab" + "abz")  # z only in the held-out part
     bits = ngram.held_out_bits(corpus.data, len(corpus.vocab), 12, orders=range(1, 6))
