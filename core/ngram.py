@@ -48,6 +48,10 @@ DEFAULT_ORDERS = (1, 2, 3, 4, 5)  # what the app and the CLI compute (seconds on
 MAX_ORDER = 20  # the highest order offered (the paper's 20-gram)
 DISCOUNT_RANGE = (0.1, 1.0)  # a discount of 0 would give unseen characters no probability; above 1, negative mass
 CACHE_SUBDIR = "ngram"  # under core.builtins.cache_dir()
+CACHE_ENV = "CHARRNN_NGRAM_CACHE_DIR"  # overrides the cache folder (the tests point it at a temporary folder)
+# Counting needs about 70 bytes per training character for orders 1..5 (330 MB peak for Shakespeare's 4.6 M, the
+# interpreter included; 1..10: 660 MB, 1..20: 1.2 GB): longer training texts get no baselines (about 1 GB here).
+MAX_TRAIN_CHARS = 15_000_000
 
 
 @dataclass
@@ -232,25 +236,35 @@ def cache_key(data: np.ndarray, vocab_chars, n_train: int, stop: int, orders) ->
 
 
 def default_cache_folder() -> Path:
-    """Where baselines are cached: <the user's cache folder for charrnn>/ngram ($CHARRNN_CACHE_DIR honoured)."""
+    """Where baselines are cached: $CHARRNN_NGRAM_CACHE_DIR, else <the user's cache folder for charrnn>/ngram
+    ($CHARRNN_CACHE_DIR honoured)."""
     from .builtins import cache_dir
+
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override)
 
     return cache_dir() / CACHE_SUBDIR
 
 
-def baselines(corpus, n_train: int, stop: int | None = None, orders=DEFAULT_ORDERS, folder=None
-              ) -> dict[int, float]:
+def baselines(corpus, n_train: int, stop: int | None = None, orders=DEFAULT_ORDERS, folder=None,
+              compute: bool = True) -> dict[int, float] | None:
     """held_out_bits for a Corpus, read from the cache when this text, split and orders were scored before.
 
-    A cache that cannot be read or written is ignored (the numbers are then computed, and not kept)."""
+    compute=False: only the cache (None when it has nothing). A cache that cannot be read or written is ignored
+    (the numbers are then computed, and not kept). ValueError when the split leaves no held-out part or the
+    training part is longer than MAX_TRAIN_CHARS."""
     data = corpus.data
     stop = len(data) if stop is None else min(int(stop), len(data))
     orders = sorted(set(int(k) for k in orders))
     path = Path(folder if folder is not None else default_cache_folder()) / (
         cache_key(data, corpus.vocab.chars, n_train, stop, orders) + ".json")
     cached = _read_cache(path, orders)
-    if cached is not None:
+    if cached is not None or not compute:
         return cached
+    if n_train > MAX_TRAIN_CHARS:
+        raise ValueError(f"n-gram baselines are counted on training texts of up to {MAX_TRAIN_CHARS:,} characters "
+                         f"(this one has {n_train:,})")
     bits = held_out_bits(data, len(corpus.vocab), n_train, stop, orders)
     _write_cache(path, bits)
     return bits
@@ -277,6 +291,17 @@ def _write_cache(path: Path, bits: dict[int, float]) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def split_of(config, n: int) -> tuple[int, int] | None:
+    """(n_train, stop) of the held-out characters a TrainConfig's trainer scores in a corpus of n characters
+    (its first eval_chars after the training part), or None when it holds nothing out."""
+    from .corpus import train_length
+
+    n_train = train_length(n, config.val_fraction)
+    if n - n_train < 2:
+        return None
+    return n_train, min(n, n_train + config.eval_chars)
 
 
 def beaten(held_out_bpc: float | None, bits: dict[int, float]) -> tuple[int, float] | None:
