@@ -39,7 +39,8 @@ LEGEND = ('<span style="color:#5a78be">&#9472;&#9472;</span> loss, each iteratio
           '<span style="color:#e67314"><b>&#9472;&#9472;</b></span> moving average &nbsp; '
           '<span style="color:#192878"><b>&#9473;&#9473;</b></span> smooth loss (the lesson\'s) &nbsp; '
           '<span style="color:#c81e2d">&#9679;</span> validation')
-BASELINE_LEGEND = ' &nbsp; <span style="color:#3c8c3c">- - -</span> n-gram baselines (held-out)'
+BASELINE_LEGEND = (' &nbsp; <span style="white-space:nowrap"><span style="color:#3c8c3c">- - -</span> n-gram baselines '
+                   '(held-out)</span>')
 
 
 class Overlay:
@@ -254,7 +255,7 @@ class LossPlotPanel(QWidget):
             line.setObjectName(f"baseline-{order}")
             line.setToolTip(f"{order}-gram baseline: {bpc:.3f} bits/char on the held-out characters "
                             f"(interpolated Kneser-Ney counted on the training part)")
-            line.setZValue(-5)  # under the curves
+            line.setZValue(10)  # over the curves: the label stays readable where the loss crosses it
             pi.addItem(line, ignoreBounds=True)
             self.baseline_lines[order] = line
         self.legend.setText(LEGEND + (BASELINE_LEGEND if bits else ""))
@@ -357,8 +358,7 @@ class LossPlotPanel(QWidget):
         late = int(np.searchsorted(x, x0 + RANGE_SKIPS_START * (x1 - x0)))
         vi = self.history.val_iterations.view
         ys = np.concatenate([self._raw.view[late:], self._ema.values.view[late:],
-                             self.history.val_bpc.view[vi >= x[min(late, n - 1)]] * (LN2 * self._factor()),
-                             np.array([self.baseline_value(k) for k in self.baselines])])  # the lines stay in view
+                             self.history.val_bpc.view[vi >= x[min(late, n - 1)]] * (LN2 * self._factor())])
         ys = ys[np.isfinite(ys)]
         if len(ys) == 0:
             return None
