@@ -15,6 +15,7 @@ training time (the clock paused while scoring), and report the first training ti
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -71,14 +72,15 @@ def crossing(name: str, lines: dict[int, float], seconds: float) -> dict:
             for k, v in lines.items():
                 if crossed[k] is None and bpc <= v:
                     crossed[k] = {"seconds": round(clock, 1), "iteration": trainer.iteration, "bpc": round(bpc, 4)}
-    return {"crossed": crossed, "curve": curve}
+    return {"crossed": crossed, "curve": curve, "its_per_second": round(trainer.iteration / max(clock, 1e-9), 1),
+            "loadavg_after": os.getloadavg()}
 
 
 def main(argv=None) -> None:
     args = sys.argv[1:] if argv is None else argv
     cross = "--cross" in args
     seconds = float(args[args.index("--seconds") + 1]) if "--seconds" in args else 300.0
-    results = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "orders": {}}
+    results = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg_at_start": os.getloadavg(), "orders": {}}
     print("orders   seconds  peak MB  | held-out bits/char, whole tail (first 20,000 chars)")
     for top in ORDER_SETS:
         whole = measure_orders(top, "all")

@@ -250,7 +250,7 @@ class LossPlotPanel(QWidget):
         self.baseline_lines = {}
         for i, (order, bpc) in enumerate(bits.items()):
             line = pg.InfiniteLine(angle=0, movable=False, pen=BASELINE_PEN, label=f"{order}-gram {bpc:.2f}",
-                                   labelOpts={"position": 0.97 - 0.1 * (i % 2), "color": BASELINE_TEXT,
+                                   labelOpts={"position": 0.97 - 0.22 * (i % 2), "color": BASELINE_TEXT,
                                               "anchors": [(1, 1), (1, 1)], "fill": (255, 255, 255, 200)})
             line.setObjectName(f"baseline-{order}")
             line.setToolTip(f"{order}-gram baseline: {bpc:.3f} bits/char on the held-out characters "

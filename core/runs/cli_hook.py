@@ -11,8 +11,8 @@ from .layout import (LATEST, RunError, RunExistsError, checkpoint_path, default_
 from .recorder import NoRecorder, RunRecorder
 from .writer import RunWriter
 
-# charrnn-train counts the n-gram baselines of run.json itself up to this many training characters (orders 1..5 of
-# the 4.6 M of Shakespeare take about 2 s here); of longer texts it records them only when already cached (the app).
+# charrnn-train counts the n-gram baselines of run.json itself up to this many training characters (orders 1..6 of
+# the 4.6 M of Shakespeare take 2-4 s here); of longer texts it records them only when already cached (the app).
 CLI_BASELINE_CHARS = 6_000_000
 RUNS_FOLDER = "runs"  # where runs go by default, in the working directory
 MODEL_FIELDS = ("cell", "num_layers", "hidden_size", "seq_length", "batch_size", "dtype", "optimizer")  # a preset's model
