@@ -84,7 +84,7 @@ class BaselinesController(QObject):
         self.session = session
         self.loss_panel = loss_panel
         self.bits: dict[int, float] = {}
-        self.key = None  # (corpus identity, n_train, stop, orders) of self.bits or of the job counting them
+        self.key = None  # (corpus, n_train, stop, orders) of self.bits or of the job counting them
         self.job: BaselineJob | None = None
         self._old_jobs: list[BaselineJob] = []
         self.label = QLabel("", objectName="baselineLabel")
@@ -103,7 +103,7 @@ class BaselinesController(QObject):
         if split is None:  # nothing held out: no held-out bits/char to compare with
             self._show(None, {})
             return
-        key = (id(corpus), *split, ngram.DEFAULT_ORDERS)
+        key = (corpus, *split, ngram.DEFAULT_ORDERS)  # Corpus compares by identity
         if key == self.key:
             self.session.set_baselines(ngram.labels(self.bits) if self.bits else None)
             return
@@ -117,7 +117,7 @@ class BaselinesController(QObject):
 
     @Slot(object, object)
     def _on_corpus_changed(self, corpus, spec) -> None:
-        if self.key is not None and self.key[0] != id(corpus):
+        if self.key is not None and self.key[0] is not corpus:
             self._retire(self.job)
             self.job = None
             self._show(None, {})

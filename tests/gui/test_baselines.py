@@ -102,3 +102,17 @@ def test_a_model_without_held_out_part_draws_no_baselines(make_window, qtbot, sm
     qtbot.waitUntil(lambda: window.trainer is not None and window.trainer.iteration >= 1, timeout=10_000)
     assert not window.loss_panel.baseline_lines and not window.baselines.bits
     assert window.session.baselines is None and not window.baselines.label.isVisible()
+
+
+def test_another_text_takes_the_lines_away_until_its_own_are_counted(make_window, qtbot, dialogs, small_corpus_file,
+                                                                     tmp_path):
+    window = made_model(make_window(), qtbot, small_corpus_file)
+    first = dict(window.baselines.bits)
+    other = tmp_path / "other.txt"
+    other.write_text("".join(f"{i * 7919 % 1000:03d} zebra quokka\n" for i in range(400)), encoding="utf-8")
+    dialogs.answer = None  # discard the model without saving
+    window.open_corpus_path(str(other))
+    qtbot.waitUntil(lambda: not window.is_loading and window.corpus.name == "other.txt", timeout=10_000)
+    assert not window.loss_panel.baseline_lines and not window.baselines.bits and window.session.baselines is None
+    made_model(window, qtbot, other)
+    assert window.baselines.bits == pytest.approx(expected_bits(window)) and window.baselines.bits != first
