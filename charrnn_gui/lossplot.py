@@ -39,8 +39,8 @@ LEGEND = ('<span style="color:#5a78be">&#9472;&#9472;</span> loss, each iteratio
           '<span style="color:#e67314"><b>&#9472;&#9472;</b></span> moving average &nbsp; '
           '<span style="color:#192878"><b>&#9473;&#9473;</b></span> smooth loss (the lesson\'s) &nbsp; '
           '<span style="color:#c81e2d">&#9679;</span> validation')
-BASELINE_LEGEND = (' &nbsp; <span style="white-space:nowrap"><span style="color:#3c8c3c">- - -</span> n-gram baselines '
-                   '(held-out)</span>')
+BASELINE_LEGEND = (' &nbsp; <span style="color:#3c8c3c">&#9476;&#9476;</span>&nbsp;n&#8209;gram&nbsp;baselines&nbsp;'
+                   '(held&#8209;out)')  # non-breaking: the entry wraps as a whole
 
 
 class Overlay:
