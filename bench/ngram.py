@@ -104,7 +104,7 @@ def main(argv=None) -> None:
                              for k, c in r["crossed"].items())
             last = r["curve"][-1] if r["curve"] else None
             print(f"{name:13s} {said}   last: {last}")
-    out = f"{ROOT}/bench/results/ngram-latest.json"
+    out = f"{ROOT}/bench/results/ngram.json"
     with open(out, "w") as f:
         json.dump(results, f, indent=1)
     print(f"wrote {out}")
