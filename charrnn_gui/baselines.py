@@ -26,14 +26,17 @@ class BaselineJob(QObject):
         self._thread: _Runner | None = _Runner(self._run, None, "charrnn-ngram-baselines")
 
     def start(self) -> None:
+        """Start counting; connect to done first."""
         self._thread.start_registered()
 
     @property
     def running(self) -> bool:
+        """The thread is still counting."""
         t = self._thread
         return t is not None and not t._joined and t.isRunning()
 
     def join(self, timeout: float = 60.0) -> bool:
+        """Wait for the thread (at most timeout); True when it has ended and is let go."""
         t = self._thread
         if t is None:
             return True
@@ -153,6 +156,7 @@ class BaselinesController(QObject):
             self._say(status_text(held_out, self.bits))
 
     def _say(self, text: str, tip: str | None = None) -> None:
+        """Show text in the status label (hidden when empty), with tip or the baselines' numbers as its tooltip."""
         self.label.setText(text)
         self.label.setVisible(bool(text))
         if tip is not None or self.bits:
