@@ -237,7 +237,7 @@ def cache_key(data: np.ndarray, vocab_chars, n_train: int, stop: int, orders) ->
     h = hashlib.sha256()
     h.update(json.dumps({"version": VERSION, "vocab": "".join(vocab_chars), "n": len(data), "n_train": int(n_train),
                          "stop": int(stop), "orders": sorted(int(k) for k in orders)}).encode("utf-8", "surrogatepass"))
-    h.update(np.ascontiguousarray(data).tobytes())
+    h.update(np.ascontiguousarray(data))  # the ids' buffer, not a copy
     return h.hexdigest()
 
 
@@ -263,14 +263,16 @@ def baselines(corpus, n_train: int, stop: int | None = None, orders=DEFAULT_ORDE
     data = corpus.data
     stop = len(data) if stop is None else min(int(stop), len(data))
     orders = sorted(set(int(k) for k in orders))
+    if n_train > MAX_TRAIN_CHARS:  # never counted, so never cached: not even hashed
+        if not compute:
+            return None
+        raise ValueError(f"n-gram baselines are counted on training texts of up to {MAX_TRAIN_CHARS:,} characters "
+                         f"(this one has {n_train:,})")
     path = Path(folder if folder is not None else default_cache_folder()) / (
         cache_key(data, corpus.vocab.chars, n_train, stop, orders) + ".json")
     cached = _read_cache(path, orders)
     if cached is not None or not compute:
         return cached
-    if n_train > MAX_TRAIN_CHARS:
-        raise ValueError(f"n-gram baselines are counted on training texts of up to {MAX_TRAIN_CHARS:,} characters "
-                         f"(this one has {n_train:,})")
     bits = held_out_bits(data, len(corpus.vocab), n_train, stop, orders)
     _write_cache(path, bits)
     return bits

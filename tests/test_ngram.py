@@ -153,3 +153,12 @@ def test_beaten_names_the_best_baseline_below_the_score():
     assert ngram.beaten(5.0, bits) is None
     assert ngram.beaten(None, bits) is None
     assert ngram.labels(bits) == {"1-gram": 4.7, "2-gram": 3.6, "3-gram": 2.95, "4-gram": 2.5}
+
+
+def test_a_training_part_beyond_the_limit_is_refused_with_a_reason(tmp_path, monkeypatch):
+    corpus = corpus_from_text("abcd" * 50)
+    monkeypatch.setattr(ngram, "MAX_TRAIN_CHARS", 100)
+    with pytest.raises(ValueError, match="up to 100 characters"):
+        ngram.baselines(corpus, 150, folder=tmp_path)
+    assert ngram.baselines(corpus, 150, folder=tmp_path, compute=False) is None
+    assert ngram.baselines(corpus, 90, orders=[1, 2], folder=tmp_path)[2] < ngram.baselines(corpus, 90, orders=[1], folder=tmp_path)[1]
