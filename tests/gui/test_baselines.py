@@ -116,3 +116,22 @@ def test_another_text_takes_the_lines_away_until_its_own_are_counted(make_window
     assert not window.loss_panel.baseline_lines and not window.baselines.bits and window.session.baselines is None
     made_model(window, qtbot, other)
     assert window.baselines.bits == pytest.approx(expected_bits(window)) and window.baselines.bits != first
+
+
+def test_the_lines_hide_while_runs_are_compared(qtbot):
+    from PySide6.QtGui import QColor
+
+    from charrnn_gui.history import LossHistory
+    from charrnn_gui.lossplot import LossPlotPanel
+
+    from .helpers import shown
+
+    panel = shown(qtbot, LossPlotPanel(), 600, 400)
+    panel.set_baselines({1: 4.8, 2: 3.6})
+    assert all(line.isVisible() for line in panel.baseline_lines.values())
+    panel.set_overlays([("run-a", LossHistory(25), QColor("red"), "run a")])
+    assert not any(line.isVisible() for line in panel.baseline_lines.values())
+    panel.set_overlays([])
+    assert all(line.isVisible() for line in panel.baseline_lines.values())
+    panel.set_baselines(None)
+    assert not panel.baseline_lines and "baselines" not in panel.legend.text()
