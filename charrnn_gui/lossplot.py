@@ -33,6 +33,14 @@ ROUND_PARTS = 16  # the whole-run y range moves in round steps of about 1/16 of 
 ROUND_PARTS_X = 8  # and its x range in steps of about 1/8: the curve fills 80-100% of the width, and the x axis
 # (whose ticks pyqtgraph lays out anew at every change of the range, ~3 ms) changes half as often while training
 X_AXES = {"iteration": "iteration", "chars": "characters seen", "time": "training time (s)"}
+BASELINE_PEN = pg.mkPen((60, 140, 60), width=1, style=Qt.PenStyle.DashLine)  # the n-gram baselines (core.ngram)
+BASELINE_TEXT = (30, 100, 30)
+LEGEND = ('<span style="color:#5a78be">&#9472;&#9472;</span> loss, each iteration &nbsp; '
+          '<span style="color:#e67314"><b>&#9472;&#9472;</b></span> moving average &nbsp; '
+          '<span style="color:#192878"><b>&#9473;&#9473;</b></span> smooth loss (the lesson\'s) &nbsp; '
+          '<span style="color:#c81e2d">&#9679;</span> validation')
+BASELINE_LEGEND = (' &nbsp; <span style="color:#3c8c3c">&#9476;&#9476;</span>&nbsp;n&#8209;gram&nbsp;baselines&nbsp;'
+                   '(held&#8209;out)')  # non-breaking: the entry wraps as a whole
 
 
 class Overlay:
@@ -65,6 +73,8 @@ class LossPlotPanel(QWidget):
         self._dirty = False
         self._generation = self.history.generation
         self.overlays: dict[str, Overlay] = {}  # key (a run's folder) -> its curve, while runs are compared
+        self.baselines: dict[int, float] = {}  # n-gram order -> held-out bits/char (set_baselines)
+        self.baseline_lines: dict[int, pg.InfiniteLine] = {}  # order -> its labelled horizontal line
         self.x_axis = "iteration"  # of the overlays: iteration, chars or time
 
         self.units_combo = QComboBox(objectName="lossUnits")
@@ -117,11 +127,7 @@ class LossPlotPanel(QWidget):
         for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve):
             pi.addItem(curve, ignoreBounds=True)
         # The legend is a label under the plot: it never covers a curve and costs no repaint of the plot.
-        self.legend = QLabel(
-            '<span style="color:#5a78be">&#9472;&#9472;</span> loss, each iteration &nbsp; '
-            '<span style="color:#e67314"><b>&#9472;&#9472;</b></span> moving average &nbsp; '
-            '<span style="color:#192878"><b>&#9473;&#9473;</b></span> smooth loss (the lesson\'s) &nbsp; '
-            '<span style="color:#c81e2d">&#9679;</span> validation', objectName="lossLegend")
+        self.legend = QLabel(LEGEND, objectName="lossLegend")
         self.legend.setWordWrap(True)
         self.legend.setMinimumWidth(1)
         for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve):
@@ -210,6 +216,7 @@ class LossPlotPanel(QWidget):
             self.log_check.setChecked(bool(on))
             return
         self.plot.getPlotItem().setLogMode(y=bool(on))
+        self._place_baselines()
         self._update_headroom()
 
     def _factor(self) -> float:
@@ -228,7 +235,47 @@ class LossPlotPanel(QWidget):
         self.plot.getPlotItem().setLabel("left", self.unit_label())
         self.units_combo.setItemText(0, f"Lesson's loss (sum over {self.history.seq_length})")
 
+    # -- n-gram baselines ---------------------------------------------------------------------
+
+    def set_baselines(self, bits: dict[int, float] | None) -> None:
+        """Draw the n-gram baselines (order -> held-out bits/char) as labelled horizontal lines; None or {}: none.
+        The lines are made once per set of baselines and only moved when the units or the log scale change."""
+        bits = dict(sorted((bits or {}).items()))
+        if bits == self.baselines:
+            return
+        pi = self.plot.getPlotItem()
+        for line in self.baseline_lines.values():
+            pi.removeItem(line)
+        self.baselines = bits
+        self.baseline_lines = {}
+        for i, (order, bpc) in enumerate(bits.items()):
+            line = pg.InfiniteLine(angle=0, movable=False, pen=BASELINE_PEN, label=f"{order}-gram {bpc:.2f}",
+                                   labelOpts={"position": 0.97 - 0.22 * (i % 2), "color": BASELINE_TEXT,
+                                              "anchors": [(1, 1), (1, 1)], "fill": (255, 255, 255, 200)})
+            line.setObjectName(f"baseline-{order}")
+            line.setToolTip(f"{order}-gram baseline: {bpc:.3f} bits/char on the held-out characters "
+                            f"(interpolated Kneser-Ney counted on the training part)")
+            line.setZValue(10)  # over the curves: the label stays readable where the loss crosses it
+            pi.addItem(line, ignoreBounds=True)
+            self.baseline_lines[order] = line
+        self.legend.setText(LEGEND + (BASELINE_LEGEND if bits else ""))
+        self._place_baselines()
+        self._dirty = True
+
+    def baseline_value(self, order: int) -> float:
+        """Where the order's line is, in display units (before the log scale)."""
+        return self.baselines[order] * LN2 * self._factor()
+
+    def _place_baselines(self) -> None:
+        """Put each baseline's line at its value in the units shown (log10 of it on a log scale); hidden while
+        runs are compared (their texts and windows may differ)."""
+        for order, line in self.baseline_lines.items():
+            y = self.baseline_value(order)
+            line.setPos(math.log10(y) if self.log_y and y > 0 else y)
+            line.setVisible(not self.overlays)
+
     def _rebuild(self) -> None:
+        self._place_baselines()
         self._generation = self.history.generation
         self._shown = 0
         self._val_shown = -1
@@ -385,6 +432,7 @@ class LossPlotPanel(QWidget):
         self.overlay_legend.setVisible(comparing)
         for curve in (self.raw_curve, self.ema_curve, self.smooth_curve, self.val_curve, self.headroom):
             curve.setVisible(not comparing)  # (a hidden headroom marker leaves the auto-range to the overlays)
+        self._place_baselines()
         self.legend.setVisible(not comparing)
         pi.setLabel("bottom", X_AXES[self.x_axis] if comparing else "iteration")
         if axis_changed or not comparing:

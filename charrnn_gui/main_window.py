@@ -24,6 +24,7 @@ from core.probe import default_probe_text, probe_passage
 from core.saturation import held_out_ids
 
 from .affordable import confirm_affordable
+from .baselines import BaselinesController
 from .checkpoint_meta import MetaError, read_app_meta
 from .column import ColumnScrollArea
 from .corpus_panel import CorpusPanel
@@ -247,8 +248,9 @@ class MainWindow(QMainWindow):
         self.epoch_label.setToolTip("Which pass over the training text, and how far into it")
         self.loss_label.setToolTip("Training loss in bits per character: the moving average the loss plot draws "
                                    "(orange), and the latest held-out (validation) value")
+        self.baselines = BaselinesController(self.session, self.loss_panel, self)  # n-gram lines and "beats the 3-gram"
         for w in (self.state_label, self.iteration_label, self.epoch_label, self.speed_label, self.loss_label,
-                  self.elapsed_label):
+                  self.baselines.label, self.elapsed_label):
             w.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(w)
 
@@ -1081,6 +1083,7 @@ class MainWindow(QMainWindow):
         else:
             val = "—" if held_out is None else f"{held_out:.3f}"
             self.loss_label.setText(f"Loss {average:.3f} bits/char · held-out {val}")
+        self.baselines.update_status(held_out)
         self.elapsed_label.setText(f"Elapsed {duration(self.session.elapsed)}")
         self.setWindowModified(self.has_unsaved_progress)
 
@@ -1182,6 +1185,7 @@ class MainWindow(QMainWindow):
         running; its late result is ignored; app.main() deals with it at exit.
         """
         self._refresh_timer.stop()
+        self.baselines.shutdown()
         self.session.shutdown()
         self.runs.shutdown()
         self._shut_down = True

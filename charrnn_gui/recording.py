@@ -68,6 +68,11 @@ class RunRecording(QObject):
         if not self.ended:
             self._queue.put(("checkpoint", which))
 
+    def set_baselines(self, baselines: dict) -> None:
+        """Queue writing the n-gram baselines into run.json ({"1-gram": held-out bits/char, ...})."""
+        if not self.ended:
+            self._queue.put(("baselines", dict(baselines)))
+
     def set_status(self, status: str, reason: str | None = None) -> None:
         if not self.ended:
             self._queue.put(("status", (status, reason)))
@@ -171,6 +176,8 @@ class RunRecording(QObject):
             self._try("checkpoint", lambda: self._save_checkpoint(checkpoint_path(w.path, args)))
         elif kind == "status":
             self._try("run.json", lambda: w.set_status(*args))
+        elif kind == "baselines":
+            self._try("run.json", lambda: w.set_baselines(args))
 
     def _try(self, what: str, action):
         try:

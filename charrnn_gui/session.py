@@ -144,6 +144,7 @@ class Session(QObject):
         self._model_lock = threading.RLock()
         self._live_worker: TrainingWorker | None = None
         self.speed = 0.0  # iterations a second at most (0: unlimited)
+        self.baselines: dict | None = None  # {"1-gram": held-out bits/char, ...} for run.json (charrnn_gui/baselines.py)
 
     # == state ==================================================================================
 
@@ -512,10 +513,19 @@ class Session(QObject):
         rec.warned.connect(self.runWarned)
         self.recording = rec
         rec.start()
+        if self.baselines:
+            rec.set_baselines(self.baselines)
         self._run_flows = []
         self._run_status = RUN_RUNNING
         self._run_saved_at = time.monotonic()
         self._refresh_run_meta(force=True)
+
+    def set_baselines(self, baselines: dict | None) -> None:
+        """The n-gram baselines of the model's text and split ({"1-gram": bits/char, ...}; None: none), written
+        into the run's run.json now and into every run this model begins."""
+        self.baselines = dict(baselines) if baselines else None
+        if self.baselines and self.recording is not None:
+            self.recording.set_baselines(self.baselines)
 
     def _record_progress(self, progress, times) -> None:
         """Queue the metrics lines of a worker batch: every iteration early on, thinning out as the run grows or when

@@ -7,7 +7,9 @@ The run directory (format version 1)::
                              "corpus": {"name", "path", "characters", "vocabulary", "sha256" (of the text
                              as UTF-8)}, "status": running | finished | interrupted | diverged,
                              "updated" (unix; a heartbeat at least every 20 s while running), "iteration",
-                             "best_val_bpc", "best_iteration", "ended", ["resumes"], ["diverged": why]}
+                             "best_val_bpc", "best_iteration", "ended", ["resumes"], ["diverged": why],
+                             ["baselines": {"1-gram": held-out bits/char, ... "6-gram"} (core.ngram, on the
+                             characters val_bpc scores)]}
     <run>/metrics.jsonl     one object per logged iteration: iteration, wall_time (unix s), elapsed (training
                              s), chars_seen, loss, loss_per_char, smooth_loss, learning_rate, val_bpc when
                              evaluated, + any other fields logged (the CLI adds epoch); null for non-finite

@@ -11,6 +11,9 @@ from .layout import (LATEST, RunError, RunExistsError, checkpoint_path, default_
 from .recorder import NoRecorder, RunRecorder
 from .writer import RunWriter
 
+# charrnn-train counts the n-gram baselines of run.json itself up to this many training characters (orders 1..6 of
+# the 4.6 M of Shakespeare take 2-4 s here); of longer texts it records them only when already cached (the app).
+CLI_BASELINE_CHARS = 6_000_000
 RUNS_FOLDER = "runs"  # where runs go by default, in the working directory
 MODEL_FIELDS = ("cell", "num_layers", "hidden_size", "seq_length", "batch_size", "dtype", "optimizer")  # a preset's model
 
@@ -45,7 +48,24 @@ def start_run(args, corpus, trainer, command):
             run_dir = new_run_folder(os.path.join(os.getcwd(), RUNS_FOLDER),
                                      default_run_name(corpus.name, preset, time.time()))
         writer = RunWriter.create(run_dir, config=trainer.config, corpus=corpus, command=command, preset=preset)
+    record_baselines(writer, corpus, trainer.config)
     return RunRecorder(writer, trainer, log_every=args.log_every, checkpoint_every=args.checkpoint_every)
+
+
+def record_baselines(writer, corpus, config) -> None:
+    """Write the corpus's n-gram baselines (held-out bits/char, core.ngram) into run.json: from the cache, or
+    counted now when the training part is at most CLI_BASELINE_CHARS; nothing when the config holds nothing out."""
+    from .. import ngram
+
+    split = ngram.split_of(config, len(corpus))
+    if split is None:
+        return
+    try:
+        bits = ngram.baselines(corpus, *split, compute=split[0] <= CLI_BASELINE_CHARS)
+    except (ValueError, MemoryError):
+        return
+    if bits:
+        writer.set_baselines(ngram.labels(bits))
 
 
 def preset_label(config) -> str | None:

@@ -169,6 +169,12 @@ class RunWriter:
             self.info["ended"] = self.clock()
         self._write_info()
 
+    def set_baselines(self, baselines: dict) -> None:
+        """Record the corpus's n-gram baselines in run.json now: {"1-gram": held-out bits/char, ...} (core.ngram)."""
+        self._check_open()
+        self.info["baselines"] = {str(k): float(v) for k, v in baselines.items()}
+        self._write_info()
+
     def close(self, status: str = FINISHED, reason: str | None = None) -> None:
         """Mark the run finished, interrupted or diverged, close its files and release its lock. Idempotent."""
         if self.closed:

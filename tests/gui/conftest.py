@@ -24,6 +24,7 @@ def _isolated_environment(tmp_path, monkeypatch):
     """Each test gets its own QSettings location, user data directory (where the app writes its runs) and the
     shared temporary built-in cache."""
     monkeypatch.setenv("CHARRNN_CACHE_DIR", _CACHE)
+    monkeypatch.setenv("CHARRNN_NGRAM_CACHE_DIR", os.path.join(_CACHE, "ngram"))  # n-gram baselines, once per session
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
     settings_dir = tmp_path / "qsettings"
     settings_dir.mkdir()
