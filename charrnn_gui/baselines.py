@@ -75,6 +75,10 @@ def status_text(held_out: float | None, bits: dict[int, float]) -> str:
     return f"beats the {order}-gram ({value:.2f} bits/char){', the best baseline' if best else ''}"
 
 
+NO_HELD_OUT = ("This model holds no text out (the lesson's min-char-rnn trains on all of it), so there is no held-out "
+               "score to set beside the n-gram baselines. A preset with validation (fast, lstm, gru) draws them.")
+
+
 class BaselinesController(QObject):
     """Keeps the loss plot's baseline lines, the status label and the session's baselines in step with the model:
     when a model is installed, its text and held-out split (core.ngram.split_of) are counted (or read from the
@@ -105,6 +109,7 @@ class BaselinesController(QObject):
         split = ngram.split_of(trainer.config, len(corpus))
         if split is None:  # nothing held out: no held-out bits/char to compare with
             self._show(None, {})
+            self._say("No n-gram baselines", NO_HELD_OUT)
             return
         key = (corpus, *split, ngram.DEFAULT_ORDERS)  # Corpus compares by identity
         if key == self.key:

@@ -681,8 +681,9 @@ class MainWindow(QMainWindow):
         self.start_experiment(action.data())
 
     def start_experiment(self, name: str) -> bool:
-        """One of the lecture's gradient-flow experiments (core.experiments) as a new model on the text in use:
-        its settings in the panel, training started, the Gradient flow tab on screen. False if it cannot start."""
+        """One of the lecture's experiments (core.experiments) as a new model: a gradient-flow regime on the text in
+        use, trained at once with the Gradient flow tab on screen; a lesson with its own text (hello) at iteration 0
+        with the Unrolled tab on screen, to Step through. False if it cannot start."""
         exp = experiment(name)
         if self.corpus is None or self.is_loading:
             self.statusBar().showMessage("Wait until the text is loaded, then start the experiment", 5000)
@@ -699,8 +700,13 @@ class MainWindow(QMainWindow):
         except (core.CorpusError, ValueError) as e:
             self._warn("Cannot start the experiment", f"{exp.title}: {e}")
             return False
+        if exp.corpus:  # a lesson on its own text: it waits at iteration 0, to be trained one Step at a time
+            self.tabs.setCurrentWidget(self.unrolled)
+            self.statusBar().showMessage(f"The {exp.name} lesson at iteration 0: Step trains one iteration and the "
+                                         f"Unrolled tab shows the new numbers; Start trains on", 20000)
+            return True
         self.gradflow_panel.set_intro(f"<b>{exp.title}.</b> {exp.shows}")
-        self.tabs.setCurrentWidget(self.unrolled if exp.corpus else self.gradflow_panel)
+        self.tabs.setCurrentWidget(self.gradflow_panel)
         self.session.start()
         self.statusBar().showMessage(f"Experiment: {exp.title} on {self.corpus.name}. Pause at any time to look "
                                      f"closer; its settings are in the panel on the left", 10000)

@@ -121,7 +121,7 @@ class UnrolledView(QWidget):
         super().showEvent(event)
         self.timer.start()
         if self._stale and self.live_check.isChecked():
-            QTimer.singleShot(0, self.refresh)
+            QTimer.singleShot(0, self._refresh_if_live)
 
     def hideEvent(self, event) -> None:
         super().hideEvent(event)
@@ -130,6 +130,12 @@ class UnrolledView(QWidget):
     @Slot()
     def _on_timer(self) -> None:
         if self.isVisible() and self.live_check.isChecked() and (self._stale or self._training()):
+            self.refresh()
+
+    @Slot()
+    def _refresh_if_live(self) -> None:
+        """A refresh posted earlier, unless the user has since frozen the picture (Step, Sample step)."""
+        if self.isVisible() and self.live_check.isChecked():
             self.refresh()
 
     def _training(self) -> bool:
@@ -143,11 +149,15 @@ class UnrolledView(QWidget):
         self.live_check.setChecked(True)  # a new model: a new picture, following it
         self.live_check.blockSignals(False)
         if self.isVisible():
-            QTimer.singleShot(0, self.refresh)
+            QTimer.singleShot(0, self._refresh_if_live)
 
     @Slot(str)
-    def _on_session_state(self, _state: str) -> None:
+    def _on_session_state(self, state: str) -> None:
         self._stale = True  # e.g. a single step taken while paused: the next window is another one
+        trainer = getattr(self.session, "trainer", None)
+        if (state == "paused" and not self.live_check.isChecked() and self.isVisible() and trainer is not None
+                and self.input is not None and not self.own_text and trainer.iteration != self.input.iteration):
+            self.live_check.setChecked(True)  # the model was trained (the toolbar's Step): show its new numbers
 
     @Slot(bool)
     def _on_live_toggled(self, live: bool) -> None:

@@ -88,6 +88,17 @@ def test_step_reveals_the_forward_pass_then_the_gradient_right_to_left(window, q
     assert view.canvas.backward == T and "truncation boundary" in view.info.text()
 
 
+def test_training_one_step_while_stepping_through_shows_the_new_weights_window(window, qtbot):
+    trained(window, qtbot)
+    view = shown_view(window, qtbot)
+    view.step_button.click()  # stepping through the picture: no longer following training
+    shown = view.input.iteration
+    window.step_once()  # the toolbar's Step trains one iteration
+    qtbot.waitUntil(lambda: view.input.iteration == shown + 1, timeout=10_000)
+    assert view.live_check.isChecked() and view.canvas.forward == view.canvas.window_steps
+    assert window.trainer.iteration == shown + 1
+
+
 def test_the_truncation_boundary_gives_the_dropped_gradient(window, qtbot):
     trained(window, qtbot, n=2)
     view = shown_view(window, qtbot)
@@ -202,6 +213,10 @@ def test_hello_experiment_trains_on_its_own_text_and_opens_the_unrolled_tab(wind
     assert window.tabs.currentWidget() is window.unrolled
     cfg = window.trainer.config
     assert (cfg.hidden_size, cfg.seq_length) == (3, 4)
+    assert window.trainer.iteration == 0 and window.state == "paused"  # waits to be stepped through
+    window.step_once()
+    qtbot.waitUntil(lambda: window.trainer.iteration == 1 and window.state == "paused", timeout=10_000)
+    window.start()
     wait_iterations(window, qtbot, 5)
     window.pause()
     view = window.unrolled
