@@ -6,7 +6,6 @@ gates, a GRU's gates (charrnn_gui/states.py gives each its colour scale).
 
 from __future__ import annotations
 
-import weakref
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal, Slot
@@ -24,6 +23,7 @@ from core.vocab import UnknownCharactersError
 from .fmt import probability
 from .states import StateChooser, StateScale, as_states, scale_for
 from .states import diverging_color as activation_color  # noqa: F401 - the hidden state's scale, named for callers
+from .weak import weak_call
 
 MAX_PROBE_CHARS = 10_000  # longer texts are refused: colouring them would stall the GUI thread
 TOP_K = 5  # next-character predictions shown
@@ -327,7 +327,7 @@ class InspectorPanel(QWidget):
         owner alive, or the two would form a cycle that only the cyclic garbage collector frees.
         """
         if get_params is not None and hasattr(get_params, "__self__") and hasattr(get_params, "__func__"):
-            get_params = _weak_call(get_params)
+            get_params = weak_call(get_params)
         self._get_params = get_params
         self._vocab = vocab
         self._last_auto = None  # a new model: the next progress may re-run at once
@@ -740,17 +740,6 @@ class InspectorPanel(QWidget):
 
     def _check_exportable(self) -> bool:
         return self._result is not None or self._fail("Run the probe first: there is nothing to export yet.")
-
-
-def _weak_call(method):
-    """A callable that calls a bound method without keeping its object alive (None once it is gone)."""
-    ref = weakref.WeakMethod(method)
-
-    def call():
-        bound = ref()
-        return bound() if bound is not None else None
-
-    return call
 
 
 def _escape(text: str) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 
 import numpy as np
 import pyqtgraph as pg
@@ -25,6 +24,8 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QScrollArea, QSiz
                                QWidget)
 
 from core.saturation import GATE_TITLES, LEFT, RIGHT, GateSaturation, gate_saturation
+
+from .weak import weak_call
 
 REFRESH_MS = 2000  # how often the tab recomputes while it is shown and the weights change (at the most)
 MAX_DUTY = 0.05  # a reading may take at most this share of the time: a slower one stretches the interval after it
@@ -51,17 +52,6 @@ EXPLANATION = (  # beside the plot (rich text)
     "candidate g is a tanh, not a gate: it is not plotted.</p>")
 TOOLTIP = ("One dot per unit of each gate. x: how often the gate is shut (< 0.1); y: how often it is wide open "
            "(> 0.9). Hover a dot for its unit and numbers.")
-
-
-def _weak_call(method):
-    """A callable that calls a bound method without keeping its object alive (None once it is gone)."""
-    ref = weakref.WeakMethod(method)
-
-    def call():
-        bound = ref()
-        return bound() if bound is not None else None
-
-    return call
 
 
 class _Reading:
@@ -211,7 +201,7 @@ class SaturationPanel(QWidget):
         """get_weights: a callable returning (iteration, a consistent copy of the weights) or None when there is no
         model, called on the GUI thread at each refresh. A bound method is held weakly (no cycle with its owner)."""
         if get_weights is not None and hasattr(get_weights, "__self__") and hasattr(get_weights, "__func__"):
-            get_weights = _weak_call(get_weights)
+            get_weights = weak_call(get_weights)
         self._get_weights = get_weights
 
     def set_passage(self, ids) -> None:

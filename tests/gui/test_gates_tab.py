@@ -16,10 +16,8 @@ H = 16  # use_small_settings' hidden size
 
 
 @pytest.fixture
-def window(make_window, qtbot, small_corpus_file):
-    w = make_window()
-    w.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not w.is_loading and w.corpus.name == "small.txt", timeout=10_000)
+def window(small_window):
+    w = small_window
     w.saturation_panel.base_interval = 100  # the tests need not wait 2 s for each reading
     w.saturation_panel.timer.setInterval(100)
     return w

@@ -19,10 +19,8 @@ from .helpers import use_small_settings
 
 
 @pytest.fixture
-def window(make_window, qtbot, small_corpus_file):
-    w = make_window()
-    w.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not w.is_loading and w.corpus.name == "small.txt", timeout=10_000)
+def window(small_window):
+    w = small_window
     return w
 
 
