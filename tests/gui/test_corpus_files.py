@@ -117,7 +117,7 @@ def test_a_new_window_remembers_the_last_corpus_and_recent_files(make_window, qt
 def test_the_builtin_menu_loads_python_docs(make_window, qtbot):
     window = make_window()
     names = [a.data() for a in window.builtin_menu.actions()]
-    assert names == ["shakespeare", "python-docs"]
+    assert names == ["shakespeare", "python-docs", "hello"]  # hello: the slides' lesson text
     assert all(a.statusTip() for a in window.builtin_menu.actions())
     window.builtin_menu.actions()[1].trigger()
     qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
