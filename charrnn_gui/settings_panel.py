@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox
                                QWidget)
 
 import core
-from core.config import CELLS, MAX_LAYERS
+from core.config import CELLS, MAX_LAYERS, preset_label
 from core.gradflow import APP_EVERY
 from core.model import Arch, param_shapes
 
@@ -118,6 +118,7 @@ class SettingsPanel(QWidget):
             tip = PRESET_TIPS.get(name, "").format(**core.PRESETS[name].to_dict())  # sizes from the preset itself
             self.preset_combo.setItemData(self.preset_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.preset_combo.setToolTip("One click sets every hyperparameter to a tested recipe")
+        self.preset_combo.setPlaceholderText("custom (no preset)")  # a model opened from a checkpoint of its own
 
         self.cell_combo = QComboBox(objectName="cell")
         for key in CELLS:
@@ -234,7 +235,8 @@ class SettingsPanel(QWidget):
     # -- values --------------------------------------------------------------------------------
 
     @property
-    def preset_name(self) -> str:
+    def preset_name(self) -> str | None:
+        """The preset shown, or None for a model of no preset's shape."""
         return self._preset
 
     def config(self) -> core.TrainConfig:
@@ -261,9 +263,14 @@ class SettingsPanel(QWidget):
         """Show cfg in the widgets without emitting live changes."""
         self._loading = True
         try:
-            if preset is not None and preset in core.PRESETS:
+            if preset is None:  # e.g. a checkpoint from charrnn-train: the preset whose model it has, if any
+                preset = preset_label(cfg) or ""
+            if preset in core.PRESETS:
                 self._preset = preset
                 self.preset_combo.setCurrentIndex(self.preset_combo.findData(preset))
+            elif not preset:
+                self._preset = None
+                self.preset_combo.setCurrentIndex(-1)  # the placeholder: no preset's model
             self._base = cfg
             self.cell_combo.setCurrentIndex(max(0, self.cell_combo.findData(cfg.cell)))
             self.layers_spin.setValue(cfg.num_layers)

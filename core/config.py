@@ -149,3 +149,14 @@ def preset(name: str, **overrides) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
     return PRESETS[name].replace(**overrides).validate()
+
+
+MODEL_FIELDS = ("cell", "num_layers", "hidden_size", "seq_length", "batch_size", "dtype", "optimizer")  # a preset's model
+
+
+def preset_label(config: TrainConfig) -> str | None:
+    """The preset whose model a config has (sizes, dtype, optimizer), or None."""
+    for name, p in PRESETS.items():
+        if all(getattr(p, f) == getattr(config, f) for f in MODEL_FIELDS):
+            return name
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from ..config import PRESETS
+from ..config import preset_label
 from .layout import (LATEST, RunError, RunExistsError, checkpoint_path, default_run_name, is_run_dir, new_run_folder,
                      run_of_checkpoint)
 from .recorder import NoRecorder, RunRecorder
@@ -15,7 +15,6 @@ from .writer import RunWriter
 # the 4.6 M of Shakespeare take 2-4 s here); of longer texts it records them only when already cached (the app).
 CLI_BASELINE_CHARS = 6_000_000
 RUNS_FOLDER = "runs"  # where runs go by default, in the working directory
-MODEL_FIELDS = ("cell", "num_layers", "hidden_size", "seq_length", "batch_size", "dtype", "optimizer")  # a preset's model
 
 
 def add_run_options(group) -> None:
@@ -68,9 +67,3 @@ def record_baselines(writer, corpus, config) -> None:
         writer.set_baselines(ngram.labels(bits))
 
 
-def preset_label(config) -> str | None:
-    """The preset whose model a config has (sizes, dtype, optimizer), or None."""
-    for name, p in PRESETS.items():
-        if all(getattr(p, f) == getattr(config, f) for f in MODEL_FIELDS):
-            return name
-    return None

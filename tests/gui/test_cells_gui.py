@@ -53,6 +53,19 @@ def test_the_model_settings_choose_cell_layers_and_dropout(qtbot):
     assert "added to, not multiplied" in panel.cell_combo.toolTip()
 
 
+def test_a_config_without_a_preset_names_the_preset_of_its_shape_or_none(qtbot):
+    import core
+
+    panel = SettingsPanel()
+    qtbot.addWidget(panel)
+    panel.show_config(core.preset("gru", learning_rate=0.02))  # e.g. a checkpoint written by charrnn-train
+    assert panel.preset_combo.currentData() == "gru" and panel.preset_name == "gru"
+    panel.show_config(core.preset("gru", num_layers=2))  # no preset has this model
+    assert panel.preset_combo.currentIndex() == -1 and panel.preset_name is None
+    assert panel.preset_combo.currentText() == "" and "custom" in panel.preset_combo.placeholderText()
+    assert panel.config().num_layers == 2
+
+
 def test_every_cell_has_a_one_line_tip(qtbot):
     panel = SettingsPanel()
     qtbot.addWidget(panel)

@@ -80,4 +80,5 @@ def test_well_formed_app_metadata_from_a_newer_version_still_opens(trained, qtbo
     w.open_checkpoint(path=str(path))
     qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
     assert dialogs.texts("warning") == []
-    assert w.samples_panel.recent(1)[0].text == "hello" and w.settings_panel.preset_name == "min-char-rnn"
+    assert w.samples_panel.recent(1)[0].text == "hello"
+    assert w.settings_panel.preset_name is None  # "turbo" is unknown here, and no preset has this model (H=16)
