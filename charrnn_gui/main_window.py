@@ -1,7 +1,9 @@
 """The main window: corpus and settings on the left, the loss plot and samples, the hidden-state heatmap.
 
 The window builds the panels and wires them to the live Session (charrnn_gui/session.py), which owns
-the corpus, the model, its worker and checkpoint I/O: panels <- window -> session -> core.
+the corpus, the model, its worker and checkpoint I/O: panels <- window -> session -> core. Its remembered state
+(window_settings.py), the exports (exports.py) and the ways to open a text (corpus_actions.py) are helpers it
+creates and wires.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ class MainWindow(QMainWindow):
     # == construction ==========================================================================
 
     def _action(self, text, name, slot, shortcut=None, icon=None, tip="") -> QAction:
+        """A window action; slot None when a helper's slot is connected in _build_helpers."""
         a = QAction(text, self)
         a.setObjectName(name)
         if shortcut is not None:
@@ -367,8 +370,7 @@ class MainWindow(QMainWindow):
 
     def add_panel(self, title: str, widget: QWidget) -> int:
         """Add a panel (e.g. the inspector) as a tab next to the hidden-state heatmap; returns its index."""
-        index = self.tabs.addTab(widget, title)
-        return index
+        return self.tabs.addTab(widget, title)
 
     @Slot(int)
     def _on_unit_clicked(self, unit: int) -> None:
