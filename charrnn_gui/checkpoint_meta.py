@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .samples import SampleRecord
+from .history import SampleRecord
 
 SAMPLE_KINDS = ("training", "sample now")
 

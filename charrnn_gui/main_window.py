@@ -1,24 +1,23 @@
 """The main window: corpus and settings on the left, the loss plot and samples, the hidden-state heatmap.
 
 The window builds the panels and wires them to the live Session (charrnn_gui/session.py), which owns
-the corpus, the model, its worker and checkpoint I/O: panels <- window -> session -> core.
+the corpus, the model, its worker and checkpoint I/O: panels <- window -> session -> core. Its remembered state
+(window_settings.py), the exports (exports.py) and the ways to open a text (corpus_actions.py) are helpers it
+creates and wires.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import time
-import traceback
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QStyle,
                                QTabWidget, QVBoxLayout, QWidget)
 
 import core
-from core.builtins import BUILTINS, describe_builtin, load_builtin
 from core.experiments import EXPERIMENTS, experiment
 from core.probe import default_probe_text, probe_passage
 from core.saturation import held_out_ids
@@ -27,7 +26,9 @@ from .affordable import confirm_affordable
 from .baselines import BaselinesController
 from .checkpoint_meta import MetaError, read_app_meta
 from .column import ColumnScrollArea
+from .corpus_actions import CorpusActions
 from .corpus_panel import CorpusPanel
+from .exports import Exports
 from .fmt import duration
 from .frame_budget import FrameBudget
 from .gradflow_panel import GradFlowPanel
@@ -43,10 +44,8 @@ from .saturation_panel import SaturationPanel
 from .session import BUILTIN_PREFIX, IDLE, PAUSED, RUNNING, Session
 from .settings_panel import SettingsPanel
 from .unrolled import UnrolledView
+from .window_settings import WindowSettings, dialog_dir, make_settings, remember_dialog_dir
 
-DEFAULT_BUILTIN = "shakespeare"
-FALLBACK_BUILTIN = "python-docs"
-MAX_RECENT = 8
 REFRESH_MS = 100  # status bar and samples refresh
 HEATMAP_MIN_INTERVAL = 0.5  # seconds between two heatmap redraws while samples pour in
 HEATMAP_LONGEST_INTERVAL = 2.0  # ... at most, when the frame budget stretches it (charrnn_gui/frame_budget.py)
@@ -56,21 +55,8 @@ SAMPLES_LONGEST_INTERVAL = 0.5  # seconds between two writes of new samples to t
 STATUS_LONGEST_INTERVAL = 0.5  # seconds between two updates of the status bar's numbers at most (~1.3 ms each)
 RUNS_ROW_INTERVAL = 2.0  # seconds between two updates of the live run's row in the Runs list while training (each
 # repaints the row: ~3 ms of the GUI thread, a quarter of its time at 10 a second)
-CORPUS_FILTER = "Text files (*.txt);;All files (*)"
 CHECKPOINT_FILTER = "charrnn checkpoints (*.npz);;All files (*)"
 LOOK_INSIDE_HEIGHT = 500  # pixels the Look inside (and Gradient flow) tab gets when opened in a shorter tab area
-
-
-def default_runs_folder() -> str:
-    """Where the app writes its runs unless the user chose another folder: the user data directory's runs/."""
-    import platformdirs
-
-    return os.path.join(platformdirs.user_data_dir("charrnn", appauthor=False), "runs")
-
-
-def make_settings() -> QSettings:
-    """The app's settings (INI format, so tests can redirect them with QSettings.setPath)."""
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "charrnn", "charrnn-gui")
 
 
 class MainWindow(QMainWindow):
@@ -81,8 +67,6 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else make_settings()
         self.session = Session(self)
         self.corpus_notes: tuple[str, ...] = ()
-        self._next_corpus_notes: tuple[str, ...] = ()  # notes for the corpus about to be put in use
-        self._remember_corpus = True  # a corpus put in use is remembered as the last one (not at startup)
         self._look_inside_next = False  # the checkpoint being opened is to be looked inside
         self._latest_sample = None  # (text, states, which sample) waiting for the heatmap
         self._shut_down = False
@@ -97,8 +81,9 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_ui()
         self._build_menus()
+        self._build_helpers()
         self._connect_session()
-        self._restore_settings()
+        self.window_settings.restore()
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setInterval(REFRESH_MS)
@@ -109,12 +94,13 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)  # threads are joined even if the window never closes
         stop_with(self, self.session, self.runs)  # ... or is garbage-collected without being closed
-        self._load_startup_corpus(restore_last_corpus)
+        self.corpus_actions.load_startup(restore_last_corpus)
         self._update_ui()
 
     # == construction ==========================================================================
 
     def _action(self, text, name, slot, shortcut=None, icon=None, tip="") -> QAction:
+        """A window action; slot None when a helper's slot is connected in _build_helpers."""
         a = QAction(text, self)
         a.setObjectName(name)
         if shortcut is not None:
@@ -124,13 +110,14 @@ class MainWindow(QMainWindow):
         if tip:
             a.setStatusTip(tip)
             a.setToolTip(tip)
-        a.triggered.connect(slot)
+        if slot is not None:
+            a.triggered.connect(slot)
         self.addAction(a)
         return a
 
     def _build_actions(self) -> None:
         SP = QStyle.StandardPixmap
-        self.open_corpus_action = self._action("&Open Text…", "openCorpusAction", self.open_corpus_dialog,
+        self.open_corpus_action = self._action("&Open Text…", "openCorpusAction", None,
                                                QKeySequence.StandardKey.Open, SP.SP_DialogOpenButton,
                                                "Open a text file to train on (Ctrl+O), or drop one on the window")
         self.open_checkpoint_action = self._action("Open &Checkpoint…", "openCheckpointAction", self.open_checkpoint,
@@ -140,19 +127,19 @@ class MainWindow(QMainWindow):
                                                    "Save the model, its optimiser state and its curves (Ctrl+S)")
         self.save_as_action = self._action("Save Checkpoint &As…", "saveCheckpointAsAction", self.save_checkpoint_as,
                                            "Ctrl+Shift+S")
-        self.export_csv_action = self._action("Export Loss History (CSV)…", "exportLossCsvAction", self.export_loss_csv)
-        self.export_png_action = self._action("Export Loss Plot (PNG)…", "exportLossPngAction", self.export_loss_png)
+        self.export_csv_action = self._action("Export Loss History (CSV)…", "exportLossCsvAction", None)
+        self.export_png_action = self._action("Export Loss Plot (PNG)…", "exportLossPngAction", None)
         self.open_runs_folder_action = self._action("Open &Runs Folder…", "openRunsFolderAction",
                                                     self.open_runs_folder_dialog, None, None,
                                                     "Add a folder whose runs (searched recursively) are listed in "
                                                     "the Runs tab, e.g. where charrnn-train writes on a server")
         self.runs_folder_action = self._action("Folder for New Runs…", "runsFolderAction", self.choose_runs_folder,
                                                None, None, "Where this app writes every training as a run")
-        self.export_samples_action = self._action("Export Samples (TXT)…", "exportSamplesAction", self.export_samples)
+        self.export_samples_action = self._action("Export Samples (TXT)…", "exportSamplesAction", None)
         self.export_flow_png_action = self._action("Export Gradient Flow Heatmap (PNG)…", "exportFlowPngAction",
-                                                   self.export_flow_png)
+                                                   None)
         self.export_flow_csv_action = self._action("Export Gradient Flow Numbers (CSV)…", "exportFlowCsvAction",
-                                                   self.export_flow_csv)
+                                                   None)
         self.quit_action = self._action("&Quit", "quitAction", self.close, QKeySequence.StandardKey.Quit)
         self.start_pause_action = self._action("Start", "startPauseAction", self.toggle_training, Qt.Key.Key_Space,
                                                SP.SP_MediaPlay, "Start, pause or resume training (Space)")
@@ -183,7 +170,6 @@ class MainWindow(QMainWindow):
         self.loss_panel = LossPlotPanel()
         self.samples_panel = SamplesPanel()
         self.samples_panel.sampleNowRequested.connect(self.sample_now)
-        self.samples_panel.exportRequested.connect(self.export_samples)
         self.heatmap = HiddenHeatmap()
         self.heatmap.unitClicked.connect(self._on_unit_clicked)
         self.tabs = QTabWidget(objectName="panelTabs")
@@ -194,8 +180,6 @@ class MainWindow(QMainWindow):
         self.inspector.unitChanged.connect(self._on_inspector_unit)
         self.add_panel("Look inside", self.inspector)
         self.gradflow_panel = GradFlowPanel()
-        self.gradflow_panel.exportPngRequested.connect(self.export_flow_png)
-        self.gradflow_panel.exportCsvRequested.connect(self.export_flow_csv)
         self.add_panel("Gradient flow", self.gradflow_panel)
         self.saturation_panel = SaturationPanel()
         self.saturation_panel.set_source(self._weights_copy)
@@ -262,14 +246,6 @@ class MainWindow(QMainWindow):
         self.recent_menu.setObjectName("recentMenu")
         self.builtin_menu = file_menu.addMenu("&Built-in Corpora")
         self.builtin_menu.setObjectName("builtinMenu")
-        for name in BUILTINS:
-            a = self.builtin_menu.addAction(name)
-            a.setObjectName(f"builtin-{name}")
-            a.setData(name)
-            a.setStatusTip(describe_builtin(name))
-            a.setToolTip(describe_builtin(name))
-        self.builtin_menu.triggered.connect(self._on_builtin_triggered)
-        self.builtin_menu.setToolTipsVisible(True)
         self.corpus_panel.builtin_button.setMenu(self.builtin_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.open_checkpoint_action)
@@ -304,8 +280,28 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction("Log Scale for Loss", self.loss_panel.log_check.toggle)
         self.view_menu.addAction("Fit Loss Plot", self.loss_panel.plot.getPlotItem().enableAutoRange)
         self.view_menu.addAction("Fit Hidden-State Heatmap", self.heatmap.reset_view)
-        self.recent_menu.triggered.connect(self._on_recent_triggered)
-        self._rebuild_recent_menu()
+
+    def _build_helpers(self) -> None:
+        """The window's helpers, each a child given the parts it uses: remembered state, exports, corpus actions."""
+        self.window_settings = WindowSettings(
+            self, self.settings, self.session, {"main": self.main_splitter, "right": self.right_splitter,
+                                                "top": self.top_splitter},
+            self.settings_panel, self.loss_panel, self.samples_panel, self.runs, self.runs_panel)
+        self.exports = Exports(self, self.settings, self.session, self.loss_panel, self.samples_panel,
+                               self.gradflow_panel)
+        for action, slot in ((self.export_csv_action, self.exports.loss_csv),
+                             (self.export_png_action, self.exports.loss_png),
+                             (self.export_samples_action, self.exports.samples),
+                             (self.export_flow_png_action, self.exports.flow_png),
+                             (self.export_flow_csv_action, self.exports.flow_csv)):
+            action.triggered.connect(slot)
+        self.samples_panel.exportRequested.connect(self.exports.samples)
+        self.gradflow_panel.exportPngRequested.connect(self.exports.flow_png)
+        self.gradflow_panel.exportCsvRequested.connect(self.exports.flow_csv)
+        self.corpus_actions = CorpusActions(self, self.settings, self.session, self.corpus_panel, self.recent_menu,
+                                            self.builtin_menu)
+        self.open_corpus_action.triggered.connect(self.corpus_actions.open_dialog)
+        self.corpus_actions.checkpointDropped.connect(self._on_checkpoint_dropped)
 
     def _connect_session(self) -> None:
         s = self.session
@@ -374,8 +370,7 @@ class MainWindow(QMainWindow):
 
     def add_panel(self, title: str, widget: QWidget) -> int:
         """Add a panel (e.g. the inspector) as a tab next to the hidden-state heatmap; returns its index."""
-        index = self.tabs.addTab(widget, title)
-        return index
+        return self.tabs.addTab(widget, title)
 
     @Slot(int)
     def _on_unit_clicked(self, unit: int) -> None:
@@ -418,50 +413,13 @@ class MainWindow(QMainWindow):
 
     # == corpus ================================================================================
 
-    def _load_startup_corpus(self, restore_last: bool) -> None:
-        last = str(self.settings.value("corpus/last", "") or "")
-        name = DEFAULT_BUILTIN
-        if last.startswith(BUILTIN_PREFIX) and last[len(BUILTIN_PREFIX):] in BUILTINS:
-            name = last[len(BUILTIN_PREFIX):]
-        fallback = FALLBACK_BUILTIN if name != FALLBACK_BUILTIN else DEFAULT_BUILTIN
-        corpus, problems = None, []
-        for candidate in (name, fallback):  # a broken built-in must never keep the window from opening
-            try:
-                corpus, name = load_builtin(candidate), candidate
-                break
-            except Exception as e:  # noqa: BLE001 - whatever it is, it is shown, and a file can still be opened
-                if not isinstance(e, core.CorpusError):
-                    traceback.print_exc(file=sys.stderr)
-                problems.append(f"the built-in {candidate} text cannot be loaded: {e}")
-        if corpus is None:
-            problems.append("open a text file to train on (File → Open Text…)")
-            self.corpus_panel.set_notes([p[:1].upper() + p[1:] for p in problems])
-            self.statusBar().showMessage(f"No text to train on: {problems[0]}", 30000)
-        else:
-            notes = (f"{problems[0]}; using the built-in {fallback} text instead",) if problems else ()
-            if notes:
-                self.statusBar().showMessage(notes[0], 15000)
-            self._next_corpus_notes, self._remember_corpus = notes, False
-            self.session.set_corpus(corpus, BUILTIN_PREFIX + name)
-            self._remember_corpus = True
-        if restore_last and last and not last.startswith(BUILTIN_PREFIX) and os.path.isfile(last):
-            self.open_corpus_path(last)
-
-    def open_corpus_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a text to train on", self._dialog_dir(), CORPUS_FILTER)
-        if path:
-            self.open_corpus_path(path)
-
     def open_corpus_path(self, path: str) -> bool:
         """Load a text file off the GUI thread; a refused file shows a message and changes nothing."""
-        path = os.fspath(path)
-        return self._start_load(path, lambda: core.load_corpus(path), os.path.basename(path) or path)
+        return self.corpus_actions.open_path(path)
 
     def open_builtin(self, name: str) -> bool:
-        return self._start_load(BUILTIN_PREFIX + name, lambda: load_builtin(name), f"built-in {name}")
-
-    def _start_load(self, spec: str, load, label: str) -> bool:
-        return self.session.load(spec, load, label)  # supersedes a load under way: the newest action wins
+        """Load a built-in text off the GUI thread (the newest load supersedes one under way)."""
+        return self.corpus_actions.open_builtin(name)
 
     @Slot(str)
     def _on_load_started(self, label: str) -> None:
@@ -497,7 +455,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object, str)
     def _on_corpus_changed(self, corpus, spec: str) -> None:
-        notes, self._next_corpus_notes = tuple(self._next_corpus_notes), ()
+        notes = self.corpus_actions.corpus_in_use(spec)  # remembered, unless it is the startup or a lesson's text
         cfg = self.settings_panel.config()
         try:
             core.check_fits(corpus, cfg.seq_length, cfg.batch_size, cfg.val_fraction)
@@ -511,86 +469,22 @@ class MainWindow(QMainWindow):
             n_train = core.corpus.train_length(len(corpus.data), cfg.val_fraction)  # as the Trainer will split it
             self.inspector.set_source(self._probe_params, corpus.vocab,
                                       probe_passage(corpus.data, corpus.vocab, n_train))
-        if self._remember_corpus:
-            self.settings.setValue("corpus/last", spec)
-            if not spec.startswith(BUILTIN_PREFIX):
-                self._add_recent(spec)
-                self.settings.setValue("dialogs/lastDir", os.path.dirname(os.path.abspath(spec)))
         self._update_ui()
-
-    # recent files ------------------------------------------------------------------------------
-
-    def recent_files(self) -> list[str]:
-        try:
-            items = json.loads(str(self.settings.value("corpus/recent", "[]") or "[]"))
-        except ValueError:
-            items = []
-        return [p for p in items if isinstance(p, str)]
-
-    def _add_recent(self, path: str) -> None:
-        path = os.path.abspath(path)
-        items = [path] + [p for p in self.recent_files() if p != path]
-        self.settings.setValue("corpus/recent", json.dumps(items[:MAX_RECENT]))
-        self._rebuild_recent_menu()
-
-    def _rebuild_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        items = self.recent_files()
-        for path in items:
-            a = self.recent_menu.addAction(os.path.basename(path))
-            a.setData(path)
-            a.setStatusTip(path)
-        if not items:
-            a = self.recent_menu.addAction("(none yet)")
-            a.setEnabled(False)
-        self.recent_menu.setEnabled(True)
-
-    @Slot(QAction)
-    def _on_recent_triggered(self, action) -> None:
-        path = action.data()
-        if path:
-            self.open_corpus_path(path)
-
-    @Slot(QAction)
-    def _on_builtin_triggered(self, action) -> None:
-        name = action.data()
-        if name:
-            self.open_builtin(name)
-
-    def _dialog_dir(self) -> str:
-        d = str(self.settings.value("dialogs/lastDir", "") or "")
-        return d if d and os.path.isdir(d) else os.path.expanduser("~")
 
     # drag and drop -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _dropped_path(mime) -> str | None:
-        if mime is None or not mime.hasUrls():
-            return None
-        for url in mime.urls():
-            if url.isLocalFile():
-                return url.toLocalFile()
-        return None
-
     def dragEnterEvent(self, event) -> None:
-        if self._dropped_path(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        self.corpus_actions.drag_enter(event)
 
     def dragMoveEvent(self, event) -> None:
-        self.dragEnterEvent(event)
+        self.corpus_actions.drag_enter(event)
 
     def dropEvent(self, event) -> None:
-        path = self._dropped_path(event.mimeData())
-        if not path:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        if path.lower().endswith(".npz"):
-            self.open_checkpoint(path=path)
-        else:
-            self.open_corpus_path(path)
+        self.corpus_actions.drop(event)
+
+    @Slot(str)
+    def _on_checkpoint_dropped(self, path: str) -> None:
+        self.open_checkpoint(path=path)
 
     # == training ==============================================================================
 
@@ -693,7 +587,7 @@ class MainWindow(QMainWindow):
         if self.trainer is not None:
             self.session.discard_model()
         if exp.corpus and self.corpus_spec != BUILTIN_PREFIX + exp.corpus:  # e.g. hello: its own text
-            self._use_lesson_text(exp.corpus)
+            self.corpus_actions.use_lesson_text(exp.corpus)
         self.settings_panel.show_config(exp.config, "min-char-rnn")
         try:
             self.session.create_model(exp.config, name)
@@ -711,17 +605,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Experiment: {exp.title} on {self.corpus.name}. Pause at any time to look "
                                      f"closer; its settings are in the panel on the left", 10000)
         return True
-
-    def _use_lesson_text(self, name: str) -> None:
-        """Put an experiment's own built-in text in use; the user's text stays the one the app reopens."""
-        back = self.corpus.name if self.corpus is not None else "your text"
-        self._next_corpus_notes = (f"The lesson's own text. Back to {back}: File → Open Recent or Built-in "
-                                   f"Corpora",)
-        self._remember_corpus = False
-        try:
-            self.session.use_corpus(load_builtin(name), BUILTIN_PREFIX + name)
-        finally:
-            self._remember_corpus = True
 
     def _confirm_discard(self, title: str, why: str) -> bool:
         if not self.has_unsaved_progress:
@@ -824,8 +707,8 @@ class MainWindow(QMainWindow):
     def save_checkpoint_as(self) -> bool:
         if self.trainer is None:
             return False
-        suggestion = os.path.join(self._dialog_dir(), f"{os.path.splitext(self.corpus.name)[0]}-"
-                                                      f"{self.trainer.iteration}.npz")
+        suggestion = os.path.join(dialog_dir(self.settings), f"{os.path.splitext(self.corpus.name)[0]}-"
+                                                             f"{self.trainer.iteration}.npz")
         path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", suggestion, CHECKPOINT_FILTER)
         if not path:
             return False
@@ -843,13 +726,13 @@ class MainWindow(QMainWindow):
 
     @Slot(str, int)
     def _on_checkpoint_saved(self, path: str, iteration: int) -> None:
-        self.settings.setValue("dialogs/lastDir", os.path.dirname(os.path.abspath(path)))
+        remember_dialog_dir(self.settings, path)
         self.statusBar().showMessage(f"Saved iteration {iteration:,} to {path}", 8000)
         self._update_ui()
 
     def open_checkpoint(self, checked: bool = False, path: str | None = None) -> None:
         if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", self._dialog_dir(), CHECKPOINT_FILTER)
+            path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", dialog_dir(self.settings), CHECKPOINT_FILTER)
             if not path:
                 return
         try:
@@ -858,7 +741,7 @@ class MainWindow(QMainWindow):
             self._warn("Cannot open checkpoint", str(e))
             return
         try:
-            meta = read_app_meta(ckpt, core.PRESETS)  # all of it checked before anything is replaced
+            read_app_meta(ckpt, core.PRESETS)  # all of it checked before anything is replaced
         except MetaError as e:
             self._warn("Cannot open checkpoint", f"{os.path.basename(path)} cannot be opened: {e}.")
             return
@@ -888,7 +771,7 @@ class MainWindow(QMainWindow):
     def open_runs_folder_dialog(self, checked: bool = False, folder: str | None = None) -> bool:
         """Add a folder whose runs the Runs tab lists (and follows while they are written); remembered."""
         if not folder:
-            folder = QFileDialog.getExistingDirectory(self, "Open a runs folder", self._dialog_dir())
+            folder = QFileDialog.getExistingDirectory(self, "Open a runs folder", dialog_dir(self.settings))
             if not folder:
                 return False
         folder = os.path.abspath(folder)
@@ -914,19 +797,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"New runs are written under {folder}", 8000)
         return True
 
-    def _restore_runs_settings(self) -> None:
-        s = self.settings
-        folder = str(s.value("runs/folder", "") or "") or default_runs_folder()
-        self.session.runs_folder = folder
-        try:
-            folders = json.loads(str(s.value("runs/folders", "[]") or "[]"))
-        except ValueError:
-            folders = []
-        self.runs.app_folder = os.path.abspath(folder)
-        self.runs.user_folders = [f for f in folders if isinstance(f, str) and f]
-        self.runs.set_app_folder(folder)
-        self.runs_panel.set_x_axis(str(s.value("runs/xAxis", "iteration")))
-
     @Slot(str)
     def _on_run_started(self, path: str) -> None:
         t = self.trainer
@@ -951,73 +821,6 @@ class MainWindow(QMainWindow):
     def _open_run_checkpoint(self, path: str, look_inside: bool) -> None:
         self._look_inside_next = look_inside
         self.open_checkpoint(path=path)
-
-    # == export ================================================================================
-
-    def export_loss_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export loss history", os.path.join(self._dialog_dir(), "loss.csv"),
-                                              "CSV files (*.csv);;All files (*)")
-        if path:
-            history = self.session.history_snapshot()
-            try:
-                n = history.write_csv(path)
-            except OSError as e:
-                self._warn("Cannot export", f"Cannot write {path}: {e.strerror or e}")
-                return
-            every = "" if history.stride == 1 else f" (every {history.stride}th iteration of this long run)"
-            self.statusBar().showMessage(f"Wrote {n:,} iterations to {path}{every}", 8000)
-
-    def export_loss_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export loss plot", os.path.join(self._dialog_dir(), "loss.png"),
-                                              "PNG images (*.png)")
-        if path:
-            try:
-                self.loss_panel.export_png(path)
-            except OSError as e:  # pragma: no cover
-                self._warn("Cannot export", f"Cannot write {path}: {e.strerror or e}")
-                return
-            self.statusBar().showMessage(f"Saved the plot to {path}", 8000)
-
-    def export_samples(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export samples", os.path.join(self._dialog_dir(), "samples.txt"),
-                                              "Text files (*.txt);;All files (*)")
-        if path:
-            try:
-                n = self.samples_panel.export_txt(path)
-            except OSError as e:
-                self._warn("Cannot export", f"Cannot write {path}: {e.strerror or e}")
-                return
-            self.statusBar().showMessage(f"Wrote {n:,} samples to {path}", 8000)
-
-    def _export_flow(self, caption: str, name: str, filters: str, write) -> None:
-        """Ask where to save, then write(path), which returns the status message; says so when nothing is measured."""
-        if not len(self.session.flows):
-            self.statusBar().showMessage("No gradient-flow measurement yet: train with Gradient flow every above 0",
-                                         5000)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, caption, os.path.join(self._dialog_dir(), name), filters)
-        if not path:
-            return
-        try:
-            message = write(path)
-        except OSError as e:
-            self._warn("Cannot export", f"Cannot write {path}: {e.strerror or e}")
-            return
-        self.statusBar().showMessage(message, 8000)
-
-    def export_flow_png(self) -> None:
-        def write(path):
-            self.gradflow_panel.export_png(path)
-            return f"Saved the gradient-flow heatmap to {path}"
-
-        self._export_flow("Export gradient-flow heatmap", "gradient-flow.png", "PNG images (*.png)", write)
-
-    def export_flow_csv(self) -> None:
-        def write(path):
-            return f"Wrote {self.session.flows.write_csv(path):,} gradient-flow measurements to {path}"
-
-        self._export_flow("Export gradient-flow numbers", "gradient-flow.csv", "CSV files (*.csv);;All files (*)",
-                          write)
 
     # == display ===============================================================================
 
@@ -1128,59 +931,7 @@ class MainWindow(QMainWindow):
     def _warn(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)
 
-    # == settings and closing ==================================================================
-
-    def _restore_settings(self) -> None:
-        s = self.settings
-        geometry = s.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        for key, splitter in (("main", self.main_splitter), ("right", self.right_splitter), ("top", self.top_splitter)):
-            state = s.value(f"window/splitter/{key}")
-            if isinstance(state, QByteArray) and not state.isEmpty():
-                splitter.restoreState(state)
-        try:
-            saved = json.loads(str(s.value("training/config", "") or "{}"))
-            if isinstance(saved, dict) and saved.get("config"):
-                cfg = core.TrainConfig.from_dict(saved["config"]).validate()
-                self.settings_panel.show_config(cfg, saved.get("preset"))
-        except (ValueError, TypeError):
-            pass
-        self._restore_runs_settings()
-        self.loss_panel.set_units(str(s.value("plot/units", "lesson")))
-        self.loss_panel.set_log_y(str(s.value("plot/logY", "false")).lower() == "true")
-        try:
-            self.loss_panel.set_smoothing(float(s.value("plot/smoothing", 0.9)))
-            self.samples_panel.temperature_spin.setValue(float(s.value("sampleNow/temperature", 0.8)))
-            self.samples_panel.length_spin.setValue(int(s.value("sampleNow/length", 300)))
-        except (TypeError, ValueError):
-            pass
-        try:
-            self.settings_panel.set_speed(float(s.value("training/speed", 0.0) or 0.0))
-        except (TypeError, ValueError):
-            pass
-
-    def save_settings(self) -> None:
-        s = self.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/splitter/main", self.main_splitter.saveState())
-        s.setValue("window/splitter/right", self.right_splitter.saveState())
-        s.setValue("window/splitter/top", self.top_splitter.saveState())
-        try:
-            cfg = self.settings_panel.config()
-            s.setValue("training/config", json.dumps({"config": cfg.to_dict(), "preset": self.settings_panel.preset_name}))
-        except ValueError:
-            pass
-        s.setValue("plot/units", self.loss_panel.units)
-        s.setValue("plot/logY", "true" if self.loss_panel.log_y else "false")
-        s.setValue("plot/smoothing", self.loss_panel.smoothing)
-        s.setValue("sampleNow/temperature", self.samples_panel.temperature_spin.value())
-        s.setValue("sampleNow/length", self.samples_panel.length_spin.value())
-        if self.corpus_spec:
-            s.setValue("corpus/last", self.corpus_spec)
-        s.setValue("runs/folders", json.dumps(self.runs.user_folders))
-        s.setValue("runs/xAxis", self.runs_panel.x_axis)
-        s.sync()
+    # == closing ===============================================================================
 
     def shutdown(self) -> None:
         """Stop and join the training thread, end the run being written; let go of a corpus load and of the
@@ -1217,6 +968,6 @@ class MainWindow(QMainWindow):
                 if was_running:
                     self.start()
                 return
-        self.save_settings()
+        self.window_settings.save()
         self.shutdown()
         event.accept()

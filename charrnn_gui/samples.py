@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetrics, QTextCharF
 from PySide6.QtWidgets import (QApplication, QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from .history import SampleRecord  # noqa: F401 - defined with the run model, used here and by callers of this module
+from .history import SampleRecord
 
 MAX_BLOCKS = 4_000  # lines kept in the view (Qt holds ~3 KB per laid-out line)
 RECENT_IN_MEMORY = 2_000  # samples kept as objects; every sample also goes to a spool file for export

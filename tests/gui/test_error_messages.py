@@ -11,7 +11,7 @@ from .helpers import SMALL_TEXT, open_file_via_dialog
 
 
 def broken_builtins(monkeypatch, error_for):
-    import charrnn_gui.main_window as mw
+    import charrnn_gui.corpus_actions as corpus_actions
 
     def load(name):
         error = error_for(name)
@@ -19,7 +19,7 @@ def broken_builtins(monkeypatch, error_for):
             raise error
         return core.corpus_from_text(SMALL_TEXT * 30, name=name)
 
-    monkeypatch.setattr(mw, "load_builtin", load)
+    monkeypatch.setattr(corpus_actions, "load_builtin", load)
 
 
 def test_a_broken_default_text_falls_back_to_the_other_built_in(make_window, monkeypatch):

@@ -8,9 +8,9 @@ from ..test_iteration_numbers import TEXT, poison_after
 
 
 def test_a_divergence_message_status_bar_curve_and_samples_agree(make_window, qtbot, dialogs, monkeypatch):
-    import charrnn_gui.main_window as mw
+    import charrnn_gui.corpus_actions as corpus_actions
 
-    monkeypatch.setattr(mw, "load_builtin", lambda name: core.corpus_from_text(TEXT, name=name))
+    monkeypatch.setattr(corpus_actions, "load_builtin", lambda name: core.corpus_from_text(TEXT, name=name))
     poison_after(monkeypatch, 30)  # update 31 fails
     monkeypatch.setattr(train_process, "ENABLED", False)  # the poison is in this process: train in its thread
     w = make_window(small=False)

@@ -22,9 +22,10 @@ from .test_worker import make_trainer
 
 @pytest.fixture
 def small_builtin(monkeypatch):
-    import charrnn_gui.main_window as mw
+    import charrnn_gui.corpus_actions as corpus_actions
 
-    monkeypatch.setattr(mw, "load_builtin", lambda name: core.corpus_from_text(SMALL_TEXT * 30, name=f"small-{name}"))
+    monkeypatch.setattr(corpus_actions, "load_builtin",
+                        lambda name: core.corpus_from_text(SMALL_TEXT * 30, name=f"small-{name}"))
 
 
 def training_threads():

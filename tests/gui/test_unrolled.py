@@ -222,7 +222,7 @@ def test_hello_experiment_trains_on_its_own_text_and_opens_the_unrolled_tab(wind
     assert len(view.canvas.columns) == 4 and view.canvas.chars == ("e", "h", "l", "o")
     # the user's text stays the one the app reopens, and is one click away
     assert window.settings.value("corpus/last") != "builtin:hello"
-    assert any(p.endswith("small.txt") for p in window.recent_files())
+    assert any(p.endswith("small.txt") for p in window.corpus_actions.recent_files())
 
 
 def test_large_models_unroll_fewer_steps_and_the_presets_all_of_theirs():

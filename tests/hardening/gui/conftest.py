@@ -16,6 +16,7 @@ from tests.gui.helpers import SMALL_TEXT  # noqa: E402
 @pytest.fixture
 def small_builtin(monkeypatch):
     """New windows start on a small in-memory text instead of the 4.8 M-character built-in Shakespeare."""
-    import charrnn_gui.main_window as mw
+    import charrnn_gui.corpus_actions as corpus_actions
 
-    monkeypatch.setattr(mw, "load_builtin", lambda name: core.corpus_from_text(SMALL_TEXT * 30, name=f"small-{name}"))
+    monkeypatch.setattr(corpus_actions, "load_builtin",
+                        lambda name: core.corpus_from_text(SMALL_TEXT * 30, name=f"small-{name}"))
