@@ -40,7 +40,8 @@ MAX_FLOWS = 16  # gradient-flow measurements waiting (the newest kept)
 MAX_EVENTS = 256  # events and unclaimed answers waiting (the newest kept)
 SEND_TIMEOUT = 2.0  # a send to a child that stopped reading fails after this many seconds
 REAP_SECONDS = 1.0  # after the pipe closed, how long the reader waits for the child to exit before killing it
-PREFIX = "training stopped: "  # how every fault line starts
+PREFIX = "training stopped: "  # how a fault line starts once training was opened
+OPEN_PREFIX = "cannot start training: "  # how it starts when the training could not be opened
 
 
 def merge_rows(parts: list) -> Rows | None:
@@ -213,7 +214,9 @@ class EngineLink:
             self.opened = message[1]
             self.iteration = int(message[1].get("iteration") or 0)
             self.state = "idle"
-        elif isinstance(message, tuple) and message and message[0] == OPEN_FAILED:
+        elif isinstance(message, tuple) and message and message[0] == OPEN_FAILED:  # then the child ends
+            if self.opened is None and self.fault is None:
+                self.fault = OPEN_PREFIX + one_line(message[1])
             self._fault_once(str(message[1]), locked=True)
 
     def _fault_once(self, line: str, locked: bool = False) -> None:
