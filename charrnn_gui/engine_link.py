@@ -39,6 +39,7 @@ MAX_SAMPLES = 32  # samples waiting for the window (the newest kept)
 MAX_FLOWS = 16  # gradient-flow measurements waiting (the newest kept)
 MAX_EVENTS = 256  # events and unclaimed answers waiting (the newest kept)
 SEND_TIMEOUT = 2.0  # a send to a child that stopped reading fails after this many seconds
+PIPE_BYTES = 4 << 20  # the child's socket send buffer asked for (samples make ~4 MB/s at the lesson's preset)
 REAP_SECONDS = 1.0  # after the pipe closed, how long the reader waits for the child to exit before killing it
 PREFIX = "training stopped: "  # how a fault line starts once training was opened
 OPEN_PREFIX = "cannot start training: "  # how it starts when the training could not be opened
@@ -91,6 +92,9 @@ class EngineLink:
         ours, theirs = socket.socketpair()
         # A child that stops reading (hung, SIGSTOP) must not block a send forever: the send fails instead.
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", int(SEND_TIMEOUT), 0))
+        # Room for about a second of batches, so that the child does not wait while the reader thread is not
+        # scheduled (the kernel caps it at net.core.wmem_max).
+        theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, PIPE_BYTES)
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where core and charrnn_gui are
         path = os.environ.get("PYTHONPATH")
         env = dict(os.environ, PYTHONPATH=root + (os.pathsep + path if path else ""))
