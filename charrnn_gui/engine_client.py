@@ -143,7 +143,8 @@ class EngineClient(QObject):
         return self.submit(Step(n))
 
     def pause(self) -> Answer:
-        """Pause after the step under way; waits at most 2 s, then kills a hung engine (failed says so)."""
+        """Pause after the step under way; waits at most 2 s, then kills a hung engine (failed says so). An engine
+        busy in a step longer than that pauses after it (`paused` says when)."""
         return self._bounded(Pause())
 
     def status(self) -> Answer:
@@ -154,10 +155,14 @@ class EngineClient(QObject):
         return self._bounded(Stop(outcome))
 
     def _bounded(self, command) -> Answer:
-        answer = self.call(command, COMMAND_SECONDS)
+        """call() with COMMAND_SECONDS; an engine that did not answer and is hung (stopped, or not using the CPU)
+        is killed; one busy in a long step is left to answer later (through `answered`)."""
         link = self._link
+        before = link.cpu() if link is not None else (None, None)
+        answer = self.call(command, COMMAND_SECONDS)
         if link is not None and not answer.ok and not link.gone and "did not answer" in answer.error:
-            link.kill(f"the training process did not answer within {COMMAND_SECONDS:g} s, so it was ended")
+            if link.opened is not None and link.hung(before, COMMAND_SECONDS):
+                link.kill(f"the training process did not answer within {COMMAND_SECONDS:g} s, so it was ended")
         return answer
 
     # -- outputs --------------------------------------------------------------------------------------------------

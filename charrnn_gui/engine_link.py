@@ -40,6 +40,7 @@ MAX_FLOWS = 16  # gradient-flow measurements waiting (the newest kept)
 MAX_EVENTS = 256  # events and unclaimed answers waiting (the newest kept)
 SEND_TIMEOUT = 2.0  # a send to a child that stopped reading fails after this many seconds
 PIPE_BYTES = 4 << 20  # the child's socket send buffer asked for (samples make ~4 MB/s at the lesson's preset)
+HUNG_CPU_SHARE = 0.1  # a child that did not answer and used less of a core than this meanwhile is hung
 REAP_SECONDS = 1.0  # after the pipe closed, how long the reader waits for the child to exit before killing it
 PREFIX = "training stopped: "  # how a fault line starts once training was opened
 OPEN_PREFIX = "cannot start training: "  # how it starts when the training could not be opened
@@ -278,6 +279,24 @@ class EngineLink:
         """Items waiting in the mailbox (rows count one each)."""
         with self.cond:
             return self._row_count + len(self.samples) + len(self.flows) + len(self.events) + len(self.answers)
+
+    def cpu(self) -> tuple[str | None, float | None]:
+        """The child's scheduler state letter (R, S, T when stopped...) and CPU seconds so far, from /proc; (None,
+        None) where that cannot be read."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+            return fields[0], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None, None
+
+    def hung(self, before: tuple, seconds: float) -> bool:
+        """Whether the child looks hung after `seconds` of not answering: stopped (SIGSTOP), gone to sleep without
+        using the CPU, or not readable; a child busy in a long step (using the CPU) is not."""
+        state, cpu = self.cpu()
+        if state is None or before[1] is None:
+            return True
+        return state in ("T", "t", "Z") or cpu - before[1] < HUNG_CPU_SHARE * seconds
 
     # -- ending ---------------------------------------------------------------------------------------------------
 

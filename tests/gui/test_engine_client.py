@@ -236,6 +236,26 @@ def test_a_stopped_engine_does_not_hold_pause_longer_than_two_seconds(make_clien
     assert read_run(info["run_path"]).status == "interrupted"
 
 
+def test_an_engine_busy_in_a_step_longer_than_the_wait_is_not_killed_and_pauses_after_it(make_client, spec, qtbot,
+                                                                                         monkeypatch, tmp_path):
+    from charrnn_gui import engine_client
+
+    monkeypatch.setattr(engine_client, "COMMAND_SECONDS", 0.02)  # shorter than one step (~0.1-0.3 s)
+    big = tmp_path / "big.txt"
+    big.write_text(TEXT * 5, encoding="utf-8")
+    client, rec = make_client()
+    config = preset("min-char-rnn", hidden_size=800, seq_length=100, batch_size=8, sample_every=1000,
+                    val_fraction=0.0).to_dict()
+    opened(client, spec(corpus=str(big), config=config), qtbot)
+    client.start()
+    wait_for(qtbot, lambda: client.iteration >= 1)
+    answer = client.pause()
+    assert not answer.ok and "did not answer" in answer.error
+    wait_for(qtbot, lambda: bool(rec.got["paused"]), timeout=5_000)  # after the step under way
+    assert client.state == "idle" and rec.got["failed"] == []
+    assert [a.command for _, a in rec.got["answered"]] == ["Start", "Pause"]  # the late answer comes through the signal
+
+
 def test_a_stopped_engine_does_not_hold_close_longer_than_two_seconds(make_client, spec, qtbot):
     client, rec = make_client()
     info = opened(client, spec(), qtbot)
