@@ -31,7 +31,8 @@ PAUSES = 20
 
 def run_speed(run_dir: str) -> float:
     """Iterations per second between the first and the last logged metrics row of a run."""
-    rows = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"), encoding="utf-8")]
+    with open(os.path.join(run_dir, "metrics.jsonl"), encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
     rows = [r for r in rows if "elapsed" in r and "iteration" in r]
     first, last = rows[0], rows[-1]
     return (last["iteration"] - first["iteration"]) / (last["elapsed"] - first["elapsed"])

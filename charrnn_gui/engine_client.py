@@ -26,8 +26,23 @@ import weakref
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.engine import (CHECKPOINT, CHECKPOINT_FAILED, DIVERGED, DONE, ENDED, FAILED, PAUSED, STARTED, WARNING,
-                         Answer, Pause, Start, Status, Step, Stop)
+from core.engine import (
+    CHECKPOINT,
+    CHECKPOINT_FAILED,
+    DIVERGED,
+    DONE,
+    ENDED,
+    FAILED,
+    PAUSED,
+    STARTED,
+    WARNING,
+    Answer,
+    Pause,
+    Start,
+    Status,
+    Step,
+    Stop,
+)
 
 from .engine_link import PREFIX, EngineLink
 
@@ -160,9 +175,9 @@ class EngineClient(QObject):
         link = self._link
         before = link.cpu() if link is not None else (None, None)
         answer = self.call(command, COMMAND_SECONDS)
-        if link is not None and not answer.ok and not link.gone and "did not answer" in answer.error:
-            if link.opened is not None and link.hung(before, COMMAND_SECONDS):
-                link.kill(f"the training process did not answer within {COMMAND_SECONDS:g} s, so it was ended")
+        unanswered = link is not None and not answer.ok and not link.gone and "did not answer" in answer.error
+        if unanswered and link.opened is not None and link.hung(before, COMMAND_SECONDS):
+            link.kill(f"the training process did not answer within {COMMAND_SECONDS:g} s, so it was ended")
         return answer
 
     # -- outputs --------------------------------------------------------------------------------------------------

@@ -174,4 +174,5 @@ def test_mark_interrupted_leaves_a_run_with_a_live_writer_alone(child, corpus_fi
     assert not mark_interrupted(run_path, "no")
     conn.send((1, Pause()))
     batches_until(conn, lambda b: bool(b.answers))
-    assert json.load(open(os.path.join(run_path, "run.json")))["status"] == "running"
+    with open(os.path.join(run_path, "run.json"), encoding="utf-8") as f:
+        assert json.load(f)["status"] == "running"
