@@ -22,6 +22,7 @@ and no thread, and the interpreter exits normally.
 
 from __future__ import annotations
 
+import time
 import weakref
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -190,6 +191,7 @@ class EngineClient(QObject):
         if self.info is None and link.opened is not None:
             self.info = dict(link.opened)
             self.opened.emit(self.info)
+        link.watchdog(time.monotonic())  # a stopped child: killed here, said below once reaped
         out = link.take()
         if out["rows"] is not None:
             self.progressed.emit(out["rows"])

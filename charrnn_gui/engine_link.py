@@ -31,7 +31,7 @@ from collections import deque
 
 import numpy as np
 
-from core.engine import ENDED, Answer, Batch, Rows, Stop, one_line
+from core.engine import ENDED, Answer, Batch, Rows, Speed, Stop, one_line
 from core.engine_process import OPEN_FAILED, OPENED
 
 MAX_ROWS = 20_000  # progress rows waiting for the window, at most (then thinned)
@@ -40,6 +40,7 @@ MAX_FLOWS = 16  # gradient-flow measurements waiting (the newest kept)
 MAX_EVENTS = 256  # events and unclaimed answers waiting (the newest kept)
 SEND_TIMEOUT = 2.0  # a send to a child that stopped reading fails after this many seconds
 PIPE_BYTES = 4 << 20  # the child's socket send buffer asked for (samples make ~4 MB/s at the lesson's preset)
+SILENT_SECONDS = 1.5  # a running child that sent nothing for this long is checked for a hang (the watchdog)
 HUNG_CPU_SHARE = 0.1  # a child that did not answer and used less of a core than this meanwhile is hung
 REAP_SECONDS = 1.0  # after the pipe closed, how long the reader waits for the child to exit before killing it
 PREFIX = "training stopped: "  # how a fault line starts once training was opened
@@ -128,6 +129,9 @@ class EngineLink:
         self.exit_code: int | None = None
         self._kill_reason: str | None = None  # set before we kill the child
         self._closing = False
+        self.last_heard = time.monotonic()  # when the child last sent anything
+        self.paced = False  # a Speed limit slower than one step a second is in force (silence is then normal)
+        self._quiet_mark: tuple | None = None  # (monotonic, cpu()) when a silence was first noticed
         self.conn_lock = threading.Lock()  # one sender at a time
         self.conn.send(dict(spec))
         self.thread = threading.Thread(target=self._read, name="charrnn-engine-reader", daemon=True)
@@ -137,6 +141,8 @@ class EngineLink:
 
     def send(self, command, waited: bool = False) -> int | str:
         """Send a command; its id, or a one-line reason it could not be sent."""
+        if isinstance(command, Speed):  # a slow pace makes silence normal (see watchdog)
+            self.paced = 0 < float(command.its_per_second or 0) < 1.0
         with self.cond:
             if self.gone or self.ended:
                 return "the engine has ended" if self.ended else (self.fault or "the engine process has ended")
@@ -194,6 +200,7 @@ class EngineLink:
         self._reap()
 
     def _take(self, message) -> None:
+        self.last_heard = time.monotonic()
         if isinstance(message, Batch):
             if message.rows is not None:
                 self._rows.append(message.rows)
@@ -297,6 +304,28 @@ class EngineLink:
         if state is None or before[1] is None:
             return True
         return state in ("T", "t", "Z") or cpu - before[1] < HUNG_CPU_SHARE * seconds
+
+    def watchdog(self, now: float) -> bool:
+        """Kill a training child that has sent nothing for SILENT_SECONDS and is hung: stopped (SIGSTOP), or, when
+        no slow speed limit explains the silence, not using the CPU (a long step uses it). True when it did."""
+        with self.cond:
+            quiet = now - self.last_heard if self.state == "running" and not self.gone else 0.0
+        if quiet < SILENT_SECONDS / 2:
+            self._quiet_mark = None
+            return False
+        if self._quiet_mark is None:
+            self._quiet_mark = (now, self.cpu())
+            return False
+        since, before = self._quiet_mark
+        if quiet < SILENT_SECONDS or now - since < SILENT_SECONDS / 4:
+            return False
+        state = self.cpu()[0]
+        cpu_known = before[1] is not None  # elsewhere than Linux only Pause and close find a hung child
+        if state in ("T", "t") or (cpu_known and not self.paced and self.hung(before, now - since)):
+            self.kill(f"the training process sent nothing for {SILENT_SECONDS:g} s and does not run, so it was ended")
+            return True
+        self._quiet_mark = None  # busy in a long step, or paced: look again later
+        return False
 
     # -- ending ---------------------------------------------------------------------------------------------------
 

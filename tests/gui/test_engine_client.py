@@ -249,6 +249,19 @@ def test_a_stopped_engine_does_not_hold_pause_longer_than_two_seconds(make_clien
     assert read_run(info["run_path"]).status == "interrupted"
 
 
+def test_a_training_engine_that_is_stopped_is_noticed_without_a_command(make_client, spec, qtbot):
+    client, rec = make_client()
+    info = opened(client, spec(), qtbot)
+    client.start()
+    wait_for(qtbot, lambda: client.iteration >= 30)
+    os.kill(client.pid, signal.SIGSTOP)
+    with qtbot.waitSignal(client.failed, timeout=2_500) as failed:
+        pass
+    assert failed.args[0] == ("training stopped: the training process sent nothing for 1.5 s and does not run, so it "
+                              "was ended")
+    assert client.state == "gone" and read_run(info["run_path"]).status == "interrupted"
+
+
 def test_an_engine_busy_in_a_step_longer_than_the_wait_is_not_killed_and_pauses_after_it(make_client, spec, qtbot,
                                                                                          monkeypatch, tmp_path):
     from charrnn_gui import engine_client
