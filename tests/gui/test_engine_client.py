@@ -266,7 +266,8 @@ def test_an_engine_busy_in_a_step_longer_than_the_wait_is_not_killed_and_pauses_
                                                                                          monkeypatch, tmp_path):
     from charrnn_gui import engine_client
 
-    monkeypatch.setattr(engine_client, "COMMAND_SECONDS", 0.02)  # shorter than one step (~0.1-0.3 s)
+    monkeypatch.setattr(engine_client, "COMMAND_SECONDS", 0.06)  # shorter than one step (~0.1-0.3 s), longer than
+    # a few of the CPU clock's 10 ms ticks (so that a busy child is seen using the CPU)
     big = tmp_path / "big.txt"
     big.write_text(TEXT * 5, encoding="utf-8")
     client, rec = make_client()
