@@ -1,0 +1,152 @@
+"""The engine process: a child that opens one training (corpus, trainer, run) and serves its Engine over a pipe.
+
+Started by the app's client (charrnn_gui.engine_client) as a fresh interpreter, never a fork of one that runs Qt
+threads (so no multiprocessing spawn/fork: `python -m core.engine_process FD` with FD one end of a
+socket.socketpair, wrapped in a multiprocessing.connection.Connection). It imports core only.
+
+The protocol, one pickled message at a time:
+
+* parent -> child, first: an `open` dict (see open_engine): the corpus spec (a path or builtin:NAME), a
+  TrainConfig dict, an optional checkpoint to resume, the runs folder and run options;
+* child -> parent: `("opened", info)` (open_info: vocab, sizes, run folder, iteration, pid...) or
+  `("failed", one line)` when the training could not be opened; then the child ends;
+* then core.engine.serve: the parent sends (id, command) pairs, the child sends core.engine.Batch objects;
+* an exception that escapes serve is sent as `("failed", one line)` and the run is closed as interrupted;
+  a closed pipe ends the run as interrupted (serve does it) and the process.
+
+The child ignores SIGINT (Ctrl+C in a terminal reaches the whole process group: the app decides) and limits BLAS
+threads as the CLI and the app do ($CHARRNN_BLAS_THREADS, default one thread).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from types import SimpleNamespace
+
+OPENED, OPEN_FAILED = "opened", "failed"  # the child's first answer
+
+
+def blas_limit():
+    """The BLAS thread limit the engine trains under ($CHARRNN_BLAS_THREADS, else core.threads' default)."""
+    from .threads import DEFAULT_BLAS_THREADS, blas_threads_setting, limit_blas_threads
+
+    try:
+        threads = blas_threads_setting()
+    except ValueError:  # a malformed setting: the default rather than no limit
+        threads = DEFAULT_BLAS_THREADS
+    return limit_blas_threads(threads)
+
+
+def open_engine(spec: dict):
+    """Build (engine, info) from an open message.
+
+    spec keys: corpus (a path or builtin:NAME), config (a TrainConfig dict; ignored when resuming), resume (a
+    checkpoint path or None), live (live settings applied after a resume), runs_folder (where a new run goes;
+    None: ./runs), run_dir (this run's folder, or None for a new one), no_run (write no run), preset (its label
+    in run.json), log_every, checkpoint_every (run options as in charrnn-train), command (run.json's command)."""
+    from .checkpoint import load_checkpoint, restore_trainer
+    from .cli import open_corpus
+    from .config import TrainConfig
+    from .engine import Engine
+    from .runs.cli_hook import start_run
+    from .runs.layout import default_run_name, new_run_folder
+    from .trainer import Trainer
+
+    corpus = open_corpus(spec["corpus"])
+    resume = spec.get("resume")
+    if resume:
+        trainer = restore_trainer(load_checkpoint(resume), corpus.data, corpus.vocab)
+        if spec.get("live"):
+            trainer.set_live(**spec["live"])
+    else:
+        trainer = Trainer.from_corpus(corpus, TrainConfig.from_dict(spec.get("config") or {}).validate())
+    run_dir = spec.get("run_dir")
+    no_run = bool(spec.get("no_run"))
+    preset = spec.get("preset")
+    if not no_run and run_dir is None and not resume and spec.get("runs_folder"):
+        run_dir = new_run_folder(spec["runs_folder"], default_run_name(corpus.name, preset, time.time()))
+    args = SimpleNamespace(no_run=no_run, run_dir=run_dir, resume=resume, experiment=None, preset=preset,
+                           log_every=int(spec.get("log_every") or 100), checkpoint_every=spec.get("checkpoint_every"))
+    recorder = start_run(args, corpus, trainer, spec.get("command") or "app")
+    engine = Engine(trainer, recorder)
+    return engine, open_info(corpus, trainer, recorder)
+
+
+def open_info(corpus, trainer, recorder) -> dict:
+    """What the window needs to know about an opened training (plain Python values, picklable)."""
+    from .threads import blas_threads_in_use
+
+    return {"pid": os.getpid(), "vocab": "".join(corpus.vocab.chars), "vocab_size": corpus.vocab_size,
+            "corpus_name": corpus.name, "corpus_chars": len(corpus), "config": trainer.config.to_dict(),
+            "parameters": int(sum(p.size for p in trainer.params.values())),
+            "iteration": int(trainer.iteration), "run_path": getattr(recorder, "path", None),
+            "blas_threads": [lib["threads"] for lib in blas_threads_in_use()]}
+
+
+def run_child(conn) -> int:
+    """The child's life on an open Connection: open, answer, serve; the exit code."""
+    from .engine import Stop, one_line, serve
+
+    try:
+        spec = conn.recv()
+    except (EOFError, OSError):  # the parent went away before saying anything
+        return 0
+    with blas_limit():
+        try:
+            engine, info = open_engine(spec)
+        except Exception as e:
+            _send(conn, (OPEN_FAILED, one_line(f"{_describe(e)}")))
+            return 1
+        _send(conn, (OPENED, info))
+        try:
+            serve(engine, conn)
+        except Exception as e:  # a fault outside the engine's own handling: close the run, say why, end
+            message = one_line(f"{type(e).__name__}: {e}")
+            try:
+                engine.call(Stop("interrupted", message))
+            finally:
+                _send(conn, (OPEN_FAILED, message))
+            return 1
+    return 0
+
+
+def _describe(e: Exception) -> str:
+    """An opening error as the user reads it: the message of a problem they can fix, else the type too."""
+    from .checkpoint import CheckpointError
+    from .corpus import CorpusError
+    from .runs.layout import RunError
+
+    if isinstance(e, (CorpusError, CheckpointError, RunError, ValueError)):
+        return str(e)
+    if isinstance(e, OSError):
+        from .engine import os_message
+
+        return os_message(e)
+    return f"{type(e).__name__}: {e}"
+
+
+def _send(conn, message) -> None:
+    try:
+        conn.send(message)
+    except (EOFError, OSError):  # the parent has gone
+        pass
+
+
+def main(argv=None) -> int:
+    """`python -m core.engine_process FD`: serve the parent on the socket whose descriptor is FD."""
+    import signal
+    from multiprocessing.connection import Connection
+
+    argv = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app decides when training stops
+    conn = Connection(int(argv[0]))
+    try:
+        return run_child(conn)
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
