@@ -47,6 +47,7 @@ class RunRecorder:
         self.saved_at: int | None = None  # iteration of the last latest.npz
         self._last_save = self.started
         self._warned: dict[str, float] = {}
+        self.extras: dict | None = None  # extra arrays saved with every run checkpoint (a client's curves and meta)
 
     @property
     def path(self) -> str:
@@ -83,7 +84,8 @@ class RunRecorder:
                 row.update(snap.grad_flow.to_json())
             best = self._try("metrics", lambda: self.writer.log_metrics(snap.iteration, **row, **extra), warnings)
             if best:
-                self._try("best checkpoint", lambda: self.writer.save_checkpoint(self.trainer, BEST), warnings)
+                self._try("best checkpoint", lambda: self.writer.save_checkpoint(self.trainer, BEST, self.extras),
+                          warnings)
         if self._latest_due(snap.iteration):
             self.save_latest(warnings)
         self._try("run.json", self.writer.heartbeat, warnings)
@@ -93,6 +95,12 @@ class RunRecorder:
         """Record a sample drawn outside training (say, sample now) beside the training samples; warnings."""
         warnings: list[str] = []
         self._try("samples", lambda: self.writer.log_sample(iteration, text, temperature, prime), warnings)
+        return warnings
+
+    def set_baselines(self, baselines: dict) -> list[str]:
+        """Write the corpus's n-gram baselines ({"1-gram": held-out bits/char, ...}) into run.json now; warnings."""
+        warnings: list[str] = []
+        self._try("run.json", lambda: self.writer.set_baselines(baselines), warnings)
         return warnings
 
     def paused(self, seconds: float) -> None:
@@ -110,7 +118,8 @@ class RunRecorder:
         self._last_save = self.timer()
         if not finite_weights(self.trainer):
             return False
-        if self._try("checkpoint", lambda: self.writer.save_checkpoint(self.trainer, LATEST), warnings) is None:
+        if self._try("checkpoint", lambda: self.writer.save_checkpoint(self.trainer, LATEST, self.extras), warnings) \
+                is None:
             return False
         self.saved_at = self.trainer.iteration
         return True
@@ -152,6 +161,10 @@ class NoRecorder:
     path = None
     outcome = None
     saved_at = None
+    extras = None
+
+    def set_baselines(self, baselines: dict) -> list[str]:
+        return []
 
     def record(self, snap, elapsed=None, **extra) -> list[str]:
         return []
