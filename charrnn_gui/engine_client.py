@@ -7,6 +7,9 @@ it produces into past-tense signals.
     client.start()                # Start(); answered through `answered`
     client.pause()                # waits at most 2 s; a hung engine is killed
     client.call(SampleNow(...))   # the Answer (value or one-line error) within the timeout
+    client.peek()                 # the next training window, its carried state and the weights (the Unrolled view)
+    client.set_baselines(bits)    # the n-gram baselines into run.json
+    client.set_checkpoint_extras(extras)  # the app's curves and meta, saved with the run's latest/best.npz
     client.close()                # stops the engine (it closes its run) within 2 s, else kills it
 
 The child (core.engine_process) owns the Trainer and writes the run; nothing here touches a trainer. A reader
@@ -38,7 +41,10 @@ from core.engine import (
     STARTED,
     WARNING,
     Answer,
+    CheckpointExtras,
     Pause,
+    Peek,
+    SetBaselines,
     Start,
     Status,
     Step,
@@ -165,6 +171,20 @@ class EngineClient(QObject):
 
     def status(self) -> Answer:
         return self._bounded(Status())
+
+    def peek(self, stream: int = 0, timeout: float = COMMAND_SECONDS) -> Answer:
+        """The next training window of a stream, the state carried into it and a copy of the weights, from one
+        moment between two steps (an Answer whose value is a core.engine.Peeked)."""
+        return self.call(Peek(stream), timeout)
+
+    def set_baselines(self, baselines: dict) -> int:
+        """Write the n-gram baselines ({"1-gram": bits/char, ...}) into the run's run.json; the command's id."""
+        return self.submit(SetBaselines(dict(baselines)))
+
+    def set_checkpoint_extras(self, extras: dict | None) -> int:
+        """Arrays saved with every checkpoint of the run from now on (its latest.npz, also at close, and best.npz);
+        sent before close() they are in the run's last checkpoint. The command's id."""
+        return self.submit(CheckpointExtras(extras))
 
     def stop(self, outcome: str = "finished") -> Answer:
         """End the run (the engine saves latest.npz and closes it, then its process ends); at most 2 s."""
