@@ -84,8 +84,7 @@ class RunRecorder:
                 row.update(snap.grad_flow.to_json())
             best = self._try("metrics", lambda: self.writer.log_metrics(snap.iteration, **row, **extra), warnings)
             if best:
-                self._try("best checkpoint", lambda: self.writer.save_checkpoint(self.trainer, BEST, self.extras),
-                          warnings)
+                self._try("best checkpoint", lambda: self._save(BEST), warnings)
         if self._latest_due(snap.iteration):
             self.save_latest(warnings)
         self._try("run.json", self.writer.heartbeat, warnings)
@@ -118,11 +117,16 @@ class RunRecorder:
         self._last_save = self.timer()
         if not finite_weights(self.trainer):
             return False
-        if self._try("checkpoint", lambda: self.writer.save_checkpoint(self.trainer, LATEST, self.extras), warnings) \
-                is None:
+        if self._try("checkpoint", lambda: self._save(LATEST), warnings) is None:
             return False
         self.saved_at = self.trainer.iteration
         return True
+
+    def _save(self, which: str) -> str:
+        """Save one of the run's checkpoints, with the extras when there are any."""
+        if self.extras is None:
+            return self.writer.save_checkpoint(self.trainer, which)
+        return self.writer.save_checkpoint(self.trainer, which, self.extras)
 
     def end(self, outcome: str, reason: str | None = None) -> None:
         """Say how training ended (finished or interrupted), unless a divergence already said it."""
