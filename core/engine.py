@@ -48,9 +48,11 @@ from .unroll import peek_window
 IDLE, RUNNING, STOPPED = "idle", "running", "stopped"  # the engine's states
 INBOX_SECONDS = 0.002  # while training, the inbox (a pipe) is read between steps at most this often
 # Event kinds: training started (or resumed); paused at N; done (a Start's budget spent); diverged (why); failed
-# (one line); checkpoint saved (the path) or not (why); a warning (a run write that failed); the run ended (how).
+# (one line); checkpoint saved (the path) or not (why); a warning (a run write that failed); the run ended (how);
+# the run opened (its folder, when the engine was given open_run).
 STARTED, PAUSED, DONE, DIVERGED, FAILED = "started", "paused", "done", "diverged", "failed"
 CHECKPOINT, CHECKPOINT_FAILED, WARNING, ENDED = "checkpoint", "checkpoint_failed", "warning", "ended"
+RUN = "run"  # a run opened at the first Start or Step (open_run): its folder
 
 
 # -- commands ---------------------------------------------------------------------------------------------------
@@ -125,8 +127,8 @@ class Peek:
 
 @dataclass(frozen=True)
 class SetBaselines:
-    """Write the corpus's n-gram baselines into the run's run.json now ({"1-gram": held-out bits/char, ...});
-    the answer is True when written, False without a run."""
+    """Write the corpus's n-gram baselines into the run's run.json now ({"1-gram": held-out bits/char, ...}), or
+    when the run opens (open_run); the answer is True when written or kept for that run, False without a run."""
 
     baselines: dict = field(default_factory=dict)  # label -> bits per character
 
@@ -181,7 +183,7 @@ class Answer:
 class Event:
     """Something that happened between or during steps."""
 
-    kind: str  # STARTED, PAUSED, DONE, DIVERGED, FAILED, CHECKPOINT, CHECKPOINT_FAILED, WARNING, ENDED
+    kind: str  # STARTED, PAUSED, DONE, DIVERGED, FAILED, CHECKPOINT, CHECKPOINT_FAILED, WARNING, ENDED, RUN
     iteration: int  # completed iterations when it happened
     message: str = ""  # the reason, the path, the warning or the outcome
     learning_rate: float | None = None  # DIVERGED: the rate of the update that failed
@@ -301,15 +303,23 @@ class Stopped:
 # -- the engine -------------------------------------------------------------------------------------------------
 
 class Engine:
-    """Owns a Trainer and its RunRecorder; executes commands between steps and batches what the steps produce."""
+    """Owns a Trainer and its RunRecorder; executes commands between steps and batches what the steps produce.
+
+    recorder: the run written from now on; or open_run: a function that returns (recorder, warnings), called at
+    the first Start or Step (the app's rule: a model that is never trained writes no run). An open_run that raises
+    leaves the training unrecorded, with a WARNING event that says why; one that works says RUN with the run's
+    folder, and a WARNING for each of its warnings (e.g. a run that could not be continued). elapsed: training
+    seconds before this engine (a resumed checkpoint's)."""
 
     def __init__(self, trainer, recorder=None, *, checkpoint_to: str | None = None,
                  checkpoint_every: int | None = None, save=save_checkpoint, clock=time.perf_counter, inbox=None,
-                 elapsed: float = 0.0):
+                 elapsed: float = 0.0, open_run=None):
         self._trainer = trainer
         self._inbox = inbox  # inbox() -> iterable of (id, command) that arrived, read between steps
         self._inbox_read = -math.inf  # clock when the inbox was last read
         self._recorder = recorder if recorder is not None else NoRecorder()
+        self._open_run = open_run  # () -> (recorder, warnings), called at the first Start or Step
+        self._baselines: dict | None = None  # kept for a run not opened yet
         self._checkpoint_to = checkpoint_to  # also saved every checkpoint_every iterations (the CLI's --checkpoint)
         self._checkpoint_every = checkpoint_every
         self._save = save  # save(trainer, path[, extras=...]) writes a checkpoint
@@ -324,7 +334,7 @@ class Engine:
         self._last_step = -math.inf  # clock when the last step started (for the speed limit)
         self._elapsed = float(elapsed)  # training seconds up to the last pause (elapsed: those before this engine)
         self._running_since: float | None = None
-        self._paused_since: float | None = None  # after a run has started, while paused
+        self._paused_since: float | None = clock()  # while not training (before the first start too)
         self._snaps: list = []
         self._times: list = []
         self._samples: list = []
@@ -469,6 +479,8 @@ class Engine:
         self._steps_left, self._until, self._budget_event = steps, until, budget_event
         if self._state == RUNNING:
             return
+        if self._open_run is not None:
+            self._begin_run()
         now = self._clock()
         if self._paused_since is not None:  # the run's clock leaves the pause out
             self._recorder.paused(now - self._paused_since)
@@ -476,6 +488,27 @@ class Engine:
         self._state = RUNNING
         self._running_since = now
         self._event(STARTED)
+
+    def _begin_run(self) -> None:
+        """Open the run (open_run) at the first Start or Step, with the extras and baselines already given."""
+        open_run, self._open_run = self._open_run, None
+        extras = self._recorder.extras
+        try:
+            recorder, warnings = open_run()
+        except Exception as e:
+            text = os_message(e) if isinstance(e, OSError) else str(e) or type(e).__name__
+            self._event(WARNING, one_line(f"{text}; this training is not recorded as a run"))
+            return
+        self._recorder = recorder
+        self._paused_since = self._clock()  # the run's clock starts now
+        if extras is not None:
+            recorder.extras = extras
+        baselines, self._baselines = self._baselines, None
+        if getattr(recorder, "path", None) is not None:
+            self._event(RUN, recorder.path)
+        warnings = list(warnings) + (recorder.set_baselines(baselines) if baselines else [])
+        for warning in warnings:
+            self._event(WARNING, warning)
 
     def _park(self, event: str | None) -> None:
         """Stop running (after a budget, a pause, a divergence, a failure or a stop)."""
@@ -605,6 +638,9 @@ class Engine:
     def _do_baselines(self, c: SetBaselines) -> bool:
         baselines = {str(k): float(v) for k, v in dict(c.baselines).items()}
         rec = self._recorder
+        if self._open_run is not None:  # written when the run opens
+            self._baselines = baselines
+            return True
         if getattr(rec, "path", None) is None:
             return False
         warnings = rec.set_baselines(baselines)

@@ -48,7 +48,8 @@ def open_engine(spec: dict):
     in run.json), log_every, checkpoint_every (run options as in charrnn-train), command (run.json's command),
     app_corpus (how the app reopens the text, kept in a new run's run.json), elapsed (training seconds before
     this checkpoint, e.g. from the app's meta in it), extras (arrays saved with every run checkpoint from the
-    start, as the CheckpointExtras command sets them).
+    start, as the CheckpointExtras command sets them), run_on_start (open the run at the first Start or Step, not
+    now: info's run_path is None and run_pending True until a RUN event names the folder).
 
     A resumed checkpoint continues the run it belongs to (core.runs.run_of_checkpoint); one saved outside a run
     starts a new run in runs_folder. A run that cannot be continued (locked by another writer, another text)
@@ -56,9 +57,8 @@ def open_engine(spec: dict):
     from .checkpoint import load_checkpoint, restore_trainer
     from .cli import open_corpus
     from .config import TrainConfig
-    from .engine import Engine
-    from .runs.cli_hook import start_run
-    from .runs.layout import RunError, default_run_name, new_run_folder, run_of_checkpoint
+    from .engine import CheckpointExtras, Engine
+    from .runs.layout import run_of_checkpoint
     from .trainer import Trainer
 
     corpus = open_corpus(spec["corpus"])
@@ -69,6 +69,36 @@ def open_engine(spec: dict):
             trainer.set_live(**spec["live"])
     else:
         trainer = Trainer.from_corpus(corpus, TrainConfig.from_dict(spec.get("config") or {}).validate())
+    elapsed = float(spec.get("elapsed") or 0.0)
+    if spec.get("run_on_start"):  # the run opens at the first Start or Step (the app's rule)
+        def open_run():
+            recorder, warning = start_app_run(spec, corpus, trainer)
+            return recorder, [warning] if warning else []
+
+        engine = Engine(trainer, None, elapsed=elapsed, open_run=open_run)
+        if spec.get("extras"):
+            engine.call(CheckpointExtras(dict(spec["extras"])))
+        info = open_info(corpus, trainer, None)
+        info.update(elapsed=engine.elapsed, run_warning=None, resumed_run=False, run_pending=True)
+        return engine, info
+    recorder, warning = start_app_run(spec, corpus, trainer)
+    if spec.get("extras"):
+        recorder.extras = dict(spec["extras"])
+    engine = Engine(trainer, recorder, elapsed=elapsed)
+    info = open_info(corpus, trainer, recorder)
+    info.update(elapsed=engine.elapsed, run_warning=warning, run_pending=False,
+                resumed_run=bool(resume) and warning is None and getattr(recorder, "path", None) is not None and
+                run_of_checkpoint(resume) == recorder.path)
+    return engine, info
+
+
+def start_app_run(spec: dict, corpus, trainer):
+    """(recorder, warning) of an opened training (open_engine's run keys): the run a resumed checkpoint belongs
+    to, else a new one in runs_folder; a run that cannot be continued gives a new one and warning says why."""
+    from .runs.cli_hook import start_run
+    from .runs.layout import RunError, default_run_name, new_run_folder, run_of_checkpoint
+
+    resume = spec.get("resume")
     run_dir = spec.get("run_dir")
     no_run = bool(spec.get("no_run"))
     preset = spec.get("preset")
@@ -95,14 +125,7 @@ def open_engine(spec: dict):
     if writer is not None and spec.get("app_corpus") and not writer.info.get("app_corpus"):
         writer.info["app_corpus"] = str(spec["app_corpus"])  # how the app reopens the text
         writer.heartbeat(force=True)
-    if spec.get("extras"):
-        recorder.extras = dict(spec["extras"])
-    engine = Engine(trainer, recorder, elapsed=float(spec.get("elapsed") or 0.0))
-    info = open_info(corpus, trainer, recorder)
-    info.update(elapsed=engine.elapsed, run_warning=warning,
-                resumed_run=bool(resume) and writer is not None and warning is None and
-                run_of_checkpoint(resume) == getattr(recorder, "path", None))
-    return engine, info
+    return recorder, warning
 
 
 def open_info(corpus, trainer, recorder) -> dict:
@@ -115,7 +138,7 @@ def open_info(corpus, trainer, recorder) -> dict:
             "n_train": int(trainer.n_train), "iteration": int(trainer.iteration),
             "live": {"learning_rate": float(trainer.learning_rate), "temperature": float(trainer.temperature),
                      "sample_every": int(trainer.sample_every), "sample_length": int(trainer.sample_length)},
-            "run_path": getattr(recorder, "path", None),
+            "run_path": getattr(recorder, "path", None),  # None until a run_on_start run opens
             "blas_threads": [lib["threads"] for lib in blas_threads_in_use()]}
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core import load_checkpoint
-from core.engine import (CHECKPOINT, DIVERGED, DONE, ENDED, IDLE, PAUSED, RUNNING, STOPPED, CheckpointExtras, Engine,
+from core.engine import (CHECKPOINT, DIVERGED, DONE, ENDED, IDLE, PAUSED, RUN, RUNNING, STOPPED, WARNING, CheckpointExtras, Engine,
                          Live, NowSample, Pause, Peek, Peeked, Restore, RestoreInfo, SampleNow, SaveCheckpoint,
                          SetBaselines, Speed, Start, Status, Step, Stop, Weights)
 from core.runs import RunRecorder, RunWriter, read_run
@@ -457,3 +457,52 @@ def test_the_new_commands_and_their_answers_are_picklable(tmp_path):
     np.testing.assert_array_equal(back.answers[0].value.ids, batch.answers[0].value.ids)
     assert back.answers[3].value == batch.answers[3].value
     engine.call(Stop())
+
+
+def test_time_before_the_first_start_is_left_out_of_the_runs_training_time(tmp_path):
+    now = [0.0]
+    corpus, trainer = tiny_trainer()
+    writer = RunWriter.create(str(tmp_path / "run"), config=trainer.config, corpus=corpus, command="test")
+    engine = Engine(trainer, RunRecorder(writer, trainer, log_every=5, timer=lambda: now[0]), clock=lambda: now[0])
+    now[0] += 1000.0  # opened, then left alone before the first Start
+    steps(engine, 5)
+    engine.call(Stop("finished"))
+    assert read_run(str(tmp_path / "run")).curves.elapsed[-1] < 1.0
+
+
+def test_a_run_opened_at_the_first_step_gets_the_extras_and_baselines_given_before(tmp_path):
+    corpus, trainer = tiny_trainer()
+    opened = []
+
+    def open_run():
+        writer = RunWriter.create(str(tmp_path / "run"), config=trainer.config, corpus=corpus, command="test")
+        opened.append(writer.path)
+        return RunRecorder(writer, trainer, log_every=5), ["a note"]
+
+    engine = Engine(trainer, open_run=open_run)
+    assert engine.call(SetBaselines({"1-gram": 4.0})).value is True
+    assert engine.call(CheckpointExtras({"curve": np.arange(2.0)})).ok
+    assert engine.call(SampleNow(length=5, seed=1)).ok and not opened  # nothing trained: no run yet
+    batches = steps(engine, 5)
+    assert [e.message for e in events(batches, RUN)] == opened and len(opened) == 1
+    assert [e.message for e in events(batches, WARNING)] == ["a note"]
+    assert engine.call(Status()).value.run_path == opened[0]
+    steps(engine, 5)  # a second start opens nothing more
+    engine.call(Stop("finished"))
+    run = read_run(opened[0])
+    assert len(opened) == 1 and run.info["baselines"] == {"1-gram": 4.0} and run.curves.iteration[-1] == 10
+    np.testing.assert_array_equal(load_checkpoint(run.checkpoint()).extras["curve"], np.arange(2.0))
+
+
+def test_a_run_that_cannot_be_opened_leaves_the_training_unrecorded_with_a_warning():
+    _, trainer = tiny_trainer()
+
+    def open_run():
+        raise OSError(28, "No space left on device", "/runs/x")
+
+    engine = Engine(trainer, open_run=open_run)
+    batches = steps(engine, 5)
+    (warning,) = events(batches, WARNING)
+    assert warning.message == "No space left on device: /runs/x; this training is not recorded as a run"
+    assert len(merged_rows(batches)) == 5 and not events(batches, RUN)
+    assert engine.call(Status()).value.run_path is None

@@ -250,3 +250,21 @@ def test_the_child_tells_the_window_what_it_needs_to_probe_the_held_out_text(chi
     assert probe_passage(corpus.data, corpus.vocab, info["n_train"]) == default_probe_text(trainer)
     assert info["live"] == {"learning_rate": trainer.learning_rate, "temperature": trainer.temperature,
                             "sample_every": trainer.sample_every, "sample_length": trainer.sample_length}
+
+
+def test_an_app_engine_opens_its_run_at_the_first_step_not_before(corpus_file, tmp_path):
+    from core.engine import RUN, SetBaselines, Step
+
+    engine, info = opened(spec_of(corpus_file, tmp_path, run_on_start=True, app_corpus=corpus_file,
+                                  extras={"curve": np.arange(3.0)}))
+    assert info["run_path"] is None and info["run_pending"]
+    assert engine.call(SetBaselines({"2-gram": 3.0})).ok
+    assert not os.path.exists(tmp_path / "runs") or not os.listdir(tmp_path / "runs")
+    engine.submit(Step(20))
+    batches = engine.run_until_idle()
+    (path,) = [e.message for b in batches for e in b.events if e.kind == RUN]
+    engine.call(Stop("finished"))
+    run = read_run(path)
+    assert os.path.dirname(path) == str(tmp_path / "runs") and run.status == "finished"
+    assert run.info["app_corpus"] == corpus_file and run.info["baselines"] == {"2-gram": 3.0}
+    np.testing.assert_array_equal(load_checkpoint(run.checkpoint()).extras["curve"], np.arange(3.0))
