@@ -38,6 +38,7 @@ from core.engine import (
     ENDED,
     FAILED,
     PAUSED,
+    RUN,
     STARTED,
     WARNING,
     Answer,
@@ -69,6 +70,7 @@ class EngineClient(QObject):
     done = Signal(int)  # a Start's budget was spent at this iteration
     diverged = Signal(str)  # why (the engine keeps the last finite weights and waits)
     checkpointed = Signal(str)  # a checkpoint was written to this path
+    run_opened = Signal(str)  # the run's folder, opened at the first Start or Step (an open spec's run_on_start)
     warned = Signal(str)  # a run write or a checkpoint failed; training goes on
     answered = Signal(int, object)  # (id, core.engine.Answer) of a command sent with submit()
     failed = Signal(str)  # one line: training stopped, and why (the process ended, was killed, or failed)
@@ -245,6 +247,8 @@ class EngineClient(QObject):
             self.failed.emit(self.last_fault)
         elif kind == CHECKPOINT:
             self.checkpointed.emit(event.message)
+        elif kind == RUN:
+            self.run_opened.emit(event.message)
         elif kind in (CHECKPOINT_FAILED, WARNING):
             self.warned.emit(event.message)
         elif kind == ENDED:

@@ -502,7 +502,7 @@ class Engine:
         self._recorder = recorder
         self._paused_since = self._clock()  # the run's clock starts now
         if extras is not None:
-            recorder.extras = extras
+            recorder.set_extras(extras)
         baselines, self._baselines = self._baselines, None
         if getattr(recorder, "path", None) is not None:
             self._event(RUN, recorder.path)
@@ -650,7 +650,7 @@ class Engine:
 
     def _do_extras(self, c: CheckpointExtras) -> list:
         extras = None if c.extras is None else {str(k): np.asarray(v) for k, v in dict(c.extras).items()}
-        self._recorder.extras = extras
+        self._recorder.set_extras(extras)
         return sorted(extras or ())
 
     def _do_restore(self, c: Restore) -> RestoreInfo:

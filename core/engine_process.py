@@ -83,7 +83,7 @@ def open_engine(spec: dict):
         return engine, info
     recorder, warning = start_app_run(spec, corpus, trainer)
     if spec.get("extras"):
-        recorder.extras = dict(spec["extras"])
+        recorder.set_extras(dict(spec["extras"]))
     engine = Engine(trainer, recorder, elapsed=elapsed)
     info = open_info(corpus, trainer, recorder)
     info.update(elapsed=engine.elapsed, run_warning=warning, run_pending=False,

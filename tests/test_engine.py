@@ -506,3 +506,13 @@ def test_a_run_that_cannot_be_opened_leaves_the_training_unrecorded_with_a_warni
     assert warning.message == "No space left on device: /runs/x; this training is not recorded as a run"
     assert len(merged_rows(batches)) == 5 and not events(batches, RUN)
     assert engine.call(Status()).value.run_path is None
+
+
+def test_extras_set_after_the_last_save_are_in_the_runs_last_checkpoint(tmp_path):
+    corpus, trainer = tiny_trainer()
+    engine = run_engine(tmp_path, corpus, trainer, checkpoint_every=10)
+    steps(engine, 10)  # latest.npz saved at 10
+    assert engine.call(CheckpointExtras({"curve": np.arange(4.0)})).ok
+    assert engine.call(Stop("finished")).value.saved_at == 10  # no step since: saved again for the extras
+    np.testing.assert_array_equal(load_checkpoint(read_run(str(tmp_path / "run")).checkpoint()).extras["curve"],
+                                  np.arange(4.0))

@@ -48,6 +48,7 @@ class RunRecorder:
         self._last_save = self.started
         self._warned: dict[str, float] = {}
         self.extras: dict | None = None  # extra arrays saved with every run checkpoint (a client's curves and meta)
+        self._extras_saved = True  # latest.npz holds the extras set last (else close() saves it again)
 
     @property
     def path(self) -> str:
@@ -120,7 +121,14 @@ class RunRecorder:
         if self._try("checkpoint", lambda: self._save(LATEST), warnings) is None:
             return False
         self.saved_at = self.trainer.iteration
+        self._extras_saved = True
         return True
+
+    def set_extras(self, extras: dict | None) -> None:
+        """Extra arrays saved with every run checkpoint from now on, and in latest.npz at close() even when no step
+        was taken since it was last saved."""
+        self.extras = extras
+        self._extras_saved = False
 
     def _save(self, which: str) -> str:
         """Save one of the run's checkpoints, with the extras when there are any."""
@@ -138,7 +146,7 @@ class RunRecorder:
         warnings: list[str] = []
         if self.writer.closed:
             return warnings
-        if self.saved_at != self.trainer.iteration:
+        if self.saved_at != self.trainer.iteration or not self._extras_saved:
             self.save_latest(warnings)
         # The writer lets go of its files and lock even when run.json cannot be written.
         self._try("run.json", lambda: self.writer.close(self.outcome or INTERRUPTED, self.reason), warnings)
@@ -166,6 +174,9 @@ class NoRecorder:
     outcome = None
     saved_at = None
     extras = None
+
+    def set_extras(self, extras: dict | None) -> None:
+        self.extras = extras
 
     def set_baselines(self, baselines: dict) -> list[str]:
         return []

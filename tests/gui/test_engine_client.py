@@ -66,7 +66,7 @@ class Recorder:
     """Everything a client emitted, by signal name."""
 
     NAMES = ("opened", "progressed", "sampled", "flowed", "started", "paused", "done", "diverged", "checkpointed",
-             "warned", "answered", "failed", "ended")
+             "run_opened", "warned", "answered", "failed", "ended")
 
     def __init__(self, client):
         self.got = {name: [] for name in self.NAMES}
@@ -410,3 +410,14 @@ def test_peek_baselines_and_checkpoint_extras_reach_the_engine_through_the_clien
     run = read_run(info["run_path"])
     assert run.info["baselines"] == {"1-gram": 4.5}
     np.testing.assert_array_equal(load_checkpoint(run.checkpoint()).extras["curve"], np.arange(3.0))
+
+
+def test_an_app_engine_says_where_its_run_is_once_it_opens_at_the_first_step(make_client, spec, qtbot, tmp_path):
+    client, rec = make_client()
+    info = opened(client, spec(run_on_start=True), qtbot)
+    assert info["run_path"] is None and info["run_pending"]
+    with qtbot.waitSignal(client.run_opened, timeout=20_000) as blocker:
+        client.step(3)
+    (path,) = blocker.args
+    wait_for(qtbot, lambda: bool(rec.got["paused"]))
+    assert os.path.dirname(path) == str(tmp_path / "runs") and client.status().value.run_path == path
