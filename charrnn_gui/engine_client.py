@@ -127,6 +127,16 @@ class EngineClient(QObject):
         return self._link.iteration if self._link is not None else 0
 
     @property
+    def elapsed(self) -> float:
+        """Training seconds as of the last batch (paused time left out; a resumed checkpoint's included)."""
+        return self._link.elapsed if self._link is not None else 0.0
+
+    @property
+    def its_per_sec(self) -> float:
+        """Iterations per second over the last batch's steps (0 when unknown)."""
+        return self._link.its_per_sec if self._link is not None else 0.0
+
+    @property
     def pid(self) -> int | None:
         return self._link.process.pid if self._link is not None else None
 

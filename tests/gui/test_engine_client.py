@@ -421,3 +421,12 @@ def test_an_app_engine_says_where_its_run_is_once_it_opens_at_the_first_step(mak
     (path,) = blocker.args
     wait_for(qtbot, lambda: bool(rec.got["paused"]))
     assert os.path.dirname(path) == str(tmp_path / "runs") and client.status().value.run_path == path
+
+
+def test_the_client_says_the_training_time_counting_on_from_a_checkpoints(make_client, spec, qtbot):
+    client, rec = make_client()
+    info = opened(client, spec(elapsed=50.0), qtbot)
+    assert info["elapsed"] == 50.0 and client.elapsed == 50.0
+    client.step(30)
+    wait_for(qtbot, lambda: bool(rec.got["paused"]))
+    assert client.elapsed > 50.0 and client.elapsed == client.status().value.elapsed
