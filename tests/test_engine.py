@@ -516,3 +516,20 @@ def test_extras_set_after_the_last_save_are_in_the_runs_last_checkpoint(tmp_path
     assert engine.call(Stop("finished")).value.saved_at == 10  # no step since: saved again for the extras
     np.testing.assert_array_equal(load_checkpoint(read_run(str(tmp_path / "run")).checkpoint()).extras["curve"],
                                   np.arange(4.0))
+
+
+def test_run_json_says_diverged_at_once_and_running_again_when_training_goes_on(tmp_path):
+    corpus, trainer = tiny_trainer(sample_every=0, clip=0.0)
+    engine = run_engine(tmp_path, corpus, trainer)
+    steps(engine, 150)
+    engine.call(Live({"learning_rate": 1e6}))
+    engine.submit(Start())
+    engine.run_until_idle(max_batches=2000)
+    info = read_run(str(tmp_path / "run")).info
+    assert info["status"] == "diverged" and info["diverged"].startswith("training diverged at iteration")
+    assert engine.call(Restore()).ok
+    steps(engine, 5)
+    info = read_run(str(tmp_path / "run")).info
+    assert info["status"] == "running" and "diverged" not in info and info["ended"] is None
+    engine.call(Stop("finished"))
+    assert read_run(str(tmp_path / "run")).status == "finished"

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .layout import BEST, DIVERGED, INTERRUPTED, LATEST, checkpoint_path
+from .layout import BEST, DIVERGED, INTERRUPTED, LATEST, RUNNING, checkpoint_path
 
 CHECKPOINT_SECONDS = 60.0  # without an iteration interval, latest.npz is saved after this much training time
 WARN_EVERY_SECONDS = 60.0  # a failing write (a full disk) is reported at most this often per kind
@@ -26,7 +26,8 @@ class RunRecorder:
     - checkpoints/best.npz whenever the held-out score is the best so far;
     - checkpoints/latest.npz every `checkpoint_every` iterations (or, when None, every CHECKPOINT_SECONDS of
       training) and at close();
-    - run.json's heartbeat; the status at close(): diverged when a snapshot said so, else what end() said
+    - run.json's heartbeat; its status diverged as soon as a snapshot says so (running again when training goes
+      on); the status at close(): diverged when the last divergence was not trained past, else what end() said
       (finished, interrupted), else interrupted.
 
     A write that fails (a full disk) does not stop training: record() and close() return warnings instead,
@@ -72,9 +73,11 @@ class RunRecorder:
         if snap.diverged:  # the trainer kept the last finite weights: save them now
             self.outcome, self.reason = DIVERGED, snap.diverged
             self.save_latest(warnings)
+            self._try("run.json", lambda: self.writer.set_status(DIVERGED, snap.diverged), warnings)  # said now
             return warnings
         if self.outcome == DIVERGED:  # training went on after the divergence (say, at a lower rate)
             self.outcome = self.reason = None
+            self._try("run.json", lambda: self.writer.set_status(RUNNING), warnings)
         if snap.iteration % self.log_every == 0 or snap.val_bpc is not None or snap.grad_flow is not None:
             row = {"elapsed": self.elapsed() if elapsed is None else elapsed, "chars_seen": snap.chars_seen,
                    "loss": snap.loss, "loss_per_char": snap.loss_per_char, "smooth_loss": snap.smooth_loss,

@@ -168,6 +168,10 @@ class RunWriter:
             self.info[status] = reason  # e.g. info["diverged"] = the divergence message
         if status in ENDINGS:
             self.info["ended"] = self.clock()
+        else:  # running again (say, after a divergence trained past): no ending any more
+            self.info["ended"] = None
+            for ending in ENDINGS:
+                self.info.pop(ending, None)
         self._write_info()
 
     def set_baselines(self, baselines: dict) -> None:
