@@ -49,7 +49,9 @@ def open_engine(spec: dict):
     app_corpus (how the app reopens the text, kept in a new run's run.json), elapsed (training seconds before
     this checkpoint, e.g. from the app's meta in it), extras (arrays saved with every run checkpoint from the
     start, as the CheckpointExtras command sets them), run_on_start (open the run at the first Start or Step, not
-    now: info's run_path is None and run_pending True until a RUN event names the folder).
+    now: info's run_path is None and run_pending True until a RUN event names the folder), baseline_chars (the
+    n-gram baselines are counted for run.json when the training text is at most this long, else read from the
+    cache only; 0: cache only, as the app wants, sending what it counted with SetBaselines).
 
     A resumed checkpoint continues the run it belongs to (core.runs.run_of_checkpoint); one saved outside a run
     starts a new run in runs_folder. A run that cannot be continued (locked by another writer, another text)
@@ -95,7 +97,7 @@ def open_engine(spec: dict):
 def start_app_run(spec: dict, corpus, trainer):
     """(recorder, warning) of an opened training (open_engine's run keys): the run a resumed checkpoint belongs
     to, else a new one in runs_folder; a run that cannot be continued gives a new one and warning says why."""
-    from .runs.cli_hook import start_run
+    from .runs.cli_hook import CLI_BASELINE_CHARS, start_run
     from .runs.layout import RunError, default_run_name, new_run_folder, run_of_checkpoint
 
     resume = spec.get("resume")
@@ -110,7 +112,8 @@ def start_app_run(spec: dict, corpus, trainer):
     if not no_run and run_dir is None and (not resume or run_of_checkpoint(resume) is None):
         run_dir = new_run()  # a new training, or a checkpoint saved outside any run
     args = SimpleNamespace(no_run=no_run, run_dir=run_dir, resume=resume, experiment=None, preset=preset,
-                           log_every=int(spec.get("log_every") or 100), checkpoint_every=spec.get("checkpoint_every"))
+                           log_every=int(spec.get("log_every") or 100), checkpoint_every=spec.get("checkpoint_every"),
+                           baseline_chars=int(spec.get("baseline_chars", CLI_BASELINE_CHARS)))
     command = spec.get("command") or "app"
     warning = None
     try:

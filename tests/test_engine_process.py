@@ -268,3 +268,12 @@ def test_an_app_engine_opens_its_run_at_the_first_step_not_before(corpus_file, t
     assert os.path.dirname(path) == str(tmp_path / "runs") and run.status == "finished"
     assert run.info["app_corpus"] == corpus_file and run.info["baselines"] == {"2-gram": 3.0}
     np.testing.assert_array_equal(load_checkpoint(run.checkpoint()).extras["curve"], np.arange(3.0))
+
+
+def test_the_app_can_leave_counting_the_baselines_to_itself(corpus_file, tmp_path):
+    left, _ = opened(spec_of(corpus_file, tmp_path, baseline_chars=0))  # the cache only (empty here)
+    counted, _ = opened(spec_of(corpus_file, tmp_path))  # as charrnn-train: counted for a small text
+    for engine in (counted, left):
+        engine.call(Stop("finished"))
+    baselines = [read_run(engine.call(Status()).value.run_path).info.get("baselines") for engine in (counted, left)]
+    assert baselines[0] and "1-gram" in baselines[0] and baselines[1] is None
