@@ -125,8 +125,12 @@ def start_app_run(spec: dict, corpus, trainer):
         args.resume, args.run_dir = None, new_run()
         recorder = start_run(args, corpus, trainer, command)
     writer = getattr(recorder, "writer", None)
-    if writer is not None and spec.get("app_corpus") and not writer.info.get("app_corpus"):
-        writer.info["app_corpus"] = str(spec["app_corpus"])  # how the app reopens the text
+    if writer is not None:
+        t = trainer  # run.json's config with the live settings in force (a resumed checkpoint's may differ)
+        writer.info["config"] = t.config.replace(learning_rate=t.learning_rate, temperature=t.temperature,
+                                                 sample_every=t.sample_every, sample_length=t.sample_length).to_dict()
+        if spec.get("app_corpus") and not writer.info.get("app_corpus"):
+            writer.info["app_corpus"] = str(spec["app_corpus"])  # how the app reopens the text
         writer.heartbeat(force=True)
     return recorder, warning
 

@@ -214,7 +214,8 @@ def test_opening_a_run_checkpoint_continues_that_run_with_the_training_time_befo
         assert engine.call(Status()).value.elapsed >= 12.5
     finally:
         engine.call(Stop("finished"))
-    assert read_run(run_path).info["resumes"][-1]["iteration"] == 40
+    info = read_run(run_path).info
+    assert info["resumes"][-1]["iteration"] == 40 and info["config"]["temperature"] == 0.5
     assert len(os.listdir(tmp_path / "runs")) == 1
 
 
