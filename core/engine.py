@@ -27,7 +27,8 @@ next step, so a command submitted while a step is under way takes effect at the 
 Outputs, gathered into one Batch per poll: Rows (one per completed step: the progress curves, columnar),
 samples (core.trainer.Sample, with the states the heatmap draws), gradient-flow measurements
 (core.gradflow.GradFlow), events (started, paused at N, done when a Start's budget is spent, diverged with the
-reason, failed with one line, checkpoint saved or not, warning, ended) and answers. Every field pickles.
+reason, failed with one line, checkpoint saved or not, warning, ended, run opened at the first start) and
+answers. Every field pickles.
 """
 
 from __future__ import annotations

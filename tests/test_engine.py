@@ -365,7 +365,7 @@ def test_an_engine_process_whose_client_goes_away_stops_by_itself():
 
 
 def test_peek_mid_training_gives_the_next_window_its_carried_state_and_the_weights_of_one_moment():
-    settings = dict(batch_size=3, state_reset_every=4)
+    settings = {"batch_size": 3, "state_reset_every": 4}
     engine = interrupting_engine(9, Peek(stream=1), **settings)
     engine.submit(Step(20))
     batches = engine.run_until_idle()

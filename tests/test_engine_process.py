@@ -232,7 +232,7 @@ def test_a_checkpoint_saved_outside_a_run_starts_a_new_run_in_the_runs_folder(co
 
 def test_a_run_that_cannot_be_continued_gives_a_new_run_and_says_why(child, corpus_file, tmp_path):
     run_path, latest = app_checkpoint(corpus_file, tmp_path)
-    process, conn = child(spec_of(corpus_file, tmp_path, resume=latest))  # another process writes that run now
+    _, conn = child(spec_of(corpus_file, tmp_path, resume=latest))  # another process writes that run now
     assert receive(conn)[1]["run_path"] == run_path
     engine, info = opened(spec_of(corpus_file, tmp_path, resume=latest))
     engine.call(Stop("finished"))
@@ -243,8 +243,8 @@ def test_a_run_that_cannot_be_continued_gives_a_new_run_and_says_why(child, corp
 def test_the_child_tells_the_window_what_it_needs_to_probe_the_held_out_text(child, corpus_file, tmp_path):
     from core.probe import default_probe_text, probe_passage
 
-    process, conn = child(spec_of(corpus_file, tmp_path))
-    kind, info = receive(conn)
+    _, conn = child(spec_of(corpus_file, tmp_path))
+    _, info = receive(conn)
     corpus = load_corpus(corpus_file)
     trainer = Trainer.from_corpus(corpus, preset("min-char-rnn", **SMALL))
     assert info["n_train"] == trainer.n_train
