@@ -19,9 +19,9 @@ The engine never starts a thread, never prints and never imports Qt, so the same
   each Batch back, and stops the run as interrupted when the other end goes away. The app's client (a later
   change) is the other end.
 
-Commands (frozen dataclasses): Start, Pause, Step, Speed, Live, SaveCheckpoint, SampleNow, Weights, Peek, Restore,
-Status, SetBaselines, CheckpointExtras, Stop. Each one gets exactly one Answer (its value, or a one-line error: an unknown command or a bad value
-is an error answer, never an exception). Commands are executed in the order submitted, all of them before the
+Commands (frozen dataclasses): Start, Pause, Step, Speed, Live, SaveCheckpoint, SampleNow, Weights, Peek,
+Restore, Status, SetBaselines, CheckpointExtras, Stop. Each one gets exactly one Answer (its value, or a one-line
+error: an unknown command or a bad value is an error answer, never an exception). Commands are executed in the order submitted, all of them before the
 next step, so a command submitted while a step is under way takes effect at the next step boundary.
 
 Outputs, gathered into one Batch per poll: Rows (one per completed step: the progress curves, columnar),
