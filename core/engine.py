@@ -21,8 +21,9 @@ The engine never starts a thread, never prints and never imports Qt, so the same
 
 Commands (frozen dataclasses): Start, Pause, Step, Speed, Live, SaveCheckpoint, SampleNow, Weights, Peek,
 Restore, Status, SetBaselines, CheckpointExtras, Stop. Each one gets exactly one Answer (its value, or a one-line
-error: an unknown command or a bad value is an error answer, never an exception). Commands are executed in the order submitted, all of them before the
-next step, so a command submitted while a step is under way takes effect at the next step boundary.
+error: an unknown command or a bad value is an error answer, never an exception). Commands are executed in the
+order submitted, all of them before the next step, so a command submitted while a step is under way takes effect
+at the next step boundary.
 
 Outputs, gathered into one Batch per poll: Rows (one per completed step: the progress curves, columnar),
 samples (core.trainer.Sample, with the states the heatmap draws), gradient-flow measurements
