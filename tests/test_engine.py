@@ -8,8 +8,8 @@ import pytest
 
 from core import load_checkpoint
 from core.engine import (CHECKPOINT, DIVERGED, DONE, ENDED, IDLE, PAUSED, RUN, RUNNING, STOPPED, WARNING,
-                         CheckpointExtras, Engine, Live, NowSample, Pause, Peek, Peeked, Restore, RestoreInfo, SampleNow, SaveCheckpoint,
-                         SetBaselines, Speed, Start, Status, Step, Stop, Weights)
+                         CheckpointExtras, Engine, Live, NowSample, Pause, Peek, Peeked, Restore, RestoreInfo,
+                         SampleNow, SaveCheckpoint, SetBaselines, Speed, Start, Status, Step, Stop, Weights)
 from core.runs import RunRecorder, RunWriter, read_run
 from core.trainer import Trainer
 
