@@ -7,6 +7,9 @@ it produces into past-tense signals.
     client.start()                # Start(); answered through `answered`
     client.pause()                # waits at most 2 s; a hung engine is killed
     client.call(SampleNow(...))   # the Answer (value or one-line error) within the timeout
+    client.peek()                 # the next training window, its carried state and the weights (the Unrolled view)
+    client.set_baselines(bits)    # the n-gram baselines into run.json
+    client.set_checkpoint_extras(extras)  # the app's curves and meta, saved with the run's latest/best.npz
     client.close()                # stops the engine (it closes its run) within 2 s, else kills it
 
 The child (core.engine_process) owns the Trainer and writes the run; nothing here touches a trainer. A reader
@@ -35,10 +38,14 @@ from core.engine import (
     ENDED,
     FAILED,
     PAUSED,
+    RUN,
     STARTED,
     WARNING,
     Answer,
+    CheckpointExtras,
     Pause,
+    Peek,
+    SetBaselines,
     Start,
     Status,
     Step,
@@ -63,6 +70,7 @@ class EngineClient(QObject):
     done = Signal(int)  # a Start's budget was spent at this iteration
     diverged = Signal(str)  # why (the engine keeps the last finite weights and waits)
     checkpointed = Signal(str)  # a checkpoint was written to this path
+    run_opened = Signal(str)  # the run's folder, opened at the first Start or Step (an open spec's run_on_start)
     warned = Signal(str)  # a run write or a checkpoint failed; training goes on
     answered = Signal(int, object)  # (id, core.engine.Answer) of a command sent with submit()
     failed = Signal(str)  # one line: training stopped, and why (the process ended, was killed, or failed)
@@ -119,6 +127,16 @@ class EngineClient(QObject):
         return self._link.iteration if self._link is not None else 0
 
     @property
+    def elapsed(self) -> float:
+        """Training seconds as of the last batch (paused time left out; a resumed checkpoint's included)."""
+        return self._link.elapsed if self._link is not None else 0.0
+
+    @property
+    def its_per_sec(self) -> float:
+        """Iterations per second over the last batch's steps (0 when unknown)."""
+        return self._link.its_per_sec if self._link is not None else 0.0
+
+    @property
     def pid(self) -> int | None:
         return self._link.process.pid if self._link is not None else None
 
@@ -165,6 +183,20 @@ class EngineClient(QObject):
 
     def status(self) -> Answer:
         return self._bounded(Status())
+
+    def peek(self, stream: int = 0, timeout: float = COMMAND_SECONDS) -> Answer:
+        """The next training window of a stream, the state carried into it and a copy of the weights, from one
+        moment between two steps (an Answer whose value is a core.engine.Peeked)."""
+        return self.call(Peek(stream), timeout)
+
+    def set_baselines(self, baselines: dict) -> int:
+        """Write the n-gram baselines ({"1-gram": bits/char, ...}) into the run's run.json; the command's id."""
+        return self.submit(SetBaselines(dict(baselines)))
+
+    def set_checkpoint_extras(self, extras: dict | None) -> int:
+        """Arrays saved with every checkpoint of the run from now on (its latest.npz, also at close, and best.npz);
+        sent before close() they are in the run's last checkpoint. The command's id."""
+        return self.submit(CheckpointExtras(extras))
 
     def stop(self, outcome: str = "finished") -> Answer:
         """End the run (the engine saves latest.npz and closes it, then its process ends); at most 2 s."""
@@ -225,6 +257,8 @@ class EngineClient(QObject):
             self.failed.emit(self.last_fault)
         elif kind == CHECKPOINT:
             self.checkpointed.emit(event.message)
+        elif kind == RUN:
+            self.run_opened.emit(event.message)
         elif kind in (CHECKPOINT_FAILED, WARNING):
             self.warned.emit(event.message)
         elif kind == ENDED:

@@ -122,6 +122,7 @@ class EngineLink:
         self.state = "opening"  # opening, then core.engine's idle/running/stopped, then "gone"
         self.iteration = 0
         self.its_per_sec = 0.0
+        self.elapsed = 0.0  # the engine's training seconds (a resumed checkpoint's earlier ones included)
         self.fault: str | None = None  # one line: why the engine ended without being told to
         self.fault_taken = False
         self.ended = False  # the child's Stop was answered (ENDED seen)
@@ -222,9 +223,11 @@ class EngineLink:
             if any(e.kind == ENDED for e in message.events):
                 self.ended = True
             self.iteration, self.state, self.its_per_sec = message.iteration, message.state, message.its_per_sec
+            self.elapsed = message.elapsed
         elif isinstance(message, tuple) and message and message[0] == OPENED:
             self.opened = message[1]
             self.iteration = int(message[1].get("iteration") or 0)
+            self.elapsed = float(message[1].get("elapsed") or 0.0)
             self.state = "idle"
         elif isinstance(message, tuple) and message and message[0] == OPEN_FAILED:  # then the child ends
             if self.opened is None and self.fault is None:

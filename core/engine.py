@@ -19,15 +19,17 @@ The engine never starts a thread, never prints and never imports Qt, so the same
   each Batch back, and stops the run as interrupted when the other end goes away. The app's client (a later
   change) is the other end.
 
-Commands (frozen dataclasses): Start, Pause, Step, Speed, Live, SaveCheckpoint, SampleNow, Weights, Restore,
-Status, Stop. Each one gets exactly one Answer (its value, or a one-line error: an unknown command or a bad value
-is an error answer, never an exception). Commands are executed in the order submitted, all of them before the
-next step, so a command submitted while a step is under way takes effect at the next step boundary.
+Commands (frozen dataclasses): Start, Pause, Step, Speed, Live, SaveCheckpoint, SampleNow, Weights, Peek,
+Restore, Status, SetBaselines, CheckpointExtras, Stop. Each one gets exactly one Answer (its value, or a one-line
+error: an unknown command or a bad value is an error answer, never an exception). Commands are executed in the
+order submitted, all of them before the next step, so a command submitted while a step is under way takes effect
+at the next step boundary.
 
 Outputs, gathered into one Batch per poll: Rows (one per completed step: the progress curves, columnar),
 samples (core.trainer.Sample, with the states the heatmap draws), gradient-flow measurements
 (core.gradflow.GradFlow), events (started, paused at N, done when a Start's budget is spent, diverged with the
-reason, failed with one line, checkpoint saved or not, warning, ended) and answers. Every field pickles.
+reason, failed with one line, checkpoint saved or not, warning, ended, run opened at the first start) and
+answers. Every field pickles.
 """
 
 from __future__ import annotations
@@ -43,13 +45,16 @@ import numpy as np
 from .checkpoint import save_checkpoint
 from .runs.recorder import NoRecorder
 from .trainer import DivergedError
+from .unroll import peek_window
 
 IDLE, RUNNING, STOPPED = "idle", "running", "stopped"  # the engine's states
 INBOX_SECONDS = 0.002  # while training, the inbox (a pipe) is read between steps at most this often
 # Event kinds: training started (or resumed); paused at N; done (a Start's budget spent); diverged (why); failed
-# (one line); checkpoint saved (the path) or not (why); a warning (a run write that failed); the run ended (how).
+# (one line); checkpoint saved (the path) or not (why); a warning (a run write that failed); the run ended (how);
+# the run opened (its folder, when the engine was given open_run).
 STARTED, PAUSED, DONE, DIVERGED, FAILED = "started", "paused", "done", "diverged", "failed"
 CHECKPOINT, CHECKPOINT_FAILED, WARNING, ENDED = "checkpoint", "checkpoint_failed", "warning", "ended"
+RUN = "run"  # a run opened at the first Start or Step (open_run): its folder
 
 
 # -- commands ---------------------------------------------------------------------------------------------------
@@ -115,6 +120,30 @@ class Weights:
 
 
 @dataclass(frozen=True)
+class Peek:
+    """The window the next iteration trains on (one stream), the state carried into it and a copy of the weights,
+    all from one moment between two steps (a Peeked; for the Unrolled view and the inspector)."""
+
+    stream: int = 0  # which of the B streams
+
+
+@dataclass(frozen=True)
+class SetBaselines:
+    """Write the corpus's n-gram baselines into the run's run.json now ({"1-gram": held-out bits/char, ...}), or
+    when the run opens (open_run); the answer is True when written or kept for that run, False without a run."""
+
+    baselines: dict = field(default_factory=dict)  # label -> bits per character
+
+
+@dataclass(frozen=True)
+class CheckpointExtras:
+    """Extra arrays stored with every checkpoint the run saves from now on (latest.npz, best.npz: e.g. the app's
+    curves and its JSON meta, core.checkpoint's extras); None stores none. The answer is the names stored."""
+
+    extras: dict | None = None  # name -> array
+
+
+@dataclass(frozen=True)
 class Restore:
     """Go back to the weights from before the last live learning-rate change (a RestoreInfo)."""
 
@@ -127,13 +156,13 @@ class Status:
 @dataclass(frozen=True)
 class Stop:
     """End the run: pause, say how it ended, save latest.npz, close the run (a Stopped). Afterwards only
-    SaveCheckpoint, SampleNow, Weights, Status and Stop are answered; the rest are errors."""
+    SaveCheckpoint, SampleNow, Weights, Peek, Status and Stop are answered; the rest are errors."""
 
     outcome: str = "finished"  # finished or interrupted (a divergence already said diverged)
     reason: str | None = None  # why, for run.json
 
 
-AFTER_STOP = (SaveCheckpoint, SampleNow, Weights, Status, Stop)  # what a stopped engine still does
+AFTER_STOP = (SaveCheckpoint, SampleNow, Weights, Peek, Status, Stop)  # what a stopped engine still does
 
 
 # -- outputs ----------------------------------------------------------------------------------------------------
@@ -156,7 +185,7 @@ class Answer:
 class Event:
     """Something that happened between or during steps."""
 
-    kind: str  # STARTED, PAUSED, DONE, DIVERGED, FAILED, CHECKPOINT, CHECKPOINT_FAILED, WARNING, ENDED
+    kind: str  # STARTED, PAUSED, DONE, DIVERGED, FAILED, CHECKPOINT, CHECKPOINT_FAILED, WARNING, ENDED, RUN
     iteration: int  # completed iterations when it happened
     message: str = ""  # the reason, the path, the warning or the outcome
     learning_rate: float | None = None  # DIVERGED: the rate of the update that failed
@@ -222,6 +251,20 @@ class NowSample:
 
 
 @dataclass
+class Peeked:
+    """A Peek's answer: what the next iteration trains on, consistent with the weights copied."""
+
+    iteration: int  # completed iterations of these weights
+    params: dict  # a copy of every parameter {name: array}
+    ids: np.ndarray  # (T,) the window's inputs
+    targets: np.ndarray  # (T,) its targets
+    state0: np.ndarray  # (K, H) the state carried into the window
+    temperature: float  # the live sampling temperature
+    streams: int  # B, the number of streams
+    stream: int  # the stream peeked
+
+
+@dataclass
 class RestoreInfo:
     """A Restore's answer: the point gone back to (its weights stay in the engine)."""
 
@@ -243,7 +286,10 @@ class EngineStatus:
     has_restore_point: bool  # a Restore would succeed
     run_path: str | None  # the run folder written (None: no run)
     run_saved_at: int | None  # iteration of the run's last latest.npz
-    elapsed: float  # training seconds
+    elapsed: float  # training seconds (the earlier ones of a resumed checkpoint included)
+    epoch: float = 0.0  # passes over the training text
+    chars_seen: int = 0  # training characters consumed
+    restore_point: RestoreInfo | None = None  # where a Restore would go back to (the divergence dialog says it)
 
 
 @dataclass
@@ -259,14 +305,23 @@ class Stopped:
 # -- the engine -------------------------------------------------------------------------------------------------
 
 class Engine:
-    """Owns a Trainer and its RunRecorder; executes commands between steps and batches what the steps produce."""
+    """Owns a Trainer and its RunRecorder; executes commands between steps and batches what the steps produce.
+
+    recorder: the run written from now on; or open_run: a function that returns (recorder, warnings), called at
+    the first Start or Step (the app's rule: a model that is never trained writes no run). An open_run that raises
+    leaves the training unrecorded, with a WARNING event that says why; one that works says RUN with the run's
+    folder, and a WARNING for each of its warnings (e.g. a run that could not be continued). elapsed: training
+    seconds before this engine (a resumed checkpoint's)."""
 
     def __init__(self, trainer, recorder=None, *, checkpoint_to: str | None = None,
-                 checkpoint_every: int | None = None, save=save_checkpoint, clock=time.perf_counter, inbox=None):
+                 checkpoint_every: int | None = None, save=save_checkpoint, clock=time.perf_counter, inbox=None,
+                 elapsed: float = 0.0, open_run=None):
         self._trainer = trainer
         self._inbox = inbox  # inbox() -> iterable of (id, command) that arrived, read between steps
         self._inbox_read = -math.inf  # clock when the inbox was last read
         self._recorder = recorder if recorder is not None else NoRecorder()
+        self._open_run = open_run  # () -> (recorder, warnings), called at the first Start or Step
+        self._baselines: dict | None = None  # kept for a run not opened yet
         self._checkpoint_to = checkpoint_to  # also saved every checkpoint_every iterations (the CLI's --checkpoint)
         self._checkpoint_every = checkpoint_every
         self._save = save  # save(trainer, path[, extras=...]) writes a checkpoint
@@ -279,9 +334,9 @@ class Engine:
         self._budget_event = PAUSED  # what spending _steps_left says: PAUSED after a Step, DONE after a Start
         self._speed = 0.0
         self._last_step = -math.inf  # clock when the last step started (for the speed limit)
-        self._elapsed = 0.0  # training seconds up to the last pause
+        self._elapsed = float(elapsed)  # training seconds up to the last pause (elapsed: those before this engine)
         self._running_since: float | None = None
-        self._paused_since: float | None = None  # after a run has started, while paused
+        self._paused_since: float | None = clock()  # while not training (before the first start too)
         self._snaps: list = []
         self._times: list = []
         self._samples: list = []
@@ -426,6 +481,8 @@ class Engine:
         self._steps_left, self._until, self._budget_event = steps, until, budget_event
         if self._state == RUNNING:
             return
+        if self._open_run is not None:
+            self._begin_run()
         now = self._clock()
         if self._paused_since is not None:  # the run's clock leaves the pause out
             self._recorder.paused(now - self._paused_since)
@@ -433,6 +490,27 @@ class Engine:
         self._state = RUNNING
         self._running_since = now
         self._event(STARTED)
+
+    def _begin_run(self) -> None:
+        """Open the run (open_run) at the first Start or Step, with the extras and baselines already given."""
+        open_run, self._open_run = self._open_run, None
+        extras = self._recorder.extras
+        try:
+            recorder, warnings = open_run()
+        except Exception as e:
+            text = os_message(e) if isinstance(e, OSError) else str(e) or type(e).__name__
+            self._event(WARNING, one_line(f"{text}; this training is not recorded as a run"))
+            return
+        self._recorder = recorder
+        self._paused_since = self._clock()  # the run's clock starts now
+        if extras is not None:
+            recorder.set_extras(extras)
+        baselines, self._baselines = self._baselines, None
+        if getattr(recorder, "path", None) is not None:
+            self._event(RUN, recorder.path)
+        warnings = list(warnings) + (recorder.set_baselines(baselines) if baselines else [])
+        for warning in warnings:
+            self._event(WARNING, warning)
 
     def _park(self, event: str | None) -> None:
         """Stop running (after a budget, a pause, a divergence, a failure or a stop)."""
@@ -549,14 +627,45 @@ class Engine:
     def _do_weights(self, c: Weights) -> dict:
         return {k: v.copy() for k, v in self._trainer.params.items()}
 
+    def _do_peek(self, c: Peek) -> Peeked:
+        t = self._trainer
+        B = int(t.config.batch_size)
+        stream = int(c.stream)
+        if not 0 <= stream < B:
+            raise ValueError(f"stream must be from 0 to {B - 1}")
+        ids, targets, state0 = peek_window(t, stream)  # (T,), (T,), (K, H)
+        return Peeked(int(t.iteration), {k: v.copy() for k, v in t.params.items()}, ids, targets, state0,
+                      float(t.temperature), B, stream)
+
+    def _do_baselines(self, c: SetBaselines) -> bool:
+        baselines = {str(k): float(v) for k, v in dict(c.baselines).items()}
+        rec = self._recorder
+        if self._open_run is not None:  # written when the run opens
+            self._baselines = baselines
+            return True
+        if getattr(rec, "path", None) is None:
+            return False
+        warnings = rec.set_baselines(baselines)
+        for warning in warnings:
+            self._event(WARNING, warning)
+        return not warnings
+
+    def _do_extras(self, c: CheckpointExtras) -> list:
+        extras = None if c.extras is None else {str(k): np.asarray(v) for k, v in dict(c.extras).items()}
+        self._recorder.set_extras(extras)
+        return sorted(extras or ())
+
     def _do_restore(self, c: Restore) -> RestoreInfo:
         point = self._trainer.restore()
         return RestoreInfo(point.iteration, point.learning_rate, point.new_learning_rate, point.smooth_loss)
 
     def _do_status(self, c: Status) -> EngineStatus:
         t, rec = self._trainer, self._recorder
+        p = t.restore_point
+        point = None if p is None else RestoreInfo(p.iteration, p.learning_rate, p.new_learning_rate, p.smooth_loss)
         return EngineStatus(self._state, t.iteration, t.learning_rate, self._speed, t.diverged,
-                            t.restore_point is not None, rec.path, rec.saved_at, self.elapsed)
+                            p is not None, rec.path, rec.saved_at, self.elapsed, float(t.epoch), int(t.chars_seen),
+                            point)
 
     def _do_stop(self, c: Stop) -> Stopped:
         rec = self._recorder
@@ -585,7 +694,8 @@ class Engine:
 
 _HANDLERS = {Start: Engine._do_start, Pause: Engine._do_pause, Step: Engine._do_step, Speed: Engine._do_speed,
              Live: Engine._do_live, SaveCheckpoint: Engine._do_save, SampleNow: Engine._do_sample,
-             Weights: Engine._do_weights, Restore: Engine._do_restore, Status: Engine._do_status,
+             Weights: Engine._do_weights, Peek: Engine._do_peek, Restore: Engine._do_restore,
+             Status: Engine._do_status, SetBaselines: Engine._do_baselines, CheckpointExtras: Engine._do_extras,
              Stop: Engine._do_stop}
 
 

@@ -45,13 +45,22 @@ def open_engine(spec: dict):
     spec keys: corpus (a path or builtin:NAME), config (a TrainConfig dict; ignored when resuming), resume (a
     checkpoint path or None), live (live settings applied after a resume), runs_folder (where a new run goes;
     None: ./runs), run_dir (this run's folder, or None for a new one), no_run (write no run), preset (its label
-    in run.json), log_every, checkpoint_every (run options as in charrnn-train), command (run.json's command)."""
+    in run.json), log_every, checkpoint_every (run options as in charrnn-train), command (run.json's command),
+    app_corpus (how the app reopens the text, kept in a new run's run.json), elapsed (training seconds before
+    this checkpoint, e.g. from the app's meta in it), extras (arrays saved with every run checkpoint from the
+    start, as the CheckpointExtras command sets them), run_on_start (open the run at the first Start or Step, not
+    now: info's run_path is None and run_pending True until a RUN event names the folder), baseline_chars (the
+    n-gram baselines are counted for run.json when the training text is at most this long, else read from the
+    cache only; 0: cache only, as the app wants, sending what it counted with SetBaselines).
+
+    A resumed checkpoint continues the run it belongs to (core.runs.run_of_checkpoint); one saved outside a run
+    starts a new run in runs_folder. A run that cannot be continued (locked by another writer, another text)
+    gives a new run too, and info's "run_warning" says why, as the app did."""
     from .checkpoint import load_checkpoint, restore_trainer
     from .cli import open_corpus
     from .config import TrainConfig
-    from .engine import Engine
-    from .runs.cli_hook import start_run
-    from .runs.layout import default_run_name, new_run_folder
+    from .engine import CheckpointExtras, Engine
+    from .runs.layout import run_of_checkpoint
     from .trainer import Trainer
 
     corpus = open_corpus(spec["corpus"])
@@ -62,16 +71,68 @@ def open_engine(spec: dict):
             trainer.set_live(**spec["live"])
     else:
         trainer = Trainer.from_corpus(corpus, TrainConfig.from_dict(spec.get("config") or {}).validate())
+    elapsed = float(spec.get("elapsed") or 0.0)
+    if spec.get("run_on_start"):  # the run opens at the first Start or Step (the app's rule)
+        def open_run():
+            recorder, warning = start_app_run(spec, corpus, trainer)
+            return recorder, [warning] if warning else []
+
+        engine = Engine(trainer, None, elapsed=elapsed, open_run=open_run)
+        if spec.get("extras"):
+            engine.call(CheckpointExtras(dict(spec["extras"])))
+        info = open_info(corpus, trainer, None)
+        info.update(elapsed=engine.elapsed, run_warning=None, resumed_run=False, run_pending=True)
+        return engine, info
+    recorder, warning = start_app_run(spec, corpus, trainer)
+    if spec.get("extras"):
+        recorder.set_extras(dict(spec["extras"]))
+    engine = Engine(trainer, recorder, elapsed=elapsed)
+    info = open_info(corpus, trainer, recorder)
+    info.update(elapsed=engine.elapsed, run_warning=warning, run_pending=False,
+                resumed_run=bool(resume) and warning is None and getattr(recorder, "path", None) is not None and
+                run_of_checkpoint(resume) == recorder.path)
+    return engine, info
+
+
+def start_app_run(spec: dict, corpus, trainer):
+    """(recorder, warning) of an opened training (open_engine's run keys): the run a resumed checkpoint belongs
+    to, else a new one in runs_folder; a run that cannot be continued gives a new one and warning says why."""
+    from .runs.cli_hook import CLI_BASELINE_CHARS, start_run
+    from .runs.layout import RunError, default_run_name, new_run_folder, run_of_checkpoint
+
+    resume = spec.get("resume")
     run_dir = spec.get("run_dir")
     no_run = bool(spec.get("no_run"))
     preset = spec.get("preset")
-    if not no_run and run_dir is None and not resume and spec.get("runs_folder"):
-        run_dir = new_run_folder(spec["runs_folder"], default_run_name(corpus.name, preset, time.time()))
+    folder = spec.get("runs_folder")
+
+    def new_run():
+        return new_run_folder(folder, default_run_name(corpus.name, preset, time.time())) if folder else None
+
+    if not no_run and run_dir is None and (not resume or run_of_checkpoint(resume) is None):
+        run_dir = new_run()  # a new training, or a checkpoint saved outside any run
     args = SimpleNamespace(no_run=no_run, run_dir=run_dir, resume=resume, experiment=None, preset=preset,
-                           log_every=int(spec.get("log_every") or 100), checkpoint_every=spec.get("checkpoint_every"))
-    recorder = start_run(args, corpus, trainer, spec.get("command") or "app")
-    engine = Engine(trainer, recorder)
-    return engine, open_info(corpus, trainer, recorder)
+                           log_every=int(spec.get("log_every") or 100), checkpoint_every=spec.get("checkpoint_every"),
+                           baseline_chars=int(spec.get("baseline_chars", CLI_BASELINE_CHARS)))
+    command = spec.get("command") or "app"
+    warning = None
+    try:
+        recorder = start_run(args, corpus, trainer, command)
+    except RunError as e:
+        if not resume or spec.get("run_dir"):
+            raise
+        warning = f"{e}; writing a new run instead"  # the run the checkpoint came from cannot be continued
+        args.resume, args.run_dir = None, new_run()
+        recorder = start_run(args, corpus, trainer, command)
+    writer = getattr(recorder, "writer", None)
+    if writer is not None:
+        t = trainer  # run.json's config with the live settings in force (a resumed checkpoint's may differ)
+        writer.info["config"] = t.config.replace(learning_rate=t.learning_rate, temperature=t.temperature,
+                                                 sample_every=t.sample_every, sample_length=t.sample_length).to_dict()
+        if spec.get("app_corpus") and not writer.info.get("app_corpus"):
+            writer.info["app_corpus"] = str(spec["app_corpus"])  # how the app reopens the text
+        writer.heartbeat(force=True)
+    return recorder, warning
 
 
 def open_info(corpus, trainer, recorder) -> dict:
@@ -81,7 +142,10 @@ def open_info(corpus, trainer, recorder) -> dict:
     return {"pid": os.getpid(), "vocab": "".join(corpus.vocab.chars), "vocab_size": corpus.vocab_size,
             "corpus_name": corpus.name, "corpus_chars": len(corpus), "config": trainer.config.to_dict(),
             "parameters": int(sum(p.size for p in trainer.params.values())),
-            "iteration": int(trainer.iteration), "run_path": getattr(recorder, "path", None),
+            "n_train": int(trainer.n_train), "iteration": int(trainer.iteration),
+            "live": {"learning_rate": float(trainer.learning_rate), "temperature": float(trainer.temperature),
+                     "sample_every": int(trainer.sample_every), "sample_length": int(trainer.sample_length)},
+            "run_path": getattr(recorder, "path", None),  # None until a run_on_start run opens
             "blas_threads": [lib["threads"] for lib in blas_threads_in_use()]}
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from core import load_checkpoint
-from core.engine import (CHECKPOINT, DIVERGED, DONE, ENDED, IDLE, PAUSED, RUNNING, STOPPED, Engine, Live, NowSample,
-                         Pause, Restore, RestoreInfo, SampleNow, SaveCheckpoint, Speed, Start, Status, Step, Stop,
-                         Weights)
+from core.engine import (CHECKPOINT, DIVERGED, DONE, ENDED, IDLE, PAUSED, RUN, RUNNING, STOPPED, WARNING,
+                         CheckpointExtras, Engine, Live, NowSample, Pause, Peek, Peeked, Restore, RestoreInfo,
+                         SampleNow, SaveCheckpoint, SetBaselines, Speed, Start, Status, Step, Stop, Weights)
 from core.runs import RunRecorder, RunWriter, read_run
 from core.trainer import Trainer
 
@@ -362,3 +362,174 @@ def test_an_engine_process_whose_client_goes_away_stops_by_itself():
     finally:
         if process.is_alive():  # pragma: no cover - a hung child must not outlive the test
             process.kill()
+
+
+def test_peek_mid_training_gives_the_next_window_its_carried_state_and_the_weights_of_one_moment():
+    settings = {"batch_size": 3, "state_reset_every": 4}
+    engine = interrupting_engine(9, Peek(stream=1), **settings)
+    engine.submit(Step(20))
+    batches = engine.run_until_idle()
+    (answer,) = [a for a in answers(batches) if a.command == "Peek"]
+    peeked = answer.value
+    assert isinstance(peeked, Peeked) and peeked.iteration == 10 and peeked.stream == 1 and peeked.streams == 3
+    _, straight = tiny_trainer(**settings)
+    for _ in range(10):
+        straight.step()
+    for name, w in straight.params.items():  # the weights after exactly the 10 steps taken when it was answered
+        np.testing.assert_array_equal(peeked.params[name], w, err_msg=name)
+    inputs, targets = straight.window()  # (T, B) what iteration 11 trains on
+    np.testing.assert_array_equal(peeked.ids, inputs[:, 1])
+    np.testing.assert_array_equal(peeked.targets, targets[:, 1])
+    np.testing.assert_array_equal(peeked.state0, straight.state[:, 1])  # (K, H) after the reset rules
+    assert peeked.temperature == straight.temperature
+
+
+def test_peek_answers_copies_and_refuses_a_stream_that_does_not_exist():
+    _, trainer = tiny_trainer()
+    engine = Engine(trainer)
+    steps(engine, 3)
+    peeked = engine.call(Peek()).value
+    for w in peeked.params.values():
+        w[...] = 0.0
+    peeked.state0[...] = 7.0
+    assert all(np.abs(w).sum() > 0 for w in trainer.params.values()) and not (trainer.state == 7.0).any()
+    bad = engine.call(Peek(stream=1))  # batch_size 1: only stream 0
+    assert not bad.ok and "stream" in bad.error
+
+
+def test_set_baselines_writes_them_into_run_json_and_is_false_without_a_run(tmp_path):
+    corpus, trainer = tiny_trainer()
+    engine = run_engine(tmp_path, corpus, trainer)
+    assert engine.call(SetBaselines({"1-gram": 4.25, "3-gram": 2.5})).value is True
+    assert read_run(str(tmp_path / "run")).info["baselines"] == {"1-gram": 4.25, "3-gram": 2.5}
+    engine.call(Stop())
+    assert not engine.call(SetBaselines({"1-gram": 1.0})).ok  # the run is closed
+    _, other = tiny_trainer()
+    assert Engine(other).call(SetBaselines({"1-gram": 4.25})).value is False
+
+
+def test_checkpoint_extras_are_saved_with_every_run_checkpoint_until_cleared(tmp_path):
+    corpus, trainer = tiny_trainer(eval_every=25)
+    engine = run_engine(tmp_path, corpus, trainer, checkpoint_every=10)
+    meta = np.frombuffer(json.dumps({"corpus": "builtin:x"}).encode("utf-8"), dtype=np.uint8)
+    answer = engine.call(CheckpointExtras({"gui": meta, "loss": np.arange(5.0)}))
+    assert answer.ok and answer.value == ["gui", "loss"]
+    steps(engine, 30)
+    run = read_run(str(tmp_path / "run"))
+    for which in ("latest", "best"):
+        ckpt = load_checkpoint(str(tmp_path / "run" / "checkpoints" / f"{which}.npz"))
+        np.testing.assert_array_equal(ckpt.extras["gui"], meta, err_msg=which)
+        np.testing.assert_array_equal(ckpt.extras["loss"], np.arange(5.0), err_msg=which)
+    assert engine.call(CheckpointExtras(None)).value == []
+    steps(engine, 10)
+    assert load_checkpoint(run.checkpoint()).extras == {}
+
+
+def test_status_says_the_restore_point_the_divergence_dialog_shows():
+    engine, _, _ = diverging_engine()
+    status = engine.call(Status()).value
+    assert status.has_restore_point and status.restore_point == RestoreInfo(150, 0.1, 1e6,
+                                                                            status.restore_point.smooth_loss)
+    assert status.epoch > 0 and status.chars_seen == status.iteration * 8
+
+
+def test_training_time_given_at_opening_is_counted_on():
+    now = [0.0]
+    _, trainer = tiny_trainer()
+    engine = Engine(trainer, clock=lambda: now[0], elapsed=100.0)
+    assert engine.call(Status()).value.elapsed == 100.0
+    engine.submit(Start())
+    engine.poll(0.0)
+    now[0] += 2.0
+    engine.submit(Pause())
+    assert engine.poll(0.0).elapsed == 102.0
+
+
+def test_the_new_commands_and_their_answers_are_picklable(tmp_path):
+    corpus, trainer = tiny_trainer()
+    engine = run_engine(tmp_path, corpus, trainer)
+    commands = [Peek(), SetBaselines({"1-gram": 4.0}), CheckpointExtras({"a": np.zeros(2)}), Status()]
+    for command in pickle.loads(pickle.dumps(commands)):
+        engine.submit(command)
+    batch = engine.poll(0.0)
+    assert [a.ok for a in batch.answers] == [True] * 4
+    back = pickle.loads(pickle.dumps(batch))
+    np.testing.assert_array_equal(back.answers[0].value.ids, batch.answers[0].value.ids)
+    assert back.answers[3].value == batch.answers[3].value
+    engine.call(Stop())
+
+
+def test_time_before_the_first_start_is_left_out_of_the_runs_training_time(tmp_path):
+    now = [0.0]
+    corpus, trainer = tiny_trainer()
+    writer = RunWriter.create(str(tmp_path / "run"), config=trainer.config, corpus=corpus, command="test")
+    engine = Engine(trainer, RunRecorder(writer, trainer, log_every=5, timer=lambda: now[0]), clock=lambda: now[0])
+    now[0] += 1000.0  # opened, then left alone before the first Start
+    steps(engine, 5)
+    engine.call(Stop("finished"))
+    assert read_run(str(tmp_path / "run")).curves.elapsed[-1] < 1.0
+
+
+def test_a_run_opened_at_the_first_step_gets_the_extras_and_baselines_given_before(tmp_path):
+    corpus, trainer = tiny_trainer()
+    opened = []
+
+    def open_run():
+        writer = RunWriter.create(str(tmp_path / "run"), config=trainer.config, corpus=corpus, command="test")
+        opened.append(writer.path)
+        return RunRecorder(writer, trainer, log_every=5), ["a note"]
+
+    engine = Engine(trainer, open_run=open_run)
+    assert engine.call(SetBaselines({"1-gram": 4.0})).value is True
+    assert engine.call(CheckpointExtras({"curve": np.arange(2.0)})).ok
+    assert engine.call(SampleNow(length=5, seed=1)).ok and not opened  # nothing trained: no run yet
+    batches = steps(engine, 5)
+    assert [e.message for e in events(batches, RUN)] == opened and len(opened) == 1
+    assert [e.message for e in events(batches, WARNING)] == ["a note"]
+    assert engine.call(Status()).value.run_path == opened[0]
+    steps(engine, 5)  # a second start opens nothing more
+    engine.call(Stop("finished"))
+    run = read_run(opened[0])
+    assert len(opened) == 1 and run.info["baselines"] == {"1-gram": 4.0} and run.curves.iteration[-1] == 10
+    np.testing.assert_array_equal(load_checkpoint(run.checkpoint()).extras["curve"], np.arange(2.0))
+
+
+def test_a_run_that_cannot_be_opened_leaves_the_training_unrecorded_with_a_warning():
+    _, trainer = tiny_trainer()
+
+    def open_run():
+        raise OSError(28, "No space left on device", "/runs/x")
+
+    engine = Engine(trainer, open_run=open_run)
+    batches = steps(engine, 5)
+    (warning,) = events(batches, WARNING)
+    assert warning.message == "No space left on device: /runs/x; this training is not recorded as a run"
+    assert len(merged_rows(batches)) == 5 and not events(batches, RUN)
+    assert engine.call(Status()).value.run_path is None
+
+
+def test_extras_set_after_the_last_save_are_in_the_runs_last_checkpoint(tmp_path):
+    corpus, trainer = tiny_trainer()
+    engine = run_engine(tmp_path, corpus, trainer, checkpoint_every=10)
+    steps(engine, 10)  # latest.npz saved at 10
+    assert engine.call(CheckpointExtras({"curve": np.arange(4.0)})).ok
+    assert engine.call(Stop("finished")).value.saved_at == 10  # no step since: saved again for the extras
+    np.testing.assert_array_equal(load_checkpoint(read_run(str(tmp_path / "run")).checkpoint()).extras["curve"],
+                                  np.arange(4.0))
+
+
+def test_run_json_says_diverged_at_once_and_running_again_when_training_goes_on(tmp_path):
+    corpus, trainer = tiny_trainer(sample_every=0, clip=0.0)
+    engine = run_engine(tmp_path, corpus, trainer)
+    steps(engine, 150)
+    engine.call(Live({"learning_rate": 1e6}))
+    engine.submit(Start())
+    engine.run_until_idle(max_batches=2000)
+    info = read_run(str(tmp_path / "run")).info
+    assert info["status"] == "diverged" and info["diverged"].startswith("training diverged at iteration")
+    assert engine.call(Restore()).ok
+    steps(engine, 5)
+    info = read_run(str(tmp_path / "run")).info
+    assert info["status"] == "running" and "diverged" not in info and info["ended"] is None
+    engine.call(Stop("finished"))
+    assert read_run(str(tmp_path / "run")).status == "finished"

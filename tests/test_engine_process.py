@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,7 +15,8 @@ import pytest
 
 from core.config import preset
 from core.corpus import load_corpus
-from core.engine import DONE, ENDED, Batch, Engine, Pause, Start, Status, Stop
+from core.checkpoint import load_checkpoint
+from core.engine import DONE, ENDED, Batch, CheckpointExtras, Engine, Pause, Start, Status, Stop
 from core.engine_process import OPEN_FAILED, OPENED, blas_limit
 from core.runs import read_run
 from core.runs.abandon import mark_interrupted
@@ -176,3 +178,103 @@ def test_mark_interrupted_leaves_a_run_with_a_live_writer_alone(child, corpus_fi
     batches_until(conn, lambda b: bool(b.answers))
     with open(os.path.join(run_path, "run.json"), encoding="utf-8") as f:
         assert json.load(f)["status"] == "running"
+
+
+def opened(spec):
+    """open_engine in this process: (engine, info)."""
+    from core.engine_process import open_engine
+
+    return open_engine(spec)
+
+
+def app_checkpoint(corpus_file, tmp_path, iterations=40):
+    """A run trained `iterations` in an engine as the app opens it, its latest.npz carrying the app's extras; its
+    folder and checkpoint path."""
+    engine, info = opened(spec_of(corpus_file, tmp_path, app_corpus=corpus_file))
+    gui = np.frombuffer(json.dumps({"corpus": corpus_file, "elapsed": 3.0}).encode("utf-8"), dtype=np.uint8)
+    assert engine.call(CheckpointExtras({"gui": gui})).ok
+    engine.submit(Start(iterations=iterations))
+    engine.run_until_idle()
+    engine.call(Stop("finished"))
+    return info["run_path"], os.path.join(info["run_path"], "checkpoints", "latest.npz")
+
+
+def test_a_new_app_run_keeps_how_the_app_reopens_its_text(corpus_file, tmp_path):
+    run_path, _ = app_checkpoint(corpus_file, tmp_path)
+    assert read_run(run_path).info["app_corpus"] == corpus_file
+
+
+def test_opening_a_run_checkpoint_continues_that_run_with_the_training_time_before(corpus_file, tmp_path):
+    run_path, latest = app_checkpoint(corpus_file, tmp_path)
+    assert "gui" in load_checkpoint(latest).extras
+    engine, info = opened(spec_of(corpus_file, tmp_path, resume=latest, elapsed=12.5, live={"temperature": 0.5}))
+    try:
+        assert info["run_path"] == run_path and info["resumed_run"] and info["run_warning"] is None
+        assert info["iteration"] == 40 and info["elapsed"] == 12.5 and info["live"]["temperature"] == 0.5
+        assert engine.call(Status()).value.elapsed >= 12.5
+    finally:
+        engine.call(Stop("finished"))
+    info = read_run(run_path).info
+    assert info["resumes"][-1]["iteration"] == 40 and info["config"]["temperature"] == 0.5
+    assert len(os.listdir(tmp_path / "runs")) == 1
+
+
+def test_a_checkpoint_saved_outside_a_run_starts_a_new_run_in_the_runs_folder(corpus_file, tmp_path):
+    _, latest = app_checkpoint(corpus_file, tmp_path)
+    loose = str(tmp_path / "model.npz")
+    shutil.copy(latest, loose)
+    elsewhere = str(tmp_path / "app-runs")  # not the working folder's runs/
+    engine, info = opened(spec_of(corpus_file, tmp_path, resume=loose, runs_folder=elsewhere))
+    engine.call(Stop("finished"))
+    assert os.path.dirname(info["run_path"]) == elsewhere and not info["resumed_run"]
+    assert info["iteration"] == 40
+
+
+def test_a_run_that_cannot_be_continued_gives_a_new_run_and_says_why(child, corpus_file, tmp_path):
+    run_path, latest = app_checkpoint(corpus_file, tmp_path)
+    _, conn = child(spec_of(corpus_file, tmp_path, resume=latest))  # another process writes that run now
+    assert receive(conn)[1]["run_path"] == run_path
+    engine, info = opened(spec_of(corpus_file, tmp_path, resume=latest))
+    engine.call(Stop("finished"))
+    assert info["run_path"] != run_path and os.path.dirname(info["run_path"]) == str(tmp_path / "runs")
+    assert info["run_warning"].endswith("writing a new run instead") and not info["resumed_run"]
+
+
+def test_the_child_tells_the_window_what_it_needs_to_probe_the_held_out_text(child, corpus_file, tmp_path):
+    from core.probe import default_probe_text, probe_passage
+
+    _, conn = child(spec_of(corpus_file, tmp_path))
+    _, info = receive(conn)
+    corpus = load_corpus(corpus_file)
+    trainer = Trainer.from_corpus(corpus, preset("min-char-rnn", **SMALL))
+    assert info["n_train"] == trainer.n_train
+    assert probe_passage(corpus.data, corpus.vocab, info["n_train"]) == default_probe_text(trainer)
+    assert info["live"] == {"learning_rate": trainer.learning_rate, "temperature": trainer.temperature,
+                            "sample_every": trainer.sample_every, "sample_length": trainer.sample_length}
+
+
+def test_an_app_engine_opens_its_run_at_the_first_step_not_before(corpus_file, tmp_path):
+    from core.engine import RUN, SetBaselines, Step
+
+    engine, info = opened(spec_of(corpus_file, tmp_path, run_on_start=True, app_corpus=corpus_file,
+                                  extras={"curve": np.arange(3.0)}))
+    assert info["run_path"] is None and info["run_pending"]
+    assert engine.call(SetBaselines({"2-gram": 3.0})).ok
+    assert not os.path.exists(tmp_path / "runs") or not os.listdir(tmp_path / "runs")
+    engine.submit(Step(20))
+    batches = engine.run_until_idle()
+    (path,) = [e.message for b in batches for e in b.events if e.kind == RUN]
+    engine.call(Stop("finished"))
+    run = read_run(path)
+    assert os.path.dirname(path) == str(tmp_path / "runs") and run.status == "finished"
+    assert run.info["app_corpus"] == corpus_file and run.info["baselines"] == {"2-gram": 3.0}
+    np.testing.assert_array_equal(load_checkpoint(run.checkpoint()).extras["curve"], np.arange(3.0))
+
+
+def test_the_app_can_leave_counting_the_baselines_to_itself(corpus_file, tmp_path):
+    left, _ = opened(spec_of(corpus_file, tmp_path, baseline_chars=0))  # the cache only (empty here)
+    counted, _ = opened(spec_of(corpus_file, tmp_path))  # as charrnn-train: counted for a small text
+    for engine in (counted, left):
+        engine.call(Stop("finished"))
+    baselines = [read_run(engine.call(Status()).value.run_path).info.get("baselines") for engine in (counted, left)]
+    assert baselines[0] and "1-gram" in baselines[0] and baselines[1] is None

@@ -47,20 +47,21 @@ def start_run(args, corpus, trainer, command):
             run_dir = new_run_folder(os.path.join(os.getcwd(), RUNS_FOLDER),
                                      default_run_name(corpus.name, preset, time.time()))
         writer = RunWriter.create(run_dir, config=trainer.config, corpus=corpus, command=command, preset=preset)
-    record_baselines(writer, corpus, trainer.config)
+    record_baselines(writer, corpus, trainer.config, getattr(args, "baseline_chars", CLI_BASELINE_CHARS))
     return RunRecorder(writer, trainer, log_every=args.log_every, checkpoint_every=args.checkpoint_every)
 
 
-def record_baselines(writer, corpus, config) -> None:
+def record_baselines(writer, corpus, config, compute_up_to: int = CLI_BASELINE_CHARS) -> None:
     """Write the corpus's n-gram baselines (held-out bits/char, core.ngram) into run.json: from the cache, or
-    counted now when the training part is at most CLI_BASELINE_CHARS; nothing when the config holds nothing out."""
+    counted now when the training part is at most compute_up_to characters; nothing when the config holds
+    nothing out."""
     from .. import ngram
 
     split = ngram.split_of(config, len(corpus))
     if split is None:
         return
     try:
-        bits = ngram.baselines(corpus, *split, compute=split[0] <= CLI_BASELINE_CHARS)
+        bits = ngram.baselines(corpus, *split, compute=split[0] <= compute_up_to)
     except (ValueError, MemoryError):
         return
     if bits:

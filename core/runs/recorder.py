@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .layout import BEST, DIVERGED, INTERRUPTED, LATEST, checkpoint_path
+from .layout import BEST, DIVERGED, INTERRUPTED, LATEST, RUNNING, checkpoint_path
 
 CHECKPOINT_SECONDS = 60.0  # without an iteration interval, latest.npz is saved after this much training time
 WARN_EVERY_SECONDS = 60.0  # a failing write (a full disk) is reported at most this often per kind
@@ -26,7 +26,8 @@ class RunRecorder:
     - checkpoints/best.npz whenever the held-out score is the best so far;
     - checkpoints/latest.npz every `checkpoint_every` iterations (or, when None, every CHECKPOINT_SECONDS of
       training) and at close();
-    - run.json's heartbeat; the status at close(): diverged when a snapshot said so, else what end() said
+    - run.json's heartbeat; its status diverged as soon as a snapshot says so (running again when training goes
+      on); the status at close(): diverged when the last divergence was not trained past, else what end() said
       (finished, interrupted), else interrupted.
 
     A write that fails (a full disk) does not stop training: record() and close() return warnings instead,
@@ -47,6 +48,8 @@ class RunRecorder:
         self.saved_at: int | None = None  # iteration of the last latest.npz
         self._last_save = self.started
         self._warned: dict[str, float] = {}
+        self.extras: dict | None = None  # extra arrays saved with every run checkpoint (a client's curves and meta)
+        self._extras_saved = True  # latest.npz holds the extras set last (else close() saves it again)
 
     @property
     def path(self) -> str:
@@ -70,9 +73,11 @@ class RunRecorder:
         if snap.diverged:  # the trainer kept the last finite weights: save them now
             self.outcome, self.reason = DIVERGED, snap.diverged
             self.save_latest(warnings)
+            self._try("run.json", lambda: self.writer.set_status(DIVERGED, snap.diverged), warnings)  # said now
             return warnings
         if self.outcome == DIVERGED:  # training went on after the divergence (say, at a lower rate)
             self.outcome = self.reason = None
+            self._try("run.json", lambda: self.writer.set_status(RUNNING), warnings)
         if snap.iteration % self.log_every == 0 or snap.val_bpc is not None or snap.grad_flow is not None:
             row = {"elapsed": self.elapsed() if elapsed is None else elapsed, "chars_seen": snap.chars_seen,
                    "loss": snap.loss, "loss_per_char": snap.loss_per_char, "smooth_loss": snap.smooth_loss,
@@ -83,7 +88,7 @@ class RunRecorder:
                 row.update(snap.grad_flow.to_json())
             best = self._try("metrics", lambda: self.writer.log_metrics(snap.iteration, **row, **extra), warnings)
             if best:
-                self._try("best checkpoint", lambda: self.writer.save_checkpoint(self.trainer, BEST), warnings)
+                self._try("best checkpoint", lambda: self._save(BEST), warnings)
         if self._latest_due(snap.iteration):
             self.save_latest(warnings)
         self._try("run.json", self.writer.heartbeat, warnings)
@@ -93,6 +98,12 @@ class RunRecorder:
         """Record a sample drawn outside training (say, sample now) beside the training samples; warnings."""
         warnings: list[str] = []
         self._try("samples", lambda: self.writer.log_sample(iteration, text, temperature, prime), warnings)
+        return warnings
+
+    def set_baselines(self, baselines: dict) -> list[str]:
+        """Write the corpus's n-gram baselines ({"1-gram": held-out bits/char, ...}) into run.json now; warnings."""
+        warnings: list[str] = []
+        self._try("run.json", lambda: self.writer.set_baselines(baselines), warnings)
         return warnings
 
     def paused(self, seconds: float) -> None:
@@ -110,10 +121,23 @@ class RunRecorder:
         self._last_save = self.timer()
         if not finite_weights(self.trainer):
             return False
-        if self._try("checkpoint", lambda: self.writer.save_checkpoint(self.trainer, LATEST), warnings) is None:
+        if self._try("checkpoint", lambda: self._save(LATEST), warnings) is None:
             return False
         self.saved_at = self.trainer.iteration
+        self._extras_saved = True
         return True
+
+    def set_extras(self, extras: dict | None) -> None:
+        """Extra arrays saved with every run checkpoint from now on, and in latest.npz at close() even when no step
+        was taken since it was last saved."""
+        self.extras = extras
+        self._extras_saved = False
+
+    def _save(self, which: str) -> str:
+        """Save one of the run's checkpoints, with the extras when there are any."""
+        if self.extras is None:
+            return self.writer.save_checkpoint(self.trainer, which)
+        return self.writer.save_checkpoint(self.trainer, which, self.extras)
 
     def end(self, outcome: str, reason: str | None = None) -> None:
         """Say how training ended (finished or interrupted), unless a divergence already said it."""
@@ -125,7 +149,7 @@ class RunRecorder:
         warnings: list[str] = []
         if self.writer.closed:
             return warnings
-        if self.saved_at != self.trainer.iteration:
+        if self.saved_at != self.trainer.iteration or not self._extras_saved:
             self.save_latest(warnings)
         # The writer lets go of its files and lock even when run.json cannot be written.
         self._try("run.json", lambda: self.writer.close(self.outcome or INTERRUPTED, self.reason), warnings)
@@ -152,6 +176,13 @@ class NoRecorder:
     path = None
     outcome = None
     saved_at = None
+    extras = None
+
+    def set_extras(self, extras: dict | None) -> None:
+        self.extras = extras
+
+    def set_baselines(self, baselines: dict) -> list[str]:
+        return []
 
     def record(self, snap, elapsed=None, **extra) -> list[str]:
         return []

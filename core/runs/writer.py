@@ -143,11 +143,12 @@ class RunWriter:
         self._samples.append({"iteration": int(iteration), "temperature": temperature, "prime": prime,
                               "text": text, "wall_time": self.clock()})
 
-    def save_checkpoint(self, trainer, which: str = LATEST) -> str:
-        """Save trainer's full state as checkpoints/latest.npz (or best.npz), atomically; returns the path."""
+    def save_checkpoint(self, trainer, which: str = LATEST, extras: dict | None = None) -> str:
+        """Save trainer's full state as checkpoints/latest.npz (or best.npz), atomically, with optional extra arrays
+        (core.checkpoint.save_checkpoint's extras: e.g. the app's curves); returns the path."""
         self._check_open()
         path = checkpoint_path(self.path, which)
-        save_checkpoint(trainer, path)
+        save_checkpoint(trainer, path, extras=extras)
         return path
 
     def heartbeat(self, force: bool = False) -> bool:
@@ -167,6 +168,10 @@ class RunWriter:
             self.info[status] = reason  # e.g. info["diverged"] = the divergence message
         if status in ENDINGS:
             self.info["ended"] = self.clock()
+        else:  # running again (say, after a divergence trained past): no ending any more
+            self.info["ended"] = None
+            for ending in ENDINGS:
+                self.info.pop(ending, None)
         self._write_info()
 
     def set_baselines(self, baselines: dict) -> None:

@@ -21,6 +21,7 @@ from core.config import preset
 from core.corpus import load_corpus
 from core.engine import (
     Engine,
+    Peeked,
     Live,
     Pause,
     Restore,
@@ -65,7 +66,7 @@ class Recorder:
     """Everything a client emitted, by signal name."""
 
     NAMES = ("opened", "progressed", "sampled", "flowed", "started", "paused", "done", "diverged", "checkpointed",
-             "warned", "answered", "failed", "ended")
+             "run_opened", "warned", "answered", "failed", "ended")
 
     def __init__(self, client):
         self.got = {name: [] for name in self.NAMES}
@@ -387,3 +388,45 @@ def test_an_interpreter_that_exits_without_closing_the_client_exits_cleanly(spec
     run_path, pid = done.stdout.split()
     assert not pid_exists(int(pid))
     assert read_run(run_path).status == "interrupted"
+
+
+def test_peek_baselines_and_checkpoint_extras_reach_the_engine_through_the_client(make_client, spec, qtbot):
+    client, rec = make_client()
+    info = opened(client, spec(), qtbot)
+    client.start()
+    wait_for(qtbot, lambda: client.iteration >= 30)
+    peeked = client.peek().value  # while training: taken between two steps
+    assert isinstance(peeked, Peeked) and peeked.ids.shape == peeked.targets.shape == (SMALL["seq_length"],)
+    assert peeked.state0.shape == (1, SMALL["hidden_size"]) and peeked.iteration >= 30
+    assert client.pause().ok
+    paused = client.peek().value
+    weights = client.call(Weights()).value
+    for name, w in weights.items():  # paused: the peeked weights are the engine's
+        np.testing.assert_array_equal(paused.params[name], w, err_msg=name)
+    ids = [client.set_baselines({"1-gram": 4.5}), client.set_checkpoint_extras({"curve": np.arange(3.0)})]
+    wait_for(qtbot, lambda: {i for i, _ in rec.got["answered"]} >= set(ids))
+    assert all(a.ok for i, a in rec.got["answered"] if i in ids)
+    client.close("finished")
+    run = read_run(info["run_path"])
+    assert run.info["baselines"] == {"1-gram": 4.5}
+    np.testing.assert_array_equal(load_checkpoint(run.checkpoint()).extras["curve"], np.arange(3.0))
+
+
+def test_an_app_engine_says_where_its_run_is_once_it_opens_at_the_first_step(make_client, spec, qtbot, tmp_path):
+    client, rec = make_client()
+    info = opened(client, spec(run_on_start=True), qtbot)
+    assert info["run_path"] is None and info["run_pending"]
+    with qtbot.waitSignal(client.run_opened, timeout=20_000) as blocker:
+        client.step(3)
+    (path,) = blocker.args
+    wait_for(qtbot, lambda: bool(rec.got["paused"]))
+    assert os.path.dirname(path) == str(tmp_path / "runs") and client.status().value.run_path == path
+
+
+def test_the_client_says_the_training_time_counting_on_from_a_checkpoints(make_client, spec, qtbot):
+    client, rec = make_client()
+    info = opened(client, spec(elapsed=50.0), qtbot)
+    assert info["elapsed"] == 50.0 and client.elapsed == 50.0
+    client.step(30)
+    wait_for(qtbot, lambda: bool(rec.got["paused"]))
+    assert client.elapsed > 50.0 and client.elapsed == client.status().value.elapsed
