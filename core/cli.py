@@ -460,6 +460,9 @@ def _run(command, parser, argv) -> int:
     except MemoryError as e:  # e.g. a hidden size far too big for this machine
         print(f"{parser.prog}: error: not enough memory{': ' + _one_line(e) if str(e) else ''}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl+C before training began (loading, counting baselines): nothing to save
+        print(f"{parser.prog}: interrupted before training began; nothing was saved", file=sys.stderr)
+        return 128 + signal.SIGINT
     except BrokenPipeError:  # pragma: no cover - e.g. piped into head
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -53,3 +53,18 @@ def test_beyond_the_cli_limit_only_cached_baselines_are_recorded(corpus_file, tm
     ngram.baselines(corpus, n_train, n_train + 20_000)  # as the app would have, into the same cache
     assert main(["train", str(corpus_file), "--iterations", "5", "--run-dir", str(tmp_path / "b"), *TINY]) == 0
     assert set(json.loads((tmp_path / "b" / "run.json").read_text())["baselines"]) == {f"{k}-gram" for k in range(1, 7)}
+
+
+def test_ctrl_c_while_the_baselines_are_counted_leaves_no_run_and_exits_130(corpus_file, tmp_path, monkeypatch,
+                                                                           capsys):
+    from core.runs import cli_hook
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # as Ctrl+C lands during a count of several seconds on a big text
+
+    monkeypatch.setattr(cli_hook, "count_baselines", interrupted)
+    run_dir = tmp_path / "run"
+    assert main(["train", str(corpus_file), "--iterations", "10", "--run-dir", str(run_dir), *TINY]) == 130
+    assert not run_dir.exists()  # counted before the run folder is made: no run left saying "running"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["charrnn-train: interrupted before training began; nothing was saved"]

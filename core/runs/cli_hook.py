@@ -34,6 +34,8 @@ def start_run(args, corpus, trainer, command):
         if args.run_dir:
             raise RunError("--run-dir and --no-run contradict each other; give one of them")
         return NoRecorder()
+    # Counted before the run folder exists: a Ctrl+C during the count (seconds on a big text) leaves no run behind.
+    baselines = count_baselines(corpus, trainer.config, getattr(args, "baseline_chars", CLI_BASELINE_CHARS))
     run_dir = args.run_dir or (run_of_checkpoint(args.resume) if args.resume else None)
     if run_dir and is_run_dir(run_dir):
         if not args.resume:
@@ -47,24 +49,22 @@ def start_run(args, corpus, trainer, command):
             run_dir = new_run_folder(os.path.join(os.getcwd(), RUNS_FOLDER),
                                      default_run_name(corpus.name, preset, time.time()))
         writer = RunWriter.create(run_dir, config=trainer.config, corpus=corpus, command=command, preset=preset)
-    record_baselines(writer, corpus, trainer.config, getattr(args, "baseline_chars", CLI_BASELINE_CHARS))
+    if baselines:
+        writer.set_baselines(baselines)
     return RunRecorder(writer, trainer, log_every=args.log_every, checkpoint_every=args.checkpoint_every)
 
 
-def record_baselines(writer, corpus, config, compute_up_to: int = CLI_BASELINE_CHARS) -> None:
-    """Write the corpus's n-gram baselines (held-out bits/char, core.ngram) into run.json: from the cache, or
-    counted now when the training part is at most compute_up_to characters; nothing when the config holds
-    nothing out."""
+def count_baselines(corpus, config, compute_up_to: int = CLI_BASELINE_CHARS) -> dict | None:
+    """The corpus's n-gram baselines as run.json keeps them ({"1-gram": held-out bits/char, ...}, core.ngram): from
+    the cache, or counted now when the training part is at most compute_up_to characters; None when the config
+    holds nothing out or they cannot be had."""
     from .. import ngram
 
     split = ngram.split_of(config, len(corpus))
     if split is None:
-        return
+        return None
     try:
         bits = ngram.baselines(corpus, *split, compute=split[0] <= compute_up_to)
     except (ValueError, MemoryError):
-        return
-    if bits:
-        writer.set_baselines(ngram.labels(bits))
-
-
+        return None
+    return ngram.labels(bits) if bits else None
