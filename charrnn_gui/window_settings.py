@@ -12,6 +12,9 @@ import os
 from PySide6.QtCore import QByteArray, QObject, QSettings
 
 import core
+from core.experiments import LESSON_TEXTS
+
+from .session import BUILTIN_PREFIX
 
 
 def default_runs_folder() -> str:
@@ -103,9 +106,13 @@ class WindowSettings(QObject):
         s.setValue("window/geometry", self.parent().saveGeometry())
         for key, splitter in self.splitters.items():
             s.setValue(f"window/splitter/{key}", splitter.saveState())
+        spec = self.session.corpus_spec
+        # A lesson's text and settings (hello: 3 units) are not what the next launch should open with.
+        lesson = bool(spec) and spec.startswith(BUILTIN_PREFIX) and spec[len(BUILTIN_PREFIX):] in LESSON_TEXTS
         try:
-            saved = {"config": self.settings_panel.config().to_dict(), "preset": self.settings_panel.preset_name}
-            s.setValue("training/config", json.dumps(saved))
+            if not lesson:
+                saved = {"config": self.settings_panel.config().to_dict(), "preset": self.settings_panel.preset_name}
+                s.setValue("training/config", json.dumps(saved))
         except ValueError:
             pass
         s.setValue("plot/units", self.loss_panel.units)
@@ -113,8 +120,8 @@ class WindowSettings(QObject):
         s.setValue("plot/smoothing", self.loss_panel.smoothing)
         s.setValue("sampleNow/temperature", self.samples_panel.temperature_spin.value())
         s.setValue("sampleNow/length", self.samples_panel.length_spin.value())
-        if self.session.corpus_spec:
-            s.setValue("corpus/last", self.session.corpus_spec)
+        if spec and not lesson:
+            s.setValue("corpus/last", spec)
         s.setValue("runs/folders", json.dumps(self.runs.user_folders))
         s.setValue("runs/xAxis", self.runs_panel.x_axis)
         s.sync()

@@ -73,6 +73,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         "Vanishing experiment's."),
     Experiment("hello", "Hello (the slides' character-level language model)", hello.CONFIG, hello.SHOWS, "hello"),
 )}
+LESSON_TEXTS = frozenset(e.corpus for e in EXPERIMENTS.values() if e.corpus)  # built-in texts only a lesson uses
 
 
 def experiment(name: str) -> Experiment:

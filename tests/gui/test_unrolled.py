@@ -220,8 +220,10 @@ def test_hello_experiment_trains_on_its_own_text_and_opens_the_unrolled_tab(wind
     view = window.unrolled
     view.refresh()
     assert len(view.canvas.columns) == 4 and view.canvas.chars == ("e", "h", "l", "o")
-    # the user's text stays the one the app reopens, and is one click away
+    # the user's text and settings stay the ones the app reopens, even once the window has saved its settings
+    window.window_settings.save()
     assert window.settings.value("corpus/last") != "builtin:hello"
+    assert '"hidden_size": 3' not in str(window.settings.value("training/config", ""))
     assert any(p.endswith("small.txt") for p in window.corpus_actions.recent_files())
 
 
