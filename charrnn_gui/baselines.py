@@ -177,8 +177,11 @@ class BaselinesController(QObject):
             if not old.running and old.join(0.1):
                 self._old_jobs.remove(old)
 
-    def shutdown(self, timeout: float = 60.0) -> None:
-        """Wait for the counting threads (at the app's exit)."""
+    def shutdown(self) -> None:
+        """Let go of the counting threads: those done are joined, one still counting (it cannot be interrupted; a
+        few seconds on a big text) stays in the thread registry, which holds it and joins it at the interpreter's
+        exit, so closing the window never waits for a count."""
         for job in [j for j in (self.job, *self._old_jobs) if j is not None]:
-            job.join(timeout)
+            if not job.running:
+                job.join(0.1)
         self.job, self._old_jobs = None, []

@@ -137,3 +137,32 @@ def test_the_lines_hide_while_runs_are_compared(qtbot):
     assert all(line.isVisible() for line in panel.baseline_lines.values())
     panel.set_baselines(None)
     assert not panel.baseline_lines and "baselines" not in panel.legend.text()
+
+
+def test_closing_the_window_does_not_wait_for_a_count_under_way(make_window, qtbot, small_corpus_file, monkeypatch):
+    import threading
+
+    from charrnn_gui.worker import running_threads
+
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_count(*args, **kwargs):  # a count of seconds on a big text, held until the test lets it go
+        entered.set()
+        release.wait(30)
+        return {1: 4.0, 2: 3.0}
+
+    monkeypatch.setattr(ngram, "baselines", slow_count)
+    window = make_window()
+    window.open_corpus_path(str(small_corpus_file))
+    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    use_small_settings(window, **HELD_OUT)
+    window.step_once()
+    qtbot.waitUntil(entered.is_set, timeout=10_000)
+    try:
+        window.shutdown()  # returns while the count is still held
+        assert not release.is_set()
+        assert any(t.objectName() == "charrnn-ngram-baselines" for t in running_threads())  # kept by the registry
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: not any(t.objectName() == "charrnn-ngram-baselines" for t in running_threads()),
+                    timeout=10_000)
