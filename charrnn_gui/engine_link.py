@@ -301,12 +301,16 @@ class EngineLink:
             return None, None
 
     def hung(self, before: tuple, seconds: float) -> bool:
-        """Whether the child looks hung after `seconds` of not answering: stopped (SIGSTOP), gone to sleep without
-        using the CPU, or not readable; a child busy in a long step (using the CPU) is not."""
+        """Whether the child looks hung after `seconds` of not answering: stopped (SIGSTOP) or a zombie, or asleep
+        (S) without having used the CPU. A child busy in a long step (using the CPU), one waiting for a CPU on a
+        busy machine (R) or for the disk (D: a checkpoint's fsync, a slow share), and one whose state cannot be
+        read (no /proc) are not: killing a child that may be working would lose its steps."""
         state, cpu = self.cpu()
         if state is None or before[1] is None:
+            return False
+        if state in ("T", "t", "Z"):
             return True
-        return state in ("T", "t", "Z") or cpu - before[1] < HUNG_CPU_SHARE * seconds
+        return state == "S" and cpu - before[1] < HUNG_CPU_SHARE * seconds
 
     def watchdog(self, now: float) -> bool:
         """Kill a training child that has sent nothing for SILENT_SECONDS and is hung: stopped (SIGSTOP), or, when

@@ -430,3 +430,23 @@ def test_the_client_says_the_training_time_counting_on_from_a_checkpoints(make_c
     client.step(30)
     wait_for(qtbot, lambda: bool(rec.got["paused"]))
     assert client.elapsed > 50.0 and client.elapsed == client.status().value.elapsed
+
+
+@pytest.mark.parametrize("state, cpu_used, hung", [
+    ("T", 0.0, True),  # stopped (SIGSTOP)
+    ("Z", 0.0, True),  # a zombie
+    ("S", 0.0, True),  # asleep, not working
+    ("S", 1.5, False),  # asleep now, but it worked: a long step that just waited
+    ("R", 1.9, False),  # busy in a long step
+    ("R", 0.0, False),  # waiting for a CPU on a busy machine
+    ("D", 0.0, False),  # waiting for the disk (a checkpoint's fsync, a slow share)
+    (None, None, False),  # no /proc to read: never kill what may be working
+])
+def test_only_a_stopped_or_idle_asleep_child_counts_as_hung(state, cpu_used, hung):
+    from types import SimpleNamespace
+
+    from charrnn_gui.engine_link import EngineLink
+
+    before = (state, None if cpu_used is None else 10.0)
+    fake = SimpleNamespace(cpu=lambda: (state, None if cpu_used is None else 10.0 + cpu_used))
+    assert EngineLink.hung(fake, before, 2.0) is hung
