@@ -150,7 +150,9 @@ def _join_at_exit(timeout: float = EXIT_JOIN_SECONDS) -> None:
 
     A thread still running after the timeout (a corpus load stuck in a read) is left to the OS: its QThread is
     given one more reference, so Python never destroys it (destroying a running QThread aborts the process)."""
-    stop_all_threads(timeout)
+    deadline = time.monotonic() + timeout  # for all of them together
+    for t in registered_threads():
+        t.join(max(0.0, deadline - time.monotonic()))
     for t in running_threads():  # pragma: no cover - needs a read that never returns
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(t))
 
