@@ -104,6 +104,9 @@ class EngineLink:
             self.process = subprocess.Popen([python, "-m", "core.engine_process", str(theirs.fileno())],
                                             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env,
                                             close_fds=True)
+        except BaseException:
+            ours.close()  # no child to talk to: our end goes too
+            raise
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
