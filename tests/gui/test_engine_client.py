@@ -41,15 +41,7 @@ from core.trainer import Trainer
 from ..runs_helpers import TEXT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SMALL = dict(hidden_size=8, seq_length=8, sample_every=25, sample_length=20, val_fraction=0.1, eval_every=25,
-             eval_chars=200, grad_flow_every=20)
-
-
-@pytest.fixture
-def corpus_file(tmp_path):
-    path = tmp_path / "fox.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return str(path)
+from ..test_engine_process import SMALL, corpus_file  # noqa: F401 - the engine process tests' settings and text
 
 
 @pytest.fixture
