@@ -127,6 +127,16 @@ def only_run(tmp_path):
     return tmp_path / "runs" / name
 
 
+def training_child(child, corpus_file, tmp_path, iterations):
+    """An engine process on the test text, trained to at least `iterations` and still training: (process, conn,
+    run folder)."""
+    process, conn = child(spec_of(corpus_file, tmp_path))
+    run_path = receive(conn)[1]["run_path"]
+    conn.send((1, Start()))
+    batches_until(conn, lambda b: b.iteration >= iterations)
+    return process, conn, run_path
+
+
 def test_an_open_that_fails_answers_one_line_and_the_child_ends(child, tmp_path):
     process, conn = child(spec_of(str(tmp_path / "missing.txt"), tmp_path))
     kind, line = receive(conn)
@@ -135,10 +145,7 @@ def test_an_open_that_fails_answers_one_line_and_the_child_ends(child, tmp_path)
 
 
 def test_a_closed_pipe_ends_the_run_as_interrupted_with_its_checkpoint(child, corpus_file, tmp_path):
-    process, conn = child(spec_of(corpus_file, tmp_path))
-    run_path = receive(conn)[1]["run_path"]
-    conn.send((1, Start()))
-    batches_until(conn, lambda b: b.iteration >= 30)
+    process, conn, run_path = training_child(child, corpus_file, tmp_path, 30)
     conn.close()
     assert process.wait(10) == 0
     run = read_run(run_path)
@@ -155,10 +162,7 @@ def test_the_child_ignores_sigint(child, corpus_file, tmp_path):
 
 
 def test_a_run_whose_engine_was_killed_is_marked_interrupted_from_outside(child, corpus_file, tmp_path):
-    process, conn = child(spec_of(corpus_file, tmp_path))
-    run_path = receive(conn)[1]["run_path"]
-    conn.send((1, Start()))
-    batches_until(conn, lambda b: b.iteration >= 45)
+    process, conn, run_path = training_child(child, corpus_file, tmp_path, 45)
     process.kill()
     process.wait()
     assert read_run(run_path).status == "stale"  # still says running, its writer is dead

@@ -107,6 +107,15 @@ def wait_for(qtbot, condition, timeout=20_000):
     qtbot.waitUntil(condition, timeout=timeout)
 
 
+def training_client(make_client, spec, qtbot, iterations):
+    """A client of the test spec, trained to at least `iterations` and still training: (client, recorder, info)."""
+    client, rec = make_client()
+    info = opened(client, spec(), qtbot)
+    client.start()
+    wait_for(qtbot, lambda: client.iteration >= iterations)
+    return client, rec, info
+
+
 def test_the_signals_carry_the_rows_and_samples_of_an_engine_in_this_process_bit_for_bit(make_client, spec,
                                                                                         corpus_file, qtbot):
     client, rec = make_client()
@@ -228,10 +237,7 @@ def test_a_killed_engine_says_why_within_two_seconds_and_its_run_reads_back_inte
 
 
 def test_a_stopped_engine_does_not_hold_pause_longer_than_two_seconds(make_client, spec, qtbot):
-    client, rec = make_client()
-    info = opened(client, spec(), qtbot)
-    client.start()
-    wait_for(qtbot, lambda: client.iteration >= 30)
+    client, rec, info = training_client(make_client, spec, qtbot, 30)
     os.kill(client.pid, signal.SIGSTOP)
     t = time.monotonic()
     answer = client.pause()
@@ -243,10 +249,7 @@ def test_a_stopped_engine_does_not_hold_pause_longer_than_two_seconds(make_clien
 
 
 def test_a_training_engine_that_is_stopped_is_noticed_without_a_command(make_client, spec, qtbot):
-    client, rec = make_client()
-    info = opened(client, spec(), qtbot)
-    client.start()
-    wait_for(qtbot, lambda: client.iteration >= 30)
+    client, rec, info = training_client(make_client, spec, qtbot, 30)
     os.kill(client.pid, signal.SIGSTOP)
     with qtbot.waitSignal(client.failed, timeout=2_500) as failed:
         pass
@@ -283,10 +286,7 @@ def test_an_engine_busy_in_a_step_longer_than_the_wait_is_not_killed_and_pauses_
 
 
 def test_a_stopped_engine_does_not_hold_close_longer_than_two_seconds(make_client, spec, qtbot):
-    client, rec = make_client()
-    info = opened(client, spec(), qtbot)
-    client.start()
-    wait_for(qtbot, lambda: client.iteration >= 30)
+    client, rec, info = training_client(make_client, spec, qtbot, 30)
     pid = client.pid
     os.kill(pid, signal.SIGSTOP)
     t = time.monotonic()
@@ -296,10 +296,7 @@ def test_a_stopped_engine_does_not_hold_close_longer_than_two_seconds(make_clien
 
 
 def test_an_engine_that_fails_says_so_in_one_line(make_client, spec, qtbot):
-    client, rec = make_client()
-    info = opened(client, spec(), qtbot)
-    client.start()
-    wait_for(qtbot, lambda: client.iteration >= 10)
+    client, rec, info = training_client(make_client, spec, qtbot, 10)
     with qtbot.waitSignal(client.failed, timeout=2_000) as failed:
         client._link.conn.send("not an (id, command) pair")  # serve() itself raises in the child
     assert failed.args[0].startswith("training stopped: ValueError") and "\n" not in failed.args[0]
@@ -383,10 +380,7 @@ def test_an_interpreter_that_exits_without_closing_the_client_exits_cleanly(spec
 
 
 def test_peek_baselines_and_checkpoint_extras_reach_the_engine_through_the_client(make_client, spec, qtbot):
-    client, rec = make_client()
-    info = opened(client, spec(), qtbot)
-    client.start()
-    wait_for(qtbot, lambda: client.iteration >= 30)
+    client, rec, info = training_client(make_client, spec, qtbot, 30)
     peeked = client.peek().value  # while training: taken between two steps
     assert isinstance(peeked, Peeked) and peeked.ids.shape == peeked.targets.shape == (SMALL["seq_length"],)
     assert peeked.state0.shape == (1, SMALL["hidden_size"]) and peeked.iteration >= 30
