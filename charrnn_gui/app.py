@@ -80,7 +80,7 @@ def finish_threads(code: int, timeout: float = 5.0) -> int:
     """
     import os
 
-    from .worker import running_threads, stop_all_threads
+    from .threads import running_threads, stop_all_threads
 
     stop_all_threads(timeout)
     if running_threads():  # pragma: no cover - needs a read that never returns

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QLabel
 
 from core import ngram
 
-from .worker import _Runner
+from .threads import _Runner
 
 
 class BaselineJob(QObject):
@@ -103,10 +103,10 @@ class BaselinesController(QObject):
 
     @Slot()
     def _on_model_installed(self) -> None:
-        trainer, corpus = self.session.trainer, self.session.corpus
-        if trainer is None or corpus is None:
+        model, corpus = self.session.model, self.session.corpus
+        if model is None or corpus is None:
             return
-        split = ngram.split_of(trainer.config, len(corpus))
+        split = ngram.split_of(model.config, len(corpus))
         if split is None:  # nothing held out: no held-out bits/char to compare with
             self._show(None, {})
             self._say("No n-gram baselines", NO_HELD_OUT)
@@ -156,7 +156,7 @@ class BaselinesController(QObject):
     def update_status(self, held_out: float | None = None) -> None:
         """Say which baseline the latest held-out bits/char (None: not measured yet) is below."""
         if held_out is None:
-            held_out = self.loss_panel.latest_bits()[1] if self.session.trainer is not None else None
+            held_out = self.loss_panel.latest_bits()[1] if self.session.has_model else None
         if self.bits or not self.label.text().startswith(("Counting", "No n-gram")):
             self._say(status_text(held_out, self.bits))
 

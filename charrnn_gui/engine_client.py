@@ -69,7 +69,7 @@ class EngineClient(QObject):
     paused = Signal(int)  # training paused at this iteration (a Pause, or a Step's iterations done)
     done = Signal(int)  # a Start's budget was spent at this iteration
     diverged = Signal(str)  # why (the engine keeps the last finite weights and waits)
-    checkpointed = Signal(str)  # a checkpoint was written to this path
+    checkpointed = Signal(str, int)  # a checkpoint was written to this path, of this iteration
     run_opened = Signal(str)  # the run's folder, opened at the first Start or Step (an open spec's run_on_start)
     warned = Signal(str)  # a run write or a checkpoint failed; training goes on
     answered = Signal(int, object)  # (id, core.engine.Answer) of a command sent with submit()
@@ -85,6 +85,7 @@ class EngineClient(QObject):
         self._timer.timeout.connect(self._drain)
         self.info: dict | None = None  # the open info, once opened
         self.last_fault: str | None = None  # the last failed() line
+        self.outcome: str | None = None  # how the engine's run ended (its ENDED event), once it did
 
     # -- lifetime -------------------------------------------------------------------------------------------------
 
@@ -94,6 +95,7 @@ class EngineClient(QObject):
         self.close()
         self.info = None
         self.last_fault = None
+        self.outcome = None
         link = EngineLink(spec)
         self._link = link
         self._finalizer = weakref.finalize(self, link.shutdown)  # no reference to self: GC and exit stay clean
@@ -215,6 +217,10 @@ class EngineClient(QObject):
 
     # -- outputs --------------------------------------------------------------------------------------------------
 
+    def flush(self) -> None:
+        """Emit now what the engine has sent (say, every row up to a Pause just answered)."""
+        self._drain()
+
     def _drain(self) -> None:
         """Empty the mailbox into signals (GUI thread)."""
         link = self._link
@@ -256,10 +262,11 @@ class EngineClient(QObject):
             self.last_fault = PREFIX + event.message
             self.failed.emit(self.last_fault)
         elif kind == CHECKPOINT:
-            self.checkpointed.emit(event.message)
+            self.checkpointed.emit(event.message, event.iteration)
         elif kind == RUN:
             self.run_opened.emit(event.message)
         elif kind in (CHECKPOINT_FAILED, WARNING):
             self.warned.emit(event.message)
         elif kind == ENDED:
+            self.outcome = event.message
             self.ended.emit(event.message)

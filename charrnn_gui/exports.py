@@ -46,7 +46,7 @@ class Exports(QObject):
     def loss_csv(self) -> None:
         """The loss history, one row per iteration (thinned in a long run), as CSV."""
         def write(path):
-            history = self.session.history_snapshot()
+            history = self.session.run.curves
             n = history.write_csv(path)
             every = "" if history.stride == 1 else f" (every {history.stride}th iteration of this long run)"
             return f"Wrote {n:,} iterations to {path}{every}"

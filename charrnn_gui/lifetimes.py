@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .worker import running_threads
+from .threads import running_threads
 
 
 def stop_with(owner, *parts) -> None:

@@ -182,7 +182,7 @@ class MainWindow(QMainWindow):
         self.gradflow_panel = GradFlowPanel()
         self.add_panel("Gradient flow", self.gradflow_panel)
         self.saturation_panel = SaturationPanel()
-        self.saturation_panel.set_source(self._weights_copy)
+        self.saturation_panel.set_source(self.session.weights)
         self.add_panel("Gates", self.saturation_panel)
         self.runs = RunsLibrary(self)
         self.runs_panel = RunsPanel(self.runs, self.open_runs_folder_action)
@@ -339,14 +339,6 @@ class MainWindow(QMainWindow):
         return self.session.corpus_spec
 
     @property
-    def trainer(self):
-        return self.session.trainer
-
-    @property
-    def worker(self):
-        return self.session.worker
-
-    @property
     def state(self) -> str:
         return self.session.state
 
@@ -398,18 +390,11 @@ class MainWindow(QMainWindow):
 
     def _probe_params(self) -> dict | None:
         """A consistent copy of the current weights for the inspector (taken between two steps), or None."""
-        if self.trainer is None:
+        taken = self.session.weights()
+        if taken is None:
             return None
-        with self.session.held_trainer() as t:
-            self.inspector.set_iteration(t.iteration)  # the weights' own count (progress signals may lag)
-            return {k: v.copy() for k, v in t.params.items()}
-
-    def _weights_copy(self):
-        """(iteration, a consistent copy of the current weights) taken between two steps, or None without a model."""
-        if self.trainer is None:
-            return None
-        with self.session.held_trainer() as t:
-            return t.iteration, {k: v.copy() for k, v in t.params.items()}
+        self.inspector.set_iteration(taken[0])  # the weights' own count (progress signals may lag)
+        return taken[1]
 
     # == corpus ================================================================================
 
@@ -464,7 +449,7 @@ class MainWindow(QMainWindow):
         self.corpus_notes = notes
         self.corpus_panel.show_corpus(corpus, notes)
         self.settings_panel.set_vocab_size(len(corpus.vocab))
-        if self.trainer is None:
+        if not self.session.has_model:
             self.loss_panel.clear(cfg.seq_length)
             n_train = core.corpus.train_length(len(corpus.data), cfg.val_fraction)  # as the Trainer will split it
             self.inspector.set_source(self._probe_params, corpus.vocab,
@@ -507,13 +492,13 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_model_installed(self) -> None:
-        trainer = self.trainer
+        model = self.session.model  # its data, vocab and split: what held_out_ids and the probe text read
         run = self.session.run
         self.loss_panel.set_history(run.curves)
         self.gradflow_panel.set_history(self.session.flows)
-        self.saturation_panel.set_passage(held_out_ids(trainer))
-        self.inspector.set_source(self._probe_params, trainer.vocab, default_probe_text(trainer))
-        self.inspector.set_iteration(trainer.iteration)
+        self.saturation_panel.set_passage(held_out_ids(model))
+        self.inspector.set_source(self._probe_params, model.vocab, default_probe_text(model))
+        self.inspector.set_iteration(model.iteration)
         if self.inspector.result is not None:  # the user has probed before: show the new model's reading
             self.inspector.run()
         for record in run.samples:  # a checkpoint's samples
@@ -546,7 +531,7 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         if self.corpus is None or self.is_loading:
             return
-        if self.trainer is None and not self._create_model():
+        if not self.session.has_model and not self._create_model():
             return
         self.session.start()
 
@@ -558,13 +543,13 @@ class MainWindow(QMainWindow):
         """Train one iteration (while paused)."""
         if self.state == RUNNING or self.corpus is None or self.is_loading:
             return
-        if self.trainer is None and not self._create_model():
+        if not self.session.has_model and not self._create_model():
             return
         self.session.step(1)
 
     def reset_model(self) -> None:
         """New random weights (asks first if progress would be lost)."""
-        if self.trainer is None:
+        if not self.session.has_model:
             return
         if not self._confirm_discard("Reset the model?", "Reset draws new random weights."):
             return
@@ -584,7 +569,7 @@ class MainWindow(QMainWindow):
             return False
         if not self._confirm_discard(f"Start “{exp.title}”?", "The experiment trains a new model."):
             return False
-        if self.trainer is not None:
+        if self.session.has_model:
             self.session.discard_model()
         if exp.corpus and self.corpus_spec != BUILTIN_PREFIX + exp.corpus:  # e.g. hello: its own text
             self.corpus_actions.use_lesson_text(exp.corpus)
@@ -609,7 +594,7 @@ class MainWindow(QMainWindow):
     def _confirm_discard(self, title: str, why: str) -> bool:
         if not self.has_unsaved_progress:
             return True
-        n = self.trainer.iteration
+        n = self.session.iteration
         answer = QMessageBox.question(
             self, title, f"{why}\n\nThe current model's {n:,} iterations of training have not been saved and "
                          f"will be lost.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
@@ -642,7 +627,7 @@ class MainWindow(QMainWindow):
         self.refresh_now()
         self.gradflow_panel.set_diverged(reason)
         why = f"{reason[:1].upper()}{reason[1:]}.\n\nTraining is paused."
-        point = self.trainer.restore_point if self.trainer is not None else None
+        point = self.session.restore_point()
         if point is None:
             self._warn("Training diverged", f"{why} Lower the learning rate and press Resume to try again from the "
                                             f"last finite weights, or Reset to start again from new random weights.")
@@ -669,13 +654,28 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        self._warn("Training stopped", f"{message}\n\nThe model is kept; you can save it, reset, or try again.")
+        line = message[:1].upper() + message[1:]
+        self.statusBar().showMessage(line, 30000)
+        if self.session.has_model:
+            self._warn("Training stopped", f"{line}.\n\nThe model is kept; you can save it, reset, or try again.")
+            return
+        latest = self.session.recovery
+        if latest is None:
+            self._warn("Training stopped", f"{line}.\n\nThe curves and samples stay on screen; Start trains a new "
+                                           f"model.")
+            return
+        answer = QMessageBox.question(
+            self, "Training stopped", f"{line}.\n\nThe run kept its last checkpoint ({latest}). Open it to go on "
+                                      f"training from there?", QMessageBox.StandardButton.Yes |
+            QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.open_checkpoint(path=latest)
 
     # sample now ---------------------------------------------------------------------------------
 
     def sample_now(self) -> None:
         """Generate from the current weights and hidden state, without touching training."""
-        if self.trainer is None or self.state == RUNNING:
+        if not self.session.has_model or self.state == RUNNING:
             return
         opts = self.samples_panel.sample_now_options()
         try:
@@ -683,6 +683,9 @@ class MainWindow(QMainWindow):
                                                      opts["argmax"])
         except core.UnknownCharactersError as e:
             self.samples_panel.show_error(f"Cannot sample: the prime has {e}. Use only characters of the corpus.")
+            return
+        except RuntimeError as e:
+            self.samples_panel.show_error(f"Cannot sample: {e}.")
             return
         self.samples_panel.show_error("")
         self.samples_panel.add(record)
@@ -696,7 +699,7 @@ class MainWindow(QMainWindow):
 
     def save_checkpoint(self, checked: bool = False, path: str | None = None) -> bool:
         """Save (to the last checkpoint path, or ask); a consistent snapshot even while training."""
-        if self.trainer is None:
+        if not self.session.has_model:
             self.statusBar().showMessage("Nothing to save yet: start training first", 5000)
             return False
         path = path or self.checkpoint_path
@@ -705,10 +708,10 @@ class MainWindow(QMainWindow):
         return self._write_checkpoint(path)
 
     def save_checkpoint_as(self) -> bool:
-        if self.trainer is None:
+        if not self.session.has_model:
             return False
         suggestion = os.path.join(dialog_dir(self.settings), f"{os.path.splitext(self.corpus.name)[0]}-"
-                                                             f"{self.trainer.iteration}.npz")
+                                                             f"{self.session.iteration}.npz")
         path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", suggestion, CHECKPOINT_FILTER)
         if not path:
             return False
@@ -720,7 +723,7 @@ class MainWindow(QMainWindow):
         try:
             self.session.save_checkpoint(path, self.settings_panel.preset_name)
         except OSError as e:
-            self._warn("Cannot save checkpoint", f"Cannot write {path}: {e.strerror or e}")
+            self._warn("Cannot save checkpoint", f"Cannot write {path}: {e.strerror or e}.")
             return False
         return True
 
@@ -754,7 +757,7 @@ class MainWindow(QMainWindow):
     @Slot(str, object, object)
     def _on_checkpoint_opened(self, path: str, cfg, preset) -> None:
         self.settings_panel.show_config(cfg, preset)
-        self.statusBar().showMessage(f"Opened {os.path.basename(path)} at iteration {self.trainer.iteration:,}", 8000)
+        self.statusBar().showMessage(f"Opened {os.path.basename(path)} at iteration {self.session.iteration:,}", 8000)
         self._update_ui()
         self.refresh_now()
         if self._look_inside_next:
@@ -799,8 +802,8 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_run_started(self, path: str) -> None:
-        t = self.trainer
-        self.runs.set_current(path, self.session.run, t.config.to_dict() if t is not None else None,
+        m = self.session.model
+        self.runs.set_current(path, self.session.run, m.config.to_dict() if m is not None else None,
                               self.session.preset, self.corpus.name if self.corpus is not None else None)
 
     @Slot(str, str)
@@ -869,24 +872,18 @@ class MainWindow(QMainWindow):
             self._update_status()
 
     def _update_status(self) -> None:
-        t = self.trainer
-        p = self.session.last_progress
+        m = self.session.model
         rate = self.session.rate
-        if t is None:
-            it, epoch = 0, 0.0
-        elif p is not None and self.state == RUNNING:
-            it, epoch = p.iteration, p.epoch
-        else:
-            it, epoch = t.iteration, t.epoch
+        it, epoch = self.session.iteration, self.session.epoch
         self.iteration_label.setText(f"Iteration {it}")
         self.epoch_label.setText(f"Epoch {int(epoch) + 1} · {100.0 * (epoch - int(epoch)):.1f}%")
         if self.state == RUNNING and rate > 0:
-            chars = rate * t.config.seq_length * t.config.batch_size
+            chars = rate * m.config.seq_length * m.config.batch_size
             its = f"{rate:.2g}" if rate < 10 else f"{rate:,.0f}"  # a big LSTM may do under one a second
             self.speed_label.setText(f"{its} it/s · {chars:,.0f} chars/s")
         else:
             self.speed_label.setText("— it/s")
-        average, held_out, _ = self.loss_panel.latest_bits() if t is not None else (None, None, None)
+        average, held_out, _ = self.loss_panel.latest_bits() if m is not None else (None, None, None)
         if average is None:
             self.loss_label.setText("Loss —")
         else:
@@ -897,7 +894,7 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.has_unsaved_progress)
 
     def _update_ui(self) -> None:
-        has_model = self.trainer is not None
+        has_model = self.session.has_model
         running = self.state == RUNNING
         loading = self.is_loading
         SP = QStyle.StandardPixmap
@@ -906,7 +903,7 @@ class MainWindow(QMainWindow):
             a.setText("Pause")
             a.setIcon(self.style().standardIcon(SP.SP_MediaPause))
         else:
-            a.setText("Resume" if has_model and self.trainer.iteration > 0 else "Start")
+            a.setText("Resume" if has_model and self.session.iteration > 0 else "Start")
             a.setIcon(self.style().standardIcon(SP.SP_MediaPlay))
         a.setEnabled(self.corpus is not None and (running or not loading))
         self.step_action.setEnabled(self.corpus is not None and not running and not loading)
@@ -958,7 +955,7 @@ class MainWindow(QMainWindow):
             B = QMessageBox.StandardButton
             answer = QMessageBox.question(
                 self, "Save the trained model?",
-                f"The model has trained for {self.trainer.iteration:,} iterations since it was last saved.\n\n"
+                f"The model has trained for {self.session.iteration:,} iterations since it was last saved.\n\n"
                 f"Save a checkpoint before closing?", B.Save | B.Discard | B.Cancel, B.Save)
             if answer == B.Save:
                 if not self.save_checkpoint():

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from core.runs import LIVE, STALE, UNREADABLE, RunReader, RunSummary, find_run_dirs, summarize_run
 
 from .history import RunHistory, SampleRecord
-from .worker import _Runner
+from .threads import _Runner
 
 FOLLOW_MS = 1000  # how often followed runs are polled (the issue asks for at least every 2 s)
 SCAN_SECONDS = 5.0  # how often a folder is listed again for new, changed or removed runs

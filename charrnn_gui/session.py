@@ -1,59 +1,51 @@
-"""The live training session: the corpus in use, the model and its worker, the state machine, checkpoint I/O.
+"""The live training session: the corpus in use, the engine that trains the model, the state machine, checkpoints.
 
-A Session has no widgets and shows no dialogs. The window asks it to do things (load, start, pause,
-save, open) and listens to its past-tense signals; the session drives core (Trainer, checkpoints)
-and the worker threads. The picture is panels <- window -> session -> core.
+A Session has no widgets and shows no dialogs. The window asks it to do things (load, start, pause, save, open)
+and listens to its past-tense signals. The model itself lives in an engine process of its own (core.engine in
+core.engine_process, driven through charrnn_gui.engine_client): the session sends it commands and turns what it
+produces into the window's data, and never holds a trainer. The picture is panels <- window -> session -> client
+-> engine process -> core.
 
-States (`state`): "idle" (no model yet), "paused" (a model, its worker parked), "running".
-A divergence parks the worker: the state becomes "paused" and `diverged_reason` says why until
-training resumes or the weights are restored.
+States (`state`): "idle" (no model), "paused" (a model, its engine waiting), "running". A divergence pauses the
+engine: the state becomes "paused" and `diverged_reason` says why until training resumes or the weights are
+restored. An engine that dies (killed, out of memory) leaves the window as it was drawn, with no model: `failed`
+says why, and `recovery` names the run's last checkpoint to go on from.
 
-Every training is written as a run (core.runs) under `runs_folder`, from the first Start or Step of
-a model until it is discarded (Reset, another text or checkpoint, closing): metrics lines, samples,
-checkpoints/latest.npz every minute and at the end, best.npz at each better held-out score. A model
-opened from a run's checkpoint continues that run (a resume). The writing happens off the GUI
-thread (charrnn_gui/recording.py).
+Every training is written as a run (core.runs) under `runs_folder` by the engine's own RunRecorder, the CLI's:
+from the first Start or Step of a model until it is discarded (Reset, another text or checkpoint, closing). A model
+opened from a run's checkpoint continues that run. The session keeps the run's checkpoints reopenable in the app:
+every RUN_META_SECONDS it hands the engine its curves and samples to save with them.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import threading
 import time
-from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 import core
 from core.builtins import BUILTINS, load_builtin
-from core.runs import (DIVERGED, FINISHED, RunError, RunWriter, default_run_name, new_run_folder, read_info,
-                       run_of_checkpoint)
-from core.runs import RUNNING as RUN_RUNNING
+from core.engine import Live, Pause, Restore, SampleNow, SaveCheckpoint, Speed
+from core.runs import RunError, read_info, run_of_checkpoint
+from core.runs.layout import LATEST, checkpoint_path
 
 from .checkpoint_meta import MetaError, read_app_meta
+from .engine_client import EngineClient
 from .flow_history import FlowHistory
-from .history import LossHistory, Progress, RunHistory, SampleRecord, stride_for
-from .recording import RunRecording
-from .worker import CorpusLoader, TrainingWorker
+from .history import LossHistory, Progress, RunHistory, SampleRecord
+from .threads import CorpusLoader
 
 BUILTIN_PREFIX = "builtin:"
 SAMPLES_IN_CHECKPOINT = 200  # newest samples saved with a checkpoint
-RUN_CHECKPOINT_SECONDS = 60.0  # the run's latest.npz is saved this often while training (and at its end)
-RUN_META_SECONDS = 5.0  # how stale the samples saved with a run's best.npz may be
-LOG_POINTS = 10_000  # metrics lines: every iteration up to this, then every 2nd, 4th ... (a long run stays small)
-LOG_LINES_PER_SECOND = 50  # and at most about this many per second of training (writing ~1,300 a second cost 10%)
-
+RUN_META_SECONDS = 5.0  # how stale the curves and samples saved with the run's checkpoints may be
+LOG_EVERY = 10  # the run's metrics.jsonl gets a line every this many iterations (and at every evaluation and
+# gradient-flow measurement): charrnn-train's policy with a denser default, so a lesson's short run has curves
+SAVE_SECONDS = 60.0  # a checkpoint save or a sample may take this long (a big model) before it is given up
 IDLE, PAUSED, RUNNING = "idle", "paused", "running"
-
-
-def rate_stride(its_per_second: float, lines_per_second: int) -> int:
-    """The smallest power of two s with its_per_second / s <= lines_per_second (1 when training is slower)."""
-    return stride_for(math.ceil(its_per_second) - 1, lines_per_second)  # n // s < m, i.e. n < s * m, for n = ceil - 1
-
-
 def checkpoint_extras(history: LossHistory, elapsed: float, meta: dict) -> dict:
     """The arrays the app saves with a checkpoint: its curves and its metadata (as UTF-8 JSON bytes)."""
     extras = history.to_extras()
@@ -87,8 +79,34 @@ def corpus_loader(spec: str):
     return None
 
 
+@dataclass
+class Model:
+    """What the window knows of the model its engine trains: what it was made from, and how far it got."""
+
+    config: core.TrainConfig  # its settings, with the live ones in force when it was opened
+    preset: str | None  # the preset it was made from, if any
+    data: np.ndarray  # (N,) the encoded corpus (the window's copy)
+    vocab: object  # core.Vocab
+    n_train: int  # the first n_train characters are trained on; the rest is held out
+    iteration: int = 0  # completed iterations, as the window has seen them
+    epoch: float = 0.0  # passes over the training text then
+
+
+def model_of(corpus, cfg: core.TrainConfig, preset: str | None, iteration: int = 0, chars_seen: int = 0) -> Model:
+    """The Model a config makes of a corpus (the split as the Trainer makes it)."""
+    n_train = core.corpus.train_length(len(corpus.data), cfg.val_fraction)
+    return Model(cfg, preset, corpus.data, corpus.vocab, n_train, iteration, chars_seen / max(1, n_train))
+
+
+def progress_of(rows, its_per_sec: float, elapsed: float) -> Progress:
+    """The window's Progress for a batch of the engine's Rows."""
+    return Progress(rows.iteration, rows.loss_per_char, rows.smooth_loss, rows.val_iteration, rows.val_bpc,
+                    int(rows.iteration[-1]), float(rows.epoch[-1]), int(rows.chars_seen[-1]),
+                    float(rows.learning_rate[-1]), its_per_sec, elapsed)
+
+
 class Session(QObject):
-    """The live session: owns the corpus in use, the trainer, its worker, the state and checkpoint I/O."""
+    """The live session: owns the corpus in use, the engine client of its model, the state and checkpoint I/O."""
 
     stateChanged = Signal(str)  # the state now (emitted on every transition and when a step ends)
     loadStarted = Signal(str)  # what is being loaded, e.g. "small.txt"
@@ -98,11 +116,11 @@ class Session(QObject):
     corpusChanged = Signal(object, str)  # the corpus now in use and its spec
     modelInstalled = Signal()  # a new or restored model; `run` holds its curves and samples
     modelDiscarded = Signal()  # no model any more (reset, a new text, before a restore)
-    progressed = Signal(object)  # a worker batch (Progress), already added to `run`
+    progressed = Signal(object)  # a batch of progress (Progress), already added to `run`
     sampled = Signal(object, object)  # (SampleRecord, states: per layer {name: (T, H)}) of a training sample, in `run`
-    gradFlowed = Signal(object)  # a worker batch of gradient-flow measurements (list of GradFlow), already in `flows`
+    gradFlowed = Signal(object)  # a batch of gradient-flow measurements (list of GradFlow), already in `flows`
     diverged = Signal(str)  # why; training is paused and the last finite weights are kept
-    failed = Signal(str)  # the worker stopped on an error; the model is kept
+    failed = Signal(str)  # training stopped on an error (one line); `has_model` says whether the model is kept
     checkpointSaved = Signal(str, int)  # path, iteration
     checkpointOpened = Signal(str, object, object)  # path, the config in use, the preset name (or None)
     checkpointFailed = Signal(str)  # a checkpoint that cannot be restored: why
@@ -114,35 +132,27 @@ class Session(QObject):
         super().__init__(parent)
         self.corpus = None
         self.corpus_spec: str | None = None  # "builtin:NAME" or a file path
-        self.trainer = None
-        self.worker: TrainingWorker | None = None
-        self._delivering = False  # _catch_up is delivering what the worker has posted (records only, no reports)
+        self.client: EngineClient | None = None  # the engine of the model, while there is one
+        self.model: Model | None = None
         self.state = IDLE
-        self.preset: str | None = None  # the preset the model was made from, if any
-        self.run = RunHistory()  # the model's curves and samples, as the GUI has them
+        self.run = RunHistory()  # the model's curves and samples, as the window has them
         self.flows = FlowHistory()  # the model's gradient-flow measurements since it was made or opened
         self.saved_iteration: int | None = None
         self.checkpoint_path: str | None = None
-        self.elapsed = 0.0  # seconds of training of this model
-        self.last_progress = None
+        self._elapsed = 0.0  # training seconds of this model when its engine last said
+        self.last_progress: Progress | None = None
         self.rate = 0.0  # iterations per second, smoothed
+        self.diverged_reason: str | None = None
+        self.recovery: str | None = None  # after the engine died: the run's last checkpoint, if there is one
         self._loader: CorpusLoader | None = None
         self._load_spec: str | None = None
         self._after_load = None  # (ckpt, path): a checkpoint to restore once its corpus is loaded
         self._old_loaders: list[CorpusLoader] = []
         self.runs_folder: str | None = None  # where new runs are written; None: none are
-        self.recording: RunRecording | None = None  # the run being written
-        self.run_path: str | None = None  # its folder, once it exists
-        self._resume_run: str | None = None  # the run whose checkpoint the model came from: training continues it
-        self._run_status = RUN_RUNNING
-        self._run_saved_at = 0.0  # time.monotonic() of the last latest.npz queued
-        self._run_flows: list = []  # gradient-flow measurements waiting for the worker batch that covers them
-        self._run_meta: dict = {}  # the app's checkpoint metadata, refreshed every RUN_META_SECONDS for best.npz
-        self._run_meta_at = -RUN_META_SECONDS
-        # Guards _live_worker, which the run writer's thread reads, and makes the trainer the turn of one thread
-        # at a time: the GUI thread and the run writer's thread each take it around their holds of the worker.
-        self._model_lock = threading.RLock()
-        self._live_worker: TrainingWorker | None = None
+        self.run_path: str | None = None  # the folder of the run being written, once it exists
+        self._opening: str | None = None  # the checkpoint path being opened, until the engine says it opened
+        self._saved: tuple[str, int] | None = None  # the last checkpoint the engine said it wrote: (path, iteration)
+        self._meta_at = -RUN_META_SECONDS
         self.speed = 0.0  # iterations a second at most (0: unlimited)
         self.baselines: dict | None = None  # {"1-gram": held-out bits/char, ...} for run.json (charrnn_gui/baselines.py)
 
@@ -153,24 +163,33 @@ class Session(QObject):
         self.stateChanged.emit(state)
 
     @property
-    def diverged_reason(self) -> str | None:
-        return self.trainer.diverged if self.trainer is not None else None
+    def has_model(self) -> bool:
+        return self.model is not None
+
+    @property
+    def preset(self) -> str | None:
+        """The preset the model was made from, if any."""
+        return self.model.preset if self.model is not None else None
+
+    @property
+    def iteration(self) -> int:
+        """Completed iterations of the model, as far as the window has been told (0 without a model)."""
+        return self.model.iteration if self.model is not None else 0
+
+    @property
+    def epoch(self) -> float:
+        return self.model.epoch if self.model is not None else 0.0
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of training of this model (a checkpoint's earlier ones included)."""
+        if self.client is not None and self.client.info is not None:
+            self._elapsed = max(self._elapsed, self.client.elapsed)
+        return self._elapsed
 
     @property
     def has_unsaved_progress(self) -> bool:
-        t = self.trainer
-        return t is not None and t.iteration > 0 and t.iteration != self.saved_iteration
-
-    @contextmanager
-    def held_trainer(self):
-        """A context giving the trainer while no step runs and no other thread holds it (via the worker when
-        there is one)."""
-        with self._model_lock:
-            if self.worker is not None and self.worker.thread_running:
-                with self.worker.hold() as t:
-                    yield t
-            else:
-                yield self.trainer
+        return self.model is not None and self.iteration > 0 and self.iteration != self.saved_iteration
 
     # == corpus =================================================================================
 
@@ -254,412 +273,325 @@ class Session(QObject):
     # == the model ==============================================================================
 
     def create_model(self, cfg: core.TrainConfig, preset: str | None = None) -> None:
-        """New random weights for the corpus in use (raises CorpusError or ValueError with a one-line reason)."""
-        trainer = core.Trainer.from_corpus(self.corpus, cfg)
-        self.preset = preset
-        self._install(trainer, RunHistory(cfg.seq_length, batch_size=cfg.batch_size), LossHistory(cfg.seq_length), 0.0)
+        """New random weights for the corpus in use, in a new engine (raises CorpusError or ValueError with a
+        one-line reason; a failure of the engine itself comes later, through `failed`)."""
+        cfg = cfg.validate()
+        core.check_fits(self.corpus, cfg.seq_length, cfg.batch_size, cfg.val_fraction)
+        self.discard_model()
+        self._install(model_of(self.corpus, cfg, preset), RunHistory(cfg.seq_length, batch_size=cfg.batch_size), 0.0,
+                      {"config": cfg.to_dict()})
         self.saved_iteration = None
         self.checkpoint_path = None
 
-    def _install(self, trainer, run: RunHistory, history: LossHistory, elapsed: float) -> None:
-        """Make trainer the model: `run` is what the GUI shows, `history` what the worker records into."""
-        self._stop_worker()
-        self.trainer = trainer
-        self.elapsed = elapsed
+    def _open_spec(self, extra: dict) -> dict:
+        """The engine's open message for the corpus in use (core.engine_process.open_engine)."""
+        spec = {"corpus": self.corpus_spec, "app_corpus": self.corpus_spec, "runs_folder": self.runs_folder,
+                "no_run": self.runs_folder is None, "run_on_start": True, "baseline_chars": 0,
+                "log_every": LOG_EVERY, "command": "app", "preset": self.model.preset, **extra}
+        if corpus_loader(self.corpus_spec or "") is None:  # a text the engine cannot read itself: it gets it
+            spec["text"] = self.corpus.text()
+            spec["name"] = self.corpus.name
+        return spec
+
+    def _install(self, model: Model, run: RunHistory, elapsed: float, open_spec: dict) -> None:
+        """Make `model` the model (the old one is discarded first): its engine is started with open_spec."""
+        self.model = model
+        self._elapsed = elapsed
         self.last_progress = None
         self.rate = 0.0
+        self.diverged_reason = None
+        self.recovery = None
         self.run = run
         self.flows = FlowHistory()
         run.curves.elapsed_mark = elapsed
-        self._start_worker(history)
+        client = EngineClient(self)
+        for signal, slot in ((client.opened, self._on_opened), (client.progressed, self._on_progressed),
+                             (client.sampled, self._on_sampled), (client.flowed, self._on_flowed),
+                             (client.paused, self._on_paused), (client.done, self._on_paused),
+                             (client.diverged, self._on_diverged), (client.failed, self._on_failed),
+                             (client.checkpointed, self._on_checkpointed), (client.run_opened, self._on_run_opened),
+                             (client.warned, self.runWarned)):
+            signal.connect(slot)
+        self.client = client
+        client.open(self._open_spec(open_spec))
+        if self.speed:
+            client.submit(Speed(self.speed))
+        if self.baselines:
+            client.set_baselines(self.baselines)
         self.state = PAUSED
         self.modelInstalled.emit()
         self._set_state(PAUSED)
 
     def discard_model(self) -> None:
-        self._end_run()
-        self._resume_run = None
-        self._stop_worker()
-        self.trainer = None
-        self.preset = None
+        """No model: its engine ends its run (latest.npz, finished or diverged) and goes; the views are cleared."""
+        self._close_engine("finished")
+        self.model = None
         self.saved_iteration = None
         self.checkpoint_path = None
-        self.elapsed = 0.0
+        self._elapsed = 0.0
         self.last_progress = None
         self.rate = 0.0
+        self.diverged_reason = None
+        self.recovery = None
         self.run = RunHistory()
         self.flows = FlowHistory()
         self.state = IDLE
         self.modelDiscarded.emit()
         self._set_state(IDLE)
 
-    def _start_worker(self, history: LossHistory) -> None:
-        w = TrainingWorker(self.trainer, history, self.elapsed)
-        w.set_speed(self.speed)
-        w.progressed.connect(self._on_progressed)
-        w.sampled.connect(self._on_sampled)
-        w.flowed.connect(self._on_flowed)
-        w.diverged.connect(self._on_diverged)
-        w.failed.connect(self._on_failed)
-        w.paused.connect(self._on_paused)
-        w.finished.connect(self._on_worker_finished)
-        self.worker = w
-        w.start()
-        with self._model_lock:
-            self._live_worker = w
-
-    def _ensure_worker(self) -> None:
-        """A live worker for the current trainer (a new one after a failure ended the last)."""
-        if self.worker is not None and self.worker.thread_running:
+    def _close_engine(self, outcome: str) -> None:
+        """End the engine (at most ~2 s): the run gets the newest curves and samples, then closes as outcome (a
+        divergence not trained past stays diverged); runEnded says how."""
+        client = self.client
+        if client is None:
             return
-        history = self.worker.history if self.worker is not None else LossHistory(self.trainer.config.seq_length)
-        if self.worker is not None:
-            self.elapsed = self.worker.elapsed
-            self.worker.stop()
-        if self.recording is not None:  # a checkpoint it is writing holds the old worker: let it finish
-            self.recording.wait_idle()
-        self._start_worker(history)
-
-    def _stop_worker(self) -> None:
-        w, self.worker = self.worker, None
-        with self._model_lock:  # waits for a run checkpoint being written
-            self._live_worker = None
-        if w is not None:
-            w.pause()
-            if not w.stop(30.0):  # pragma: no cover - a step never takes this long
-                raise RuntimeError("the training thread did not stop")
-            self.elapsed = w.elapsed
+        if self.run_path is not None and client.running:
+            self._send_meta()
+        client.close(outcome)  # what it still had is delivered first (say, a Reset right after a Pause)
+        self.client = None
+        self._elapsed = max(self._elapsed, client.elapsed)
+        client.deleteLater()
+        path, self.run_path = self.run_path, None
+        if path:
+            self.runEnded.emit(path, client.outcome or outcome)
 
     # == training ===============================================================================
 
     def start(self) -> None:
-        """Resume training the model (there must be one: create_model first)."""
-        self._ensure_worker()
-        self._clear_divergence()
-        self._begin_run()
-        self.worker.resume()
+        """Train the model on (there must be one: create_model first)."""
+        if self.client is None:
+            return
+        self.client.start()
+        self.diverged_reason = None
         self._set_state(RUNNING)
 
     def pause(self) -> None:
-        """Pause and wait until the worker acknowledges (it finishes at most the step it is in)."""
-        if self.worker is not None:
-            self.worker.pause()
-            if self.worker.thread_running:
-                with self.worker.hold():
-                    pass
-        self._set_state(PAUSED if self.trainer is not None else IDLE)
+        """Pause, waiting at most 2 s for the engine to say so (it finishes the step it is in); what it trained
+        until then is delivered before this returns."""
+        if self.client is not None:
+            if self.client.info is None:  # still opening: the pause follows the start there
+                self.client.submit(Pause())
+            else:
+                self.client.pause()
+            self.client.flush()
+        self._set_state(PAUSED if self.model is not None else IDLE)
 
     def step(self, n: int = 1) -> None:
-        """Train n iterations, then park (the model must exist)."""
-        self._ensure_worker()
-        self._clear_divergence()
-        self._begin_run()
-        self.worker.step(n)
+        """Train n iterations, then pause (the model must exist)."""
+        if self.client is None:
+            return
+        self.client.step(n)
+        self.diverged_reason = None
 
-    def _clear_divergence(self) -> None:
-        # After a divergence the engine keeps the last finite weights; resuming (usually with a lower
-        # learning rate) continues from them.
-        if self.trainer is not None and self.trainer.diverged:
-            with self.held_trainer() as t:
-                t.clear_divergence()
-        if self.recording is not None and self._run_status != RUN_RUNNING:
-            self._run_status = RUN_RUNNING
-            self.recording.set_status(RUN_RUNNING)
+    def restore_point(self):
+        """Where restore_before_divergence would go back to (a core.engine.RestoreInfo), or None."""
+        if self.client is None:
+            return None
+        answer = self.client.status()
+        return answer.value.restore_point if answer.ok else None
 
     def restore_before_divergence(self):
-        """Go back to the weights from before the last learning-rate change; the RestorePoint, or None."""
-        if self.trainer is None or self.trainer.restore_point is None:
+        """Go back to the weights from before the last learning-rate change; the RestoreInfo, or None."""
+        if self.client is None:
             return None
-        with self.held_trainer() as t:
-            point = t.restore()
+        answer = self.client.call(Restore())
+        if not answer.ok:
+            return None
+        self.diverged_reason = None
         self._set_state(self.state)
-        return point
+        return answer.value
 
     def set_speed(self, its_per_second: float) -> None:
         """Train at most this many iterations a second (0: as fast as it goes), from now on."""
         self.speed = max(0.0, float(its_per_second or 0.0))
-        if self.worker is not None:
-            self.worker.set_speed(self.speed)
+        if self.client is not None:
+            self.client.submit(Speed(self.speed))
 
     def set_live(self, settings: dict) -> None:
-        if self.worker is not None:
-            self.worker.set_live(**settings)
+        """Change live settings (learning rate, temperature, sample every/length, gradient flow every) from the
+        next step."""
+        if self.client is not None:
+            self.client.submit(Live(dict(settings)))
 
     def sample_now(self, length: int, prime: str, temperature: float, argmax: bool):
         """Generate from the current weights and hidden state without touching training: (SampleRecord, result).
         The run being written records it in its samples.
 
-        Raises core.UnknownCharactersError for a prime with characters the model does not know.
+        Raises core.UnknownCharactersError for a prime with characters the model does not know, RuntimeError (one
+        line) when the engine cannot sample.
         """
-        with self.held_trainer() as t:
-            result = t.sample_now(length=length, prime=prime, temperature=temperature, argmax=argmax)
-            iteration = t.iteration
-        record = SampleRecord(iteration, result.text, None, temperature, "sample now", prime, argmax)
+        if self.client is None:
+            raise RuntimeError("there is no model")
+        self.model.vocab.encode(prime)  # unknown characters are refused here, with their names
+        answer = self.client.call(SampleNow(length, prime, temperature, argmax), SAVE_SECONDS)
+        if not answer.ok:
+            raise RuntimeError(answer.error)
+        now = answer.value
+        record = SampleRecord(now.iteration, now.result.text, None, temperature, "sample now", prime, argmax)
         self.run.add_sample(record)
-        if self.recording is not None:  # the run keeps it beside the training samples (greedy: no temperature)
-            self.recording.log_sample(iteration, record.text, None if argmax else temperature, prime)
-        return record, result
+        return record, now.result
 
-    def history_snapshot(self) -> LossHistory:
-        """The curves as they are now (the worker's own record while it runs)."""
-        if self.worker is not None and self.worker.thread_running:
-            with self.held_trainer():
-                return self.worker.history.copy()
-        return self.run.curves
+    def peek(self):
+        """The next training window, the state carried into it and a copy of the weights (core.engine.Peeked), all
+        from one moment between two steps; None without a model or when the engine does not answer."""
+        if self.client is None or self.client.info is None and not self.client.running:
+            return None
+        answer = self.client.peek()
+        if not answer.ok:
+            return None
+        self._seen(answer.value.iteration)
+        return answer.value
 
-    # worker signals (queued to this thread) -----------------------------------------------------
+    def weights(self):
+        """(iteration, a copy of the current weights) from one moment between two steps, or None."""
+        peeked = self.peek()
+        return None if peeked is None else (peeked.iteration, peeked.params)
 
-    def _from_worker(self) -> bool:
-        """Whether the signal being handled comes from this session's worker (a former worker's are ignored)."""
-        return self.worker is not None and self.sender() is self.worker
+    def _seen(self, iteration: int) -> None:
+        """The engine has done `iteration` iterations (counters only move forward)."""
+        m = self.model
+        if m is not None and iteration > m.iteration:
+            m.iteration = int(iteration)
+
+    # engine signals ------------------------------------------------------------------------------
+
+    def _from_client(self) -> bool:
+        """Whether the signal being handled comes from this session's engine (a former one's are ignored)."""
+        return self.client is not None and self.sender() is self.client
+
+    @Slot(dict)
+    def _on_opened(self, info: dict) -> None:
+        if not self._from_client():
+            return
+        corpus = self.corpus
+        if corpus is not None and (info.get("vocab") != "".join(corpus.vocab.chars) or
+                                   int(info.get("corpus_chars", -1)) != len(corpus)):
+            self._lost(f"{corpus.name} changed on disk since it was opened; open it again")
+            return
+        path, self._opening = self._opening, None
+        if path is not None:
+            self.checkpointOpened.emit(path, self.model.config, self.model.preset)
 
     @Slot(object)
-    def _on_progressed(self, progress) -> None:
-        if not self._from_worker():
+    def _on_progressed(self, rows) -> None:
+        if not self._from_client() or not len(rows):
             return
-        self._take_progress(progress)
-
-    def _take_progress(self, progress) -> None:
-        times = self.run.add_progress(progress)
+        progress = progress_of(rows, self.client.its_per_sec, self.elapsed)
+        self.run.add_progress(progress)
         if progress.its_per_sec > 0:
             self.rate = progress.its_per_sec if self.rate == 0 else 0.7 * self.rate + 0.3 * progress.its_per_sec
-        if self.recording is not None:
-            self._record_progress(progress, times)
+        self._seen(progress.iteration)
+        self.model.epoch = progress.epoch
         self.last_progress = progress
-        self.elapsed = progress.elapsed
+        if self.run_path is not None and time.monotonic() - self._meta_at >= RUN_META_SECONDS:
+            self._send_meta()
         self.progressed.emit(progress)
 
-    @Slot(object)
+    @Slot(list)
     def _on_sampled(self, samples) -> None:
-        if not self._from_worker():
+        if not self._from_client():
             return
         for sample in samples:
-            self._record_sample(sample)
+            record = SampleRecord(sample.iteration, sample.text, sample.smooth_loss, sample.temperature)
+            self.run.add_sample(record)
+            self.sampled.emit(record, sample.states or [{"h": sample.hidden}])
 
-    def _record_sample(self, sample) -> None:
-        """A worker's sample into the run being written and the model's samples, and on to the window."""
-        record = SampleRecord(sample.iteration, sample.text, sample.smooth_loss, sample.temperature)
-        self.run.add_sample(record)
-        if self.recording is not None:
-            self.recording.log_sample(record.iteration, record.text, record.temperature)
-        self.sampled.emit(record, sample.states or [{"h": sample.hidden}])
-
-    @Slot(object)
+    @Slot(list)
     def _on_flowed(self, flows) -> None:
-        if not self._from_worker():
+        if not self._from_client():
             return
         self.flows.add(flows)
-        if self.recording is not None:  # written with the progress that covers them, which comes next
-            self._run_flows.extend(flows)
         self.gradFlowed.emit(flows)
+
+    @Slot(int)
+    def _on_paused(self, iteration: int) -> None:
+        if not self._from_client():
+            return
+        self._seen(iteration)
+        self._set_state(PAUSED)
 
     @Slot(str)
     def _on_diverged(self, reason: str) -> None:
-        if not self._from_worker() or self._delivering:
+        if not self._from_client():
             return
-        self._set_state(PAUSED if self.trainer is not None else IDLE)
-        if self.recording is not None:
-            self._run_status = DIVERGED
-            self.recording.set_status(DIVERGED, reason)
+        self.diverged_reason = reason
+        self._set_state(PAUSED)
         self.diverged.emit(reason)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        if not self._from_worker() or self._delivering:
+        if not self._from_client():
             return
-        self._set_state(PAUSED if self.trainer is not None else IDLE)
+        if self.client.running:  # the engine failed a step and waits, the model kept
+            self._set_state(PAUSED)
+            self.failed.emit(message)
+            return
+        opening, self._opening = self._opening, None
+        if self.client.info is None and opening is not None:  # a checkpoint the engine could not open
+            self._close_engine("interrupted")
+            self.discard_model()
+            self.checkpointFailed.emit(message)
+            return
+        self._lost(message)
+
+    def _lost(self, message: str) -> None:
+        """The engine is gone (killed, out of memory, its text changed): no model any more, but everything drawn
+        stays; `recovery` names the run's last checkpoint; failed says why."""
+        run = self.run_path
+        self._close_engine("interrupted")
+        latest = checkpoint_path(run, LATEST) if run else None
+        self.recovery = latest if latest and os.path.isfile(latest) else None
+        self.model = None
+        self.diverged_reason = None
+        self._set_state(IDLE)
         self.failed.emit(message)
 
-    @Slot(int)
-    def _on_paused(self, iteration: int) -> None:
-        if not self._from_worker() or self._delivering:
-            return
-        parked = self.state == RUNNING and not self.worker.is_running  # the worker parked itself
-        self._set_state(PAUSED if parked else self.state)
-
-    @Slot()
-    def _on_worker_finished(self) -> None:
-        w = self.sender()
-        if w is self.worker and w is not None and not w.thread_running:
-            self.elapsed = w.elapsed
-
-    # == the run being written =================================================================
-
-    def _begin_run(self) -> None:
-        """Start writing this model's run (a new one, or the run its checkpoint came from), once."""
-        if self.recording is not None or self.runs_folder is None or self.trainer is None:
-            return
-        t, corpus, spec, preset = self.trainer, self.corpus, self.corpus_spec, self.preset
-        config = t.config.replace(learning_rate=t.learning_rate, temperature=t.temperature,
-                                  sample_every=t.sample_every, sample_length=t.sample_length)
-        folder, resume, iteration = self.runs_folder, self._resume_run, t.iteration
-        name = default_run_name(corpus.name, preset, time.time())
-
-        def open_writer(warn) -> RunWriter:  # runs in the writer's thread: hashing a big text takes a while
-            if resume is not None:
-                try:
-                    return RunWriter.resume(resume, iteration=iteration, config=config, corpus=corpus, command="app")
-                except RunError as e:
-                    warn(f"{e}; writing a new run instead")
-            writer = RunWriter.create(new_run_folder(folder, name), config=config, corpus=corpus, command="app",
-                                      preset=preset)
-            writer.info["app_corpus"] = spec  # how the app reopens the text ("builtin:NAME" or a path)
-            writer.heartbeat(force=True)
-            return writer
-
-        rec = RunRecording(open_writer, self._save_run_checkpoint)
-        rec.opened.connect(self._on_run_opened)
-        rec.refused.connect(self._on_run_refused)
-        rec.warned.connect(self.runWarned)
-        self.recording = rec
-        rec.start()
-        if self.baselines:
-            rec.set_baselines(self.baselines)
-        self._run_flows = []
-        self._run_status = RUN_RUNNING
-        self._run_saved_at = time.monotonic()
-        self._refresh_run_meta(force=True)
-
-    def set_baselines(self, baselines: dict | None) -> None:
-        """The n-gram baselines of the model's text and split ({"1-gram": bits/char, ...}; None: none), written
-        into the run's run.json now and into every run this model begins."""
-        self.baselines = dict(baselines) if baselines else None
-        if self.baselines and self.recording is not None:
-            self.recording.set_baselines(self.baselines)
-
-    def _record_progress(self, progress, times) -> None:
-        """Queue the metrics lines of a worker batch: every iteration early on, thinning out as the run grows or when
-        training runs faster than LOG_LINES_PER_SECOND (the multiples of a power of two, so that the lines kept line
-        up across batches), the batch's last one, and every iteration that evaluated or measured gradient flow (with
-        the measurement's fields, as charrnn-train writes them: on the line of the update that trained on the window
-        measured, iteration + 1)."""
-        its = progress.iterations  # (n,)
-        T, B = self.trainer.config.seq_length, self.trainer.config.batch_size
-        val = dict(zip(progress.val_iterations.tolist(), progress.val_bpc.tolist()))
-        flows, self._run_flows = self._run_flows, []
-        flow = {f.iteration + 1: f.to_json() for f in flows}
-        rows = []
-        if len(its):
-            stride = max(stride_for(int(its[-1]), LOG_POINTS), rate_stride(self.rate, LOG_LINES_PER_SECOND))
-            keep = its % stride == 0  # (n,)
-            keep[-1] = True  # and the batch's last: the run's latest iteration is always written
-            if flow:
-                keep |= np.isin(its, list(flow))
-            for i in np.flatnonzero(keep).tolist():
-                it = int(its[i])
-                lpc = float(progress.loss_per_char[i])
-                row = {"iteration": it, "elapsed": float(times[i]), "chars_seen": it * T * B, "loss": lpc * T,
-                       "loss_per_char": lpc, "smooth_loss": float(progress.smooth_loss[i]),
-                       "learning_rate": progress.learning_rate}
-                if it in val:
-                    row["val_bpc"] = val.pop(it)
-                row.update(flow.pop(it, {}))
-                rows.append(row)
-        lone: dict[int, dict] = {}  # an evaluation or a measurement at an iteration the worker's history left out
-        for it, fields in [*((it, {"val_bpc": bpc}) for it, bpc in val.items()), *flow.items()]:
-            lone.setdefault(int(it), {"iteration": int(it), "elapsed": progress.elapsed, "chars_seen": int(it) * T * B,
-                                      "learning_rate": progress.learning_rate}).update(fields)
-        rows += lone.values()
-        rows.sort(key=lambda r: r["iteration"])
-        self.recording.log_metrics(rows)
-        self._refresh_run_meta()
-        if time.monotonic() - self._run_saved_at >= RUN_CHECKPOINT_SECONDS:
-            self._run_saved_at = time.monotonic()
-            self.recording.save_checkpoint("latest")
-
-    def _refresh_run_meta(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self._run_meta_at >= RUN_META_SECONDS:
-            self._run_meta_at = now
-            self._run_meta = self._checkpoint_meta()  # replaced whole: the writer's thread reads it
-
-    def _save_run_checkpoint(self, path: str) -> None:
-        """Save the model to one of its run's checkpoints. Runs in the run writer's thread."""
-        with self._model_lock:
-            w = self._live_worker
-            if w is None:
-                return
-            meta = self._run_meta
-            with w.hold() as t:
-                if not all(np.isfinite(p).all() for p in t.params.values()):
-                    return
-                core.save_checkpoint(t, path, extras=checkpoint_extras(w.history, self._training_seconds(w), meta))
-
-    def _catch_up(self) -> None:
-        """Take the iterations the worker recorded but has not sent yet, so that the run ends with every iteration
-        its checkpoint holds. Only right before the worker is stopped: what it still sends is then ignored."""
-        w = self.worker
-        if w is None or self.trainer is None:
-            return
-        with self.held_trainer() as t:
-            # What the worker has sent and the event loop not yet delivered (its last progress and samples, when
-            # Reset follows Pause in one go): delivered now, while it is still this session's worker (afterwards they
-            # would be ignored as a former worker's). Inside the hold everything it took for an emit has been sent.
-            self._delivering = True  # only the record: no divergence or failure reported as the model goes
-            try:
-                QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
-            finally:
-                self._delivering = False
-            curves = self.run.curves
-            self._run_flows.extend(w.take_flows())
-            samples = w.take_samples()  # drawn since the last emit: the run keeps them too
-            h = w.history
-            rows, vals = h.since(int(curves.iterations.last(0))), h.val_since(int(curves.val_iterations.last(0)))
-            progress = Progress(h.iterations.view[rows].copy(), h.loss.view[rows].astype(np.float64),
-                                h.smooth.view[rows].astype(np.float64), h.val_iterations.view[vals].copy(),
-                                h.val_bpc.view[vals].copy(), int(t.iteration), float(t.epoch), int(t.chars_seen),
-                                float(t.learning_rate), 0.0, self._training_seconds(w), h.stride)
-        if len(progress.iterations) or len(progress.val_iterations) or self._run_flows:
-            self._take_progress(progress)
-        for sample in samples:
-            self._record_sample(sample)
-
-    def _training_seconds(self, w: TrainingWorker) -> float:
-        """Training seconds now: the worker counts them when it parks, the progress it sends while it runs."""
-        return max(w.elapsed, self.elapsed)
-
-    def _end_run(self) -> None:
-        """Close the run being written: its latest checkpoint, its status (diverged or finished)."""
-        if self.recording is not None:
-            self._catch_up()
-        rec, self.recording = self.recording, None
-        if rec is None:
-            return
-        if self.trainer is not None:
-            self._refresh_run_meta(force=True)
-            rec.save_checkpoint("latest")
-        reason = self.trainer.diverged if self.trainer is not None else None
-        status = DIVERGED if reason else FINISHED
-        rec.close(status, reason)
-        path, self.run_path = self.run_path or rec.path, None
-        if path:
-            self.runEnded.emit(path, status)
+    @Slot(str, int)
+    def _on_checkpointed(self, path: str, iteration: int) -> None:
+        if self._from_client():
+            self._saved = (path, iteration)
 
     @Slot(str)
     def _on_run_opened(self, path: str) -> None:
-        if self.sender() is self.recording:
-            self.run_path = path
-            self.runStarted.emit(path)
+        if not self._from_client():
+            return
+        self.run_path = path
+        self._send_meta()
+        self.runStarted.emit(path)
 
-    @Slot(str)
-    def _on_run_refused(self, why: str) -> None:
-        if self.sender() is self.recording:
-            self.recording = None
-            self.runWarned.emit(f"{why}; this training is not recorded as a run")
+    # == the run being written =================================================================
+
+    def set_baselines(self, baselines: dict | None) -> None:
+        """The n-gram baselines of the model's text and split ({"1-gram": bits/char, ...}; None: none), written
+        into the run's run.json (now, or when the run opens)."""
+        self.baselines = dict(baselines) if baselines else None
+        if self.baselines and self.client is not None:
+            self.client.set_baselines(self.baselines)
+
+    def _send_meta(self) -> None:
+        """Hand the engine the curves and samples to save with the run's checkpoints (latest.npz, best.npz), so
+        that they reopen in the app as they were drawn."""
+        self._meta_at = time.monotonic()
+        self.client.set_checkpoint_extras(checkpoint_extras(self.run.curves, self.elapsed, self._checkpoint_meta()))
 
     # == checkpoints ============================================================================
 
     def save_checkpoint(self, path: str, preset: str | None = None) -> int:
         """Write the model, its optimiser state, curves and newest samples to path; returns the iteration saved.
 
-        A consistent snapshot even while training. Raises OSError when the file cannot be written.
+        A consistent snapshot even while training (the engine saves between two steps). Raises OSError with one
+        line when the file cannot be written.
         """
-        meta = self._checkpoint_meta(preset)
-        with self.held_trainer() as t:  # the worker is idle in here: params, history and counters agree
-            history = self.worker.history if self.worker is not None else self.run.curves
-            elapsed = self._training_seconds(self.worker) if self.worker is not None else self.elapsed
-            core.save_checkpoint(t, path, extras=checkpoint_extras(history, elapsed, meta))
-            iteration = t.iteration
+        if self.client is None:
+            raise OSError("there is no model to save")
+        extras = checkpoint_extras(self.run.curves, self.elapsed, self._checkpoint_meta(preset))
+        self._saved = None
+        answer = self.client.call(SaveCheckpoint(path, extras), SAVE_SECONDS)
+        if not answer.ok:
+            raise OSError(answer.error)
+        self.client.flush()  # its CHECKPOINT event says the iteration saved
+        iteration = self._saved[1] if self._saved is not None and self._saved[0] == path else self.iteration
+        self._seen(iteration)
         self.saved_iteration = iteration
         self.checkpoint_path = path
         self.checkpointSaved.emit(path, iteration)
@@ -668,7 +600,7 @@ class Session(QObject):
     def _checkpoint_meta(self, preset: str | None = None) -> dict:
         """The app's metadata for a checkpoint of this model (everything but the elapsed time)."""
         return {"corpus": self.corpus_spec, "corpus_name": self.corpus.name,
-                "preset": preset if preset is not None else self.preset,
+                "preset": preset if preset is not None else self.model.preset,
                 "samples": [r.__dict__ for r in self.run.recent_samples(SAMPLES_IN_CHECKPOINT)]}
 
     @staticmethod
@@ -703,44 +635,46 @@ class Session(QObject):
         return None
 
     def _restore(self, ckpt, path: str, corpus, spec: str) -> None:
-        # Everything is read and checked first; the current model is replaced only when all of it is good.
+        # What can be checked here is checked before the current model is replaced; the engine restores the rest
+        # (and says checkpointFailed if it cannot).
         try:
-            trainer = core.restore_trainer(ckpt, corpus.data, corpus.vocab)
             meta = read_app_meta(ckpt, core.PRESETS)
-            cfg = trainer.config.replace(learning_rate=trainer.learning_rate, temperature=trainer.temperature,
-                                         sample_every=trainer.sample_every, sample_length=trainer.sample_length)
-        except (core.CheckpointError, core.CorpusError, ValueError) as e:  # MetaError is a ValueError
-            self.checkpointFailed.emit(str(e))
+            if corpus.vocab != ckpt.vocab or int(ckpt.meta.get("n_data", len(corpus))) != len(corpus):
+                raise core.CheckpointError(f"{os.path.basename(path)} was trained on another text than "
+                                           f"{corpus.name}; open the text it was trained on, or reset")
+            live = {k: v for k, v in dict(ckpt.meta.get("live") or {}).items()
+                    if k in ("learning_rate", "temperature", "sample_every", "sample_length")}
+            cfg = ckpt.config.replace(**live).validate()
+            iteration, chars_seen = int(ckpt.meta["iteration"]), int(ckpt.meta.get("chars_seen", 0))
+        except (core.CheckpointError, core.CorpusError, ValueError, KeyError, TypeError) as e:
+            self.checkpointFailed.emit(str(e))  # MetaError is a ValueError
             return
-        T, B = trainer.config.seq_length, trainer.config.batch_size
-        history = LossHistory.from_extras(ckpt.extras, T, up_to=trainer.iteration)
+        T, B = cfg.seq_length, cfg.batch_size
+        history = LossHistory.from_extras(ckpt.extras, T, up_to=iteration)
         run = RunHistory(T, batch_size=B)
-        run.curves = history.copy()
+        run.curves = history
         run.curves.batch_size = B
         for rec in meta.samples:
             run.add_sample(rec)
         self.discard_model()
         if corpus is not self.corpus:
             self.set_corpus(corpus, spec)
-        self.preset = meta.preset
-        self._install(trainer, run, history, meta.elapsed)
-        self._resume_run = run_of_checkpoint(path)
-        self.saved_iteration = trainer.iteration
+        self._opening = path
+        self._install(model_of(corpus, cfg, meta.preset, iteration, chars_seen), run, meta.elapsed,
+                      {"resume": os.path.abspath(path), "elapsed": meta.elapsed})
+        self.saved_iteration = iteration
         self.checkpoint_path = path
-        self.last_progress = None
-        self.checkpointOpened.emit(path, cfg, meta.preset)
 
     # == the end ================================================================================
 
     def shutdown(self) -> None:
-        """Stop and join the training thread; let go of a corpus load (idempotent, never hangs).
+        """End the engine (it closes its run; at most ~2 s); let go of a corpus load (idempotent, never hangs).
 
         A load blocked in a read (a stalled network share, a pipe) cannot be interrupted: the session
         does not wait for it. Its thread stays in the worker registry, so it is never destroyed while
         running; its late result is ignored; app.main() deals with it at exit.
         """
-        self._end_run()
-        self._stop_worker()
+        self._close_engine("finished")
         loader, self._loader = self._loader, None
         if loader is not None and not loader.join(0.2):
             self._old_loaders.append(loader)

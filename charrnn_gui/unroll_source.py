@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.unroll import peek_window
-
 
 @dataclass(frozen=True)
 class UnrollInput:
@@ -24,12 +22,10 @@ class UnrollInput:
 
 
 def take_training_window(session) -> UnrollInput | None:
-    """The one way the view reads the model: weights copied and the next window peeked while no step runs
-    (session.held_trainer), or None when there is no model."""
-    if session.trainer is None:
+    """The one way the view reads the model: the weights and the next window from one moment between two steps
+    (the engine's Peek), or None when there is no model or the engine does not answer."""
+    peeked = session.peek()
+    if peeked is None:
         return None
-    with session.held_trainer() as t:
-        ids, targets, state0 = peek_window(t)
-        params = {k: v.copy() for k, v in t.params.items()}
-        return UnrollInput(params, t.vocab, ids, targets, state0, float(t.temperature), int(t.iteration),
-                           int(t.config.batch_size))
+    return UnrollInput(peeked.params, session.model.vocab, peeked.ids, peeked.targets, peeked.state0,
+                       float(peeked.temperature), int(peeked.iteration), int(peeked.streams))

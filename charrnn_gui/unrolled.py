@@ -154,9 +154,9 @@ class UnrolledView(QWidget):
     @Slot(str)
     def _on_session_state(self, state: str) -> None:
         self._stale = True  # e.g. a single step taken while paused: the next window is another one
-        trainer = getattr(self.session, "trainer", None)
-        if (state == "paused" and not self.live_check.isChecked() and self.isVisible() and trainer is not None
-                and self.input is not None and not self.own_text and trainer.iteration != self.input.iteration):
+        session = self.session
+        if (state == "paused" and not self.live_check.isChecked() and self.isVisible() and session.has_model
+                and self.input is not None and not self.own_text and session.iteration != self.input.iteration):
             self.live_check.setChecked(True)  # the model was trained (the toolbar's Step): show its new numbers
 
     @Slot(bool)

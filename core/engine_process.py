@@ -42,7 +42,7 @@ def blas_limit():
 def open_engine(spec: dict):
     """Build (engine, info) from an open message.
 
-    spec keys: corpus (a path or builtin:NAME), config (a TrainConfig dict; ignored when resuming), resume (a
+    spec keys: corpus (a path or builtin:NAME), text and name (the corpus's text itself, instead), config (a TrainConfig dict; ignored when resuming), resume (a
     checkpoint path or None), live (live settings applied after a resume), runs_folder (where a new run goes;
     None: ./runs), run_dir (this run's folder, or None for a new one), no_run (write no run), preset (its label
     in run.json), log_every, checkpoint_every (run options as in charrnn-train), command (run.json's command),
@@ -63,7 +63,12 @@ def open_engine(spec: dict):
     from .runs.layout import run_of_checkpoint
     from .trainer import Trainer
 
-    corpus = open_corpus(spec["corpus"])
+    if spec.get("text") is not None:  # a text the parent has in memory only (no file, no built-in name)
+        from .corpus import corpus_from_text
+
+        corpus = corpus_from_text(str(spec["text"]), name=str(spec.get("name") or "text"))
+    else:
+        corpus = open_corpus(spec["corpus"])
     resume = spec.get("resume")
     if resume:
         trainer = restore_trainer(load_checkpoint(resume), corpus.data, corpus.vocab)

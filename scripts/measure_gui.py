@@ -28,7 +28,7 @@ which moves the rate by 10-20% from one minute to the next. Both training loops 
 the app's is its training process when it uses one): this machine's CPUs change speed each on its own. With --versus NAME=VALUE a second app, with that constant
 changed (--set changes it for both), takes its turn in every round as well, and the ratio of the two apps'
 rates round by round is the A/B of the change, e.g.
-    measure_gui.py --interleaved 40 --slot 1.5 --versus charrnn_gui.worker.SWITCH_INTERVAL=0.005
+    measure_gui.py --interleaved 40 --slot 1.5 --versus charrnn_gui.threads.SWITCH_INTERVAL=0.005
 
 It reports; it asserts nothing.
 """
@@ -231,7 +231,7 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
     noise = (rng.standard_normal(1 << 16) * 0.3).astype(np.float32)
     pool = [("".join(chars[i] for i in rng.integers(0, V, 200)),
              np.tanh(rng.standard_normal((200, H))).astype(np.float32)) for _ in range(4)]
-    from charrnn_gui.worker import EMIT_INTERVAL
+    from charrnn_gui.threads import EMIT_INTERVAL
 
     state = {"it": trainer.iteration, "elapsed": 0.0}
     per_emit = rate * EMIT_INTERVAL
@@ -276,7 +276,7 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
 
 
 def apply_settings(settings: list[str]) -> None:
-    """Set module constants for an experiment, e.g. "charrnn_gui.worker.SWITCH_INTERVAL=0.005" (a Python literal)."""
+    """Set module constants for an experiment, e.g. "charrnn_gui.threads.SWITCH_INTERVAL=0.005" (a Python literal)."""
     import ast
     import importlib
 
@@ -425,7 +425,7 @@ def main() -> int:
                         "(this machine's CPUs differ in speed from second to second, each its own way); -1: no pinning")
     p.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE",
                    help="set a module constant in the app before it opens, for an experiment "
-                        "(e.g. charrnn_gui.worker.SWITCH_INTERVAL=0.005); repeatable")
+                        "(e.g. charrnn_gui.threads.SWITCH_INTERVAL=0.005); repeatable")
     p.add_argument("--versus", action="append", metavar="MODULE.NAME=VALUE",
                    help="with --interleaved: a second app with this setting (repeatable) takes its turn in every "
                         "round too, and its speed over the first app's is reported, round by round")

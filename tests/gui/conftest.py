@@ -92,7 +92,7 @@ def no_threads_left_running():
     test that leaves one running is stopped here and fails.
     """
     yield
-    from charrnn_gui.worker import stop_all_threads
+    from charrnn_gui.threads import stop_all_threads
 
     left = stop_all_threads(timeout=30.0)
     # The test's closed windows and panels are freed now, with no thread running, rather than by a

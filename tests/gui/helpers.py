@@ -26,7 +26,7 @@ def open_file_via_dialog(window, dialogs, qtbot, path):
 
 
 def wait_iterations(window, qtbot, n, timeout=15_000):
-    qtbot.waitUntil(lambda: window.trainer is not None and window.trainer.iteration >= n, timeout=timeout)
+    qtbot.waitUntil(lambda: window.session.has_model and window.session.iteration >= n, timeout=timeout)
 
 
 def shown(qtbot, widget, width: int, height: int):

@@ -142,7 +142,7 @@ def test_the_lines_hide_while_runs_are_compared(qtbot):
 def test_closing_the_window_does_not_wait_for_a_count_under_way(make_window, qtbot, small_corpus_file, monkeypatch):
     import threading
 
-    from charrnn_gui.worker import running_threads
+    from charrnn_gui.threads import running_threads
 
     entered, release = threading.Event(), threading.Event()
 

@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QTimer
 
 import core
-from charrnn_gui.worker import (CorpusLoader, TrainingWorker, registered_threads, running_threads,
+from charrnn_gui.threads import (CorpusLoader, TrainingWorker, registered_threads, running_threads,
                                 stop_all_threads)
 
 from .helpers import SMALL_TEXT, open_file_via_dialog, use_small_settings, wait_iterations

@@ -5,7 +5,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QSettings
 
-from charrnn_gui.worker import TrainingWorker
+from charrnn_gui.threads import TrainingWorker
 
 from .helpers import use_small_settings, wait_iterations
 from .test_worker import Recorder, make_trainer

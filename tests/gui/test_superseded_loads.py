@@ -100,7 +100,7 @@ def test_a_checkpoint_of_the_text_in_use_opened_while_another_text_loads_wins(ma
 
 
 def _threads():
-    from charrnn_gui.worker import registered_threads
+    from charrnn_gui.threads import registered_threads
 
     return registered_threads()
 

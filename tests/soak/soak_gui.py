@@ -46,7 +46,7 @@ def main(argv=None) -> int:
 
     import core
     from charrnn_gui.main_window import MainWindow
-    from charrnn_gui.worker import running_threads
+    from charrnn_gui.threads import running_threads
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     warnings = []

@@ -11,7 +11,7 @@ import pytest
 import core
 import core.trainer
 from charrnn_gui import train_process
-from charrnn_gui.worker import registered_threads, running_threads
+from charrnn_gui.threads import registered_threads, running_threads
 
 
 def training_threads():
@@ -177,7 +177,7 @@ def test_closing_the_window_while_a_corpus_load_is_stalled_does_not_hang(window,
         releaser.cancel()
     assert took < LIMIT, f"close took {took:.1f} s while a load was stalled"
     # The released load finishes on its own, shortly after the window has gone.
-    from charrnn_gui.worker import running_threads
+    from charrnn_gui.threads import running_threads
 
     qtbot.waitUntil(lambda: not running_threads(), timeout=10_000)
 
