@@ -44,7 +44,7 @@ import numpy as np
 
 from .checkpoint import save_checkpoint
 from .runs.recorder import NoRecorder
-from .trainer import DivergedError
+from .trainer import LIVE_SETTINGS, DivergedError
 from .unroll import peek_window
 
 IDLE, RUNNING, STOPPED = "idle", "running", "stopped"  # the engine's states
@@ -290,6 +290,7 @@ class EngineStatus:
     epoch: float = 0.0  # passes over the training text
     chars_seen: int = 0  # training characters consumed
     restore_point: RestoreInfo | None = None  # where a Restore would go back to (the divergence dialog says it)
+    live: dict = field(default_factory=dict)  # the live settings in force (core.trainer.LIVE_SETTINGS)
 
 
 @dataclass
@@ -665,7 +666,7 @@ class Engine:
         point = None if p is None else RestoreInfo(p.iteration, p.learning_rate, p.new_learning_rate, p.smooth_loss)
         return EngineStatus(self._state, t.iteration, t.learning_rate, self._speed, t.diverged,
                             p is not None, rec.path, rec.saved_at, self.elapsed, float(t.epoch), int(t.chars_seen),
-                            point)
+                            point, {k: getattr(t, k) for k in LIVE_SETTINGS})
 
     def _do_stop(self, c: Stop) -> Stopped:
         rec = self._recorder
