@@ -197,7 +197,7 @@ def test_a_checkpoint_saved_through_the_client_reloads_to_the_same_weights(make_
     reloaded = restore_trainer(load_checkpoint(path), corpus.data, corpus.vocab)
     assert reloaded.iteration == 37 and set(reloaded.params) == set(weights)
     assert all(np.array_equal(reloaded.params[k], weights[k]) for k in weights)
-    wait_for(qtbot, lambda: (path,) in rec.got["checkpointed"])
+    wait_for(qtbot, lambda: (path, 37) in rec.got["checkpointed"])  # the path and the iteration it holds
 
 
 def whole_lines(path):
