@@ -7,28 +7,28 @@
 * speed: iterations per second inside the app (the window as a user sees it: plot, samples,
   heatmap, status bar updating) against the engine alone in a fresh process at the same settings
   and the same single BLAS thread (target: ratio >= 0.9);
-* pause: time from the Pause action until the worker has parked (target: <= 50 ms);
+* pause: time from the Pause action until it returns, the engine having answered that it paused (target: <= 50 ms);
 * GUI thread CPU: the main thread's CPU time per second of training (plot, samples, heatmap, status bar,
-  signal handling). It holds the GIL for most of that time, so it is time taken from the worker; unlike the
-  speed ratio it hardly moves with other load on the machine.
+  signal handling). Training runs in the engine's own process, so this is time taken from the other core only.
 
-With --fed RATE it measures only the GUI thread's cost: the window, paused, is fed the worker's signals
-(a progress batch every worker.EMIT_INTERVAL, a 200-character sample every 100 iterations) as if it trained at RATE
+With --fed RATE it measures only the GUI thread's cost: the window, paused, is fed its engine client's signals
+(progress rows every FEED_INTERVAL, a 200-character sample every 100 iterations) as if it trained at RATE
 iterations a second, and the main thread's CPU per second is reported, for --seconds of feeding (the loss
 history grows as it would). No training runs, so the figure hardly depends on other load on the machine.
 
 With --interleaved PAIRS it measures the speed ratio alone, and much more steadily: a headless process and the
 app (its own process) both stay alive and take turns, SLOT seconds each (--slot), the one resting stopped with
-SIGSTOP (sent to its process group: the app's training process rests with it), so that each app slot has a
+SIGSTOP (sent to its process group: the app's engine process rests with it), so that each app slot has a
 headless slot beside it under the same machine load. Each process notes
 (time, iteration) a few times a second; a slot's rate is taken between its first note SETTLE seconds after it
 resumed and its last; the ratio is the median over the pairs (the order alternates, so a steady drift cancels).
 Alternating whole runs, as the default mode does, leaves the ratio at the mercy of this shared machine's load,
 which moves the rate by 10-20% from one minute to the next. Both training loops are pinned to one CPU (--pin;
-the app's is its training process when it uses one): this machine's CPUs change speed each on its own. With --versus NAME=VALUE a second app, with that constant
+the app's is its engine process): this machine's CPUs change speed each on its own. With --versus NAME=VALUE a
+second app, with that constant
 changed (--set changes it for both), takes its turn in every round as well, and the ratio of the two apps'
 rates round by round is the A/B of the change, e.g.
-    measure_gui.py --interleaved 40 --slot 1.5 --versus charrnn_gui.threads.SWITCH_INTERVAL=0.005
+    measure_gui.py --interleaved 40 --slot 1.5 --versus charrnn_gui.engine_client.DRAIN_MS=50
 
 It reports; it asserts nothing.
 """
@@ -92,27 +92,17 @@ print(json.dumps(notes))
 """
 NOTE_EVERY = 0.1  # seconds between two (time, iteration) notes in an interleaved measurement
 SETTLE = 0.3  # seconds after a process resumes before its slot's rate is taken
-TRAINING_THREAD = "charrnn-trainin"  # the worker's thread name as Linux keeps it (15 characters of its objectName)
+FEED_INTERVAL = 0.05  # seconds between two fed batches with --fed (the client drains its mailbox every 15 ms)
 
 
-def pin_training_thread(cpu: int, process_pid: int | None = None) -> bool:
-    """Pin what trains to one CPU and this process's other threads to the others (Linux): the training process
-    (every thread of it) when the worker hands its steps to one, else this process's training thread."""
+def pin_training(cpu: int, engine_pid: int) -> None:
+    """Pin the engine process (every thread of it) to one CPU and this process's threads to the others (Linux)."""
     others = set(os.sched_getaffinity(0)) - {cpu}
-    found = False
-    if process_pid is not None:
-        for tid in os.listdir(f"/proc/{process_pid}/task"):
-            os.sched_setaffinity(int(tid), {cpu})
-        found = True
+    for tid in os.listdir(f"/proc/{engine_pid}/task"):
+        os.sched_setaffinity(int(tid), {cpu})
     for tid in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{tid}/comm") as f:
-            name = f.read().strip()
-        if name == TRAINING_THREAD and process_pid is None:
-            os.sched_setaffinity(int(tid), {cpu})
-            found = True
-        elif others:
+        if others:
             os.sched_setaffinity(int(tid), others)
-    return found
 
 
 def headless_its(preset: str, seconds: float, warmup: float) -> float:
@@ -169,15 +159,15 @@ def in_app(preset: str, seconds: float, warmup: float, pauses: int) -> dict:
     spin(warmup)
     # Speed first, with nothing of the measurement's own in the GUI thread (the 16 ms timer wakes it 60 times a second,
     # which costs training a few per cent); then the timer's smoothness, for a third as long.
-    it0, t0, c0 = window.trainer.iteration, time.perf_counter(), time.thread_time()
+    it0, t0, c0 = window.session.iteration, time.perf_counter(), time.thread_time()
     spin(seconds)
-    it1, t1, c1 = window.trainer.iteration, time.perf_counter(), time.thread_time()
+    it1, t1, c1 = window.session.iteration, time.perf_counter(), time.thread_time()
     timer.start()
     spin(max(1.0, seconds / 3))
     timer.stop()
     intervals = [(b - a) * 1000 for a, b in zip(ticks, ticks[1:])]
 
-    latencies = []  # seconds from the Pause action until pause() returned (the worker acknowledged)
+    latencies = []  # seconds from the Pause action until pause() returned (the engine answered)
     rng = random.Random(0)
     for _ in range(pauses):
         spin(rng.uniform(0.1, 0.3))
@@ -188,7 +178,6 @@ def in_app(preset: str, seconds: float, warmup: float, pauses: int) -> dict:
         window.start_pause_action.trigger()  # resume
     spin(0.1)
     window.pause()
-    parked = list(window.worker.pause_latencies)
     window.shutdown()
     window.close()
     return {
@@ -197,44 +186,40 @@ def in_app(preset: str, seconds: float, warmup: float, pauses: int) -> dict:
         "timer_ms": {"n": len(intervals), "p50": percentile(intervals, 50), "p95": percentile(intervals, 95),
                      "max": max(intervals) if intervals else float("nan")},
         "pause_action_ms": {"median": percentile(latencies, 50) * 1000, "max": max(latencies) * 1000},
-        "worker_park_ms": {"median": percentile(parked, 50) * 1000, "max": max(parked) * 1000 if parked else 0.0},
     }
 
 
 def fed(preset: str, seconds: float, rate: float) -> dict:
-    """GUI-thread CPU per second while the paused window is fed the worker's signals at `rate` it/s."""
+    """GUI-thread CPU per second while the paused window is fed its engine client's signals at `rate` it/s."""
     window, spin = open_window(preset)
     window.start()
     spin(0.5)
     window.pause()
     spin(0.3)
-    worker, trainer = window.worker, window.trainer
     try:
-        return _feed(window, worker, trainer, spin, seconds, rate)
-    finally:  # never leave the training thread running: destroying it would abort the process
+        return _feed(window, window.session.client, window.session.model, spin, seconds, rate)
+    finally:
         window.session.state = "paused"
         window.shutdown()
         window.close()
 
 
-def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
+def _feed(window, client, model, spin, seconds, rate) -> dict:
     import numpy as np
 
-    from charrnn_gui.history import Progress
     from core import Sample
+    from core.engine import Rows
 
     window.session.state = "running"  # as while training: the status bar shows the rate, samples pour in
-    T, H, V = trainer.config.seq_length, trainer.config.hidden_size, len(trainer.vocab)
+    T, H, V = model.config.seq_length, model.config.hidden_size, len(model.vocab)
     rng = np.random.default_rng(0)
-    chars = trainer.vocab.chars
+    chars = model.vocab.chars
     # Made beforehand, so that feeding costs the GUI thread next to nothing itself.
     noise = (rng.standard_normal(1 << 16) * 0.3).astype(np.float32)
     pool = [("".join(chars[i] for i in rng.integers(0, V, 200)),
              np.tanh(rng.standard_normal((200, H))).astype(np.float32)) for _ in range(4)]
-    from charrnn_gui.threads import EMIT_INTERVAL
-
-    state = {"it": trainer.iteration, "elapsed": 0.0}
-    per_emit = rate * EMIT_INTERVAL
+    state = {"it": model.iteration, "elapsed": 0.0}
+    per_emit = rate * FEED_INTERVAL
     carry = [0.0]
 
     def emit():
@@ -249,21 +234,21 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
         loss = (1.6 + 2.5 * np.exp(-its / 20000.0)).astype(np.float32) + noise[start:start + n]
         smooth = (25 * (1.7 + 2.5 * np.exp(-its / 30000.0))).astype(np.float32)
         state["it"] = it0 + n
-        state["elapsed"] += EMIT_INTERVAL
-        empty = np.empty(0)
-        worker.progressed.emit(Progress(its, loss, smooth, empty.astype(np.int64), empty, state["it"], 0.1,
-                                        state["it"] * T, 0.1, rate, state["elapsed"]))
+        state["elapsed"] += FEED_INTERVAL
+        f = lambda v: np.full(n, v, dtype=np.float64)  # noqa: E731
+        client.progressed.emit(Rows(its, loss * T, loss.astype(np.float64), smooth.astype(np.float64), its * T,
+                                    f(0.1), f(0.1), f(state["elapsed"]), np.empty(0, np.int64), np.empty(0)))
         samples = []
         for k in range(it0 // 100 + 1, state["it"] // 100 + 1):  # a sample before each 100th iteration
             text, hidden = pool[k % len(pool)]
             samples.append(Sample(k * 100, text, hidden, float(smooth[-1]), 1.0))
         if samples:
-            worker.sampled.emit(samples)
+            client.sampled.emit(samples)
 
     from PySide6.QtCore import QTimer
 
     feeder = QTimer()
-    feeder.setInterval(int(EMIT_INTERVAL * 1000))
+    feeder.setInterval(int(FEED_INTERVAL * 1000))
     feeder.timeout.connect(emit)
     feeder.start()
     spin(1.0)
@@ -276,7 +261,7 @@ def _feed(window, worker, trainer, spin, seconds, rate) -> dict:
 
 
 def apply_settings(settings: list[str]) -> None:
-    """Set module constants for an experiment, e.g. "charrnn_gui.threads.SWITCH_INTERVAL=0.005" (a Python literal)."""
+    """Set module constants for an experiment, e.g. "charrnn_gui.engine_client.DRAIN_MS=50" (a Python literal)."""
     import ast
     import importlib
 
@@ -291,12 +276,12 @@ def apply_settings(settings: list[str]) -> None:
 
 def app_child(preset: str, warmup: float, ready: str, stop: str, cpu: int) -> None:
     """The app's side of --interleaved: train in the window, note (time, iteration) every NOTE_EVERY seconds
-    until the stop file appears, print the notes as JSON. cpu >= 0: the training thread runs on that CPU only."""
+    until the stop file appears, print the notes as JSON. cpu >= 0: the engine process runs on that CPU only."""
     window, spin = open_window(preset)
     window.start()
     try:
         notes = _train_noting(window, spin, cpu, warmup, ready, stop)
-    finally:  # never leave the training thread running: destroying it would abort the process
+    finally:
         window.pause()
         window.shutdown()
         window.close()
@@ -304,15 +289,15 @@ def app_child(preset: str, warmup: float, ready: str, stop: str, cpu: int) -> No
 
 
 def _train_noting(window, spin, cpu, warmup, ready, stop) -> list:
-    spin(warmup)  # by its end the worker has handed its steps to the training process, if it uses one
-    if cpu >= 0 and not pin_training_thread(cpu, window.session.worker.process_pid):
-        raise RuntimeError("the training thread was not found to pin")
+    spin(warmup)
+    if cpu >= 0:
+        pin_training(cpu, window.session.client.pid)
     spin(SETTLE)
     notes = []
     open(ready, "w").close()
     while not os.path.exists(stop):
         spin(NOTE_EVERY)
-        notes.append((time.perf_counter(), window.trainer.iteration))
+        notes.append((time.perf_counter(), window.session.iteration))
     return notes
 
 
@@ -425,7 +410,7 @@ def main() -> int:
                         "(this machine's CPUs differ in speed from second to second, each its own way); -1: no pinning")
     p.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE",
                    help="set a module constant in the app before it opens, for an experiment "
-                        "(e.g. charrnn_gui.threads.SWITCH_INTERVAL=0.005); repeatable")
+                        "(e.g. charrnn_gui.engine_client.DRAIN_MS=50); repeatable")
     p.add_argument("--versus", action="append", metavar="MODULE.NAME=VALUE",
                    help="with --interleaved: a second app with this setting (repeatable) takes its turn in every "
                         "round too, and its speed over the first app's is reported, round by round")
@@ -477,9 +462,9 @@ def main() -> int:
         cpu = sorted(a["gui_thread_cpu_fraction"] for _, a in runs)
         print(f"  GUI thread CPU       {cpu[len(cpu) // 2] * 1000:.0f} ms per second of training (median; all rounds: "
               f"{', '.join(f'{c * 1000:.0f}' for c in cpu)})")
-        pa, pk = app["pause_action_ms"], app["worker_park_ms"]
-        print(f"  pause latency        action returns: median {pa['median']:.1f} ms, max {pa['max']:.1f} ms; "
-              f"worker parked: median {pk['median']:.1f} ms, max {pk['max']:.1f} ms")
+        pa = app["pause_action_ms"]
+        print(f"  pause latency        action returns (engine paused): median {pa['median']:.1f} ms, "
+              f"max {pa['max']:.1f} ms")
         sys.stdout.flush()
     return 0
 
