@@ -182,7 +182,7 @@ class MainWindow(QMainWindow):
         self.gradflow_panel = GradFlowPanel()
         self.add_panel("Gradient flow", self.gradflow_panel)
         self.saturation_panel = SaturationPanel()
-        self.saturation_panel.set_source(self.session.weights)
+        self.saturation_panel.set_source(self._weights_now)
         self.add_panel("Gates", self.saturation_panel)
         self.runs = RunsLibrary(self)
         self.runs_panel = RunsPanel(self.runs, self.open_runs_folder_action)
@@ -312,6 +312,7 @@ class MainWindow(QMainWindow):
         s.loadFailed.connect(self._on_load_failed)
         s.corpusChanged.connect(self._on_corpus_changed)
         s.modelInstalled.connect(self._on_model_installed)
+        s.modelOpened.connect(self._on_model_opened)
         s.modelDiscarded.connect(self._on_model_discarded)
         s.progressed.connect(self._on_progressed)
         s.sampled.connect(self._on_sampled)
@@ -390,11 +391,15 @@ class MainWindow(QMainWindow):
 
     def _probe_params(self) -> dict | None:
         """A consistent copy of the current weights for the inspector (taken between two steps), or None."""
-        taken = self.session.weights()
+        taken = self.session.weights(wait_open=False)
         if taken is None:
             return None
         self.inspector.set_iteration(taken[0])  # the weights' own count (progress signals may lag)
         return taken[1]
+
+    def _weights_now(self):
+        """(iteration, a copy of the weights) for the Gates tab, or None (no model, or its engine still opening)."""
+        return self.session.weights(wait_open=False)
 
     # == corpus ================================================================================
 
@@ -499,10 +504,13 @@ class MainWindow(QMainWindow):
         self.saturation_panel.set_passage(held_out_ids(model))
         self.inspector.set_source(self._probe_params, model.vocab, default_probe_text(model))
         self.inspector.set_iteration(model.iteration)
-        if self.inspector.result is not None:  # the user has probed before: show the new model's reading
-            self.inspector.run()
         for record in run.samples:  # a checkpoint's samples
             self.samples_panel.add(record)
+
+    @Slot()
+    def _on_model_opened(self) -> None:
+        if self.inspector.result is not None:  # the user has probed before: show the new model's reading
+            self.inspector.run()
 
     @Slot()
     def _on_model_discarded(self) -> None:

@@ -116,6 +116,7 @@ class Session(QObject):
     corpusChanged = Signal(object, str)  # the corpus now in use and its spec
     modelInstalled = Signal()  # a new or restored model; `run` holds its curves and samples
     modelDiscarded = Signal()  # no model any more (reset, a new text, before a restore)
+    modelOpened = Signal()  # the model's engine has opened: its weights can be read (peek, weights)
     progressed = Signal(object)  # a batch of progress (Progress), already added to `run`
     sampled = Signal(object, object)  # (SampleRecord, states: per layer {name: (T, H)}) of a training sample, in `run`
     gradFlowed = Signal(object)  # a batch of gradient-flow measurements (list of GradFlow), already in `flows`
@@ -431,20 +432,22 @@ class Session(QObject):
         self.run.add_sample(record)
         return record, now.result
 
-    def peek(self):
+    def peek(self, wait_open: bool = True):
         """The next training window, the state carried into it and a copy of the weights (core.engine.Peeked), all
-        from one moment between two steps; None without a model or when the engine does not answer."""
-        if self.client is None or self.client.info is None and not self.client.running:
+        from one moment between two steps; None without a model or when the engine does not answer. wait_open=False:
+        None at once while the engine is still opening (a view asks again on modelOpened) rather than waiting."""
+        client = self.client
+        if client is None or not client.running or (client.info is None and not wait_open):
             return None
-        answer = self.client.peek()
+        answer = client.peek()
         if not answer.ok:
             return None
         self._seen(answer.value.iteration)
         return answer.value
 
-    def weights(self):
-        """(iteration, a copy of the current weights) from one moment between two steps, or None."""
-        peeked = self.peek()
+    def weights(self, wait_open: bool = True):
+        """(iteration, a copy of the current weights) from one moment between two steps, or None (see peek)."""
+        peeked = self.peek(wait_open)
         return None if peeked is None else (peeked.iteration, peeked.params)
 
     def _seen(self, iteration: int) -> None:
@@ -471,6 +474,7 @@ class Session(QObject):
         path, self._opening = self._opening, None
         if path is not None:
             self.checkpointOpened.emit(path, self.model.config, self.model.preset)
+        self.modelOpened.emit()
 
     @Slot(object)
     def _on_progressed(self, rows) -> None:

@@ -24,7 +24,7 @@ class UnrollInput:
 def take_training_window(session) -> UnrollInput | None:
     """The one way the view reads the model: the weights and the next window from one moment between two steps
     (the engine's Peek), or None when there is no model or the engine does not answer."""
-    peeked = session.peek()
+    peeked = session.peek(wait_open=False)  # the view asks again when the engine has opened
     if peeked is None:
         return None
     return UnrollInput(peeked.params, session.model.vocab, peeked.ids, peeked.targets, peeked.state0,

@@ -112,6 +112,7 @@ class UnrolledView(QWidget):
         self.temperature.valueChanged.connect(self._on_temperature_edited)
         session.modelInstalled.connect(self._on_model_changed)
         session.modelDiscarded.connect(self._on_model_changed)
+        session.modelOpened.connect(self._on_model_changed)
         session.stateChanged.connect(self._on_session_state)
         self._show_message()
 
