@@ -122,9 +122,9 @@ def app_cost(preset: str, slots: int, slot: float) -> dict:
         shown = (i % 4) in (0, 3)  # shown, hidden, hidden, shown, ...: a steady drift cancels
         w.tabs.setCurrentWidget(panel if shown else w.heatmap)
         wait(0.5)  # the switch settles (a reading started just before may finish)
-        n0, c0, t0 = w.trainer.iteration, panel.computations, time.perf_counter()
+        n0, c0, t0 = w.session.iteration, panel.computations, time.perf_counter()
         wait(slot)
-        n1, t1 = w.trainer.iteration, time.perf_counter()
+        n1, t1 = w.session.iteration, time.perf_counter()
         if panel.computations > c0 and panel.seconds:
             seconds.append(panel.seconds)
         rates["shown" if shown else "hidden"].append((n1 - n0) / (t1 - t0))

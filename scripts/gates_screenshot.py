@@ -52,9 +52,9 @@ def main() -> None:
     w.show()
     w.open_checkpoint(path=args.checkpoint)
     deadline = time.time() + 120
-    while (w.trainer is None or w.is_loading) and time.time() < deadline:
+    while (not w.session.has_model or w.is_loading) and time.time() < deadline:
         wait(0.1)
-    if w.trainer is None:
+    if not w.session.has_model:
         raise SystemExit(f"could not open {args.checkpoint}")
     panel = w.saturation_panel
     w.tabs.setCurrentWidget(panel)

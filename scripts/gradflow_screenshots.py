@@ -56,7 +56,7 @@ def shoot(args) -> int:
         spin(app, lambda: False, timeout=0.5)
         path = os.path.join(args.out, f"{stem}{args.suffix}.png")
         window.grab().save(path)
-        print(f"{path}: iteration {window.trainer.iteration}, {len(window.session.flows)} measurements, "
+        print(f"{path}: iteration {window.session.iteration}, {len(window.session.flows)} measurements, "
               f"g_T-1/g_0 {window.gradflow_panel.ratio_label.property('ratio'):.3g}")
     window.shutdown()
     window.close()

@@ -41,9 +41,9 @@ for k in range(pairs):
     for which in order:
         window.tabs.setCurrentWidget(view if which == "shown" else window.heatmap)
         spin(0.5)
-        it0, t0, c0 = window.trainer.iteration, time.perf_counter(), time.thread_time()
+        it0, t0, c0 = window.session.iteration, time.perf_counter(), time.thread_time()
         spin(slot)
-        it1, t1, c1 = window.trainer.iteration, time.perf_counter(), time.thread_time()
+        it1, t1, c1 = window.session.iteration, time.perf_counter(), time.thread_time()
         rates[which].append((it1 - it0) / (t1 - t0))
         cpu[which].append((c1 - c0) / (t1 - t0))
 # timer smoothness, tab shown vs hidden, alternating
@@ -58,9 +58,9 @@ for k in range(4):
         ivs[which] += [(b - a) * 1000 for a, b in zip(ticks, ticks[1:])]
 iv = ivs["shown"]
 window.pause()
-cfg = window.trainer.config
+cfg = window.session.model.config
 res = {
-    "preset": "fast", "T": cfg.seq_length, "H": cfg.hidden_size, "V": len(window.trainer.vocab),
+    "preset": "fast", "T": cfg.seq_length, "H": cfg.hidden_size, "V": len(window.session.model.vocab),
     "its_shown_median": statistics.median(rates["shown"]), "its_hidden_median": statistics.median(rates["hidden"]),
     "ratio_shown_over_hidden": statistics.median(rates["shown"]) / statistics.median(rates["hidden"]),
     "pair_ratios": [s / h for s, h in zip(rates["shown"], rates["hidden"])],

@@ -45,7 +45,7 @@ def shoot(args) -> int:
         window.settings_panel.show_config(cfg)
     os.makedirs(args.out, exist_ok=True)
     window.start()
-    spin(app, lambda: window.trainer.iteration >= args.iterations)
+    spin(app, lambda: window.session.iteration >= args.iterations)
     spin(app, lambda: False, timeout=0.6)  # one more plot refresh and status update while running
     window.refresh_now()
     if args.state is not None:
@@ -73,7 +73,7 @@ def shoot(args) -> int:
     samples.sample_button.click()
     window.refresh_now()
     window.heatmap.show_cell(12, 3)  # as if hovering: unit, character and value
-    window.loss_panel.show_readout_at(window.trainer.iteration * 0.75)
+    window.loss_panel.show_readout_at(window.session.iteration * 0.75)
     spin(app, lambda: False, timeout=0.3)
     paused = os.path.join(args.out, f"{args.name}-sample-now.png")
     window.grab().save(paused)

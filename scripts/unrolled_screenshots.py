@@ -52,7 +52,7 @@ def main(out: str) -> int:
     print("platform", app.platformName())
     w.start_experiment("hello")  # waits at iteration 0 on the Unrolled tab
     w.start()
-    wait_until(lambda: w.trainer is not None and w.trainer.iteration >= HELLO_ITERATIONS)
+    wait_until(lambda: w.session.has_model and w.session.iteration >= HELLO_ITERATIONS)
     w.pause()
     spin(0.5)
     w.right_splitter.setSizes([380, 470])
@@ -80,7 +80,7 @@ def main(out: str) -> int:
     w.tabs.setCurrentWidget(view)
     spin(3.5)
     w.grab().save(f"{out}/unrolled-shakespeare.png")
-    print("shakespeare iteration", w.trainer.iteration)
+    print("shakespeare iteration", w.session.iteration)
     w.pause()
     w.shutdown()
     w.close()
