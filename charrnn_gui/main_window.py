@@ -28,6 +28,7 @@ from .checkpoint_meta import MetaError, read_app_meta
 from .column import ColumnScrollArea
 from .corpus_actions import CorpusActions
 from .corpus_panel import CorpusPanel
+from .engine_link import OPEN_PREFIX
 from .exports import Exports
 from .fmt import duration
 from .frame_budget import FrameBudget
@@ -669,8 +670,8 @@ class MainWindow(QMainWindow):
             return
         latest = self.session.recovery
         if latest is None:
-            self._warn("Training stopped", f"{line}.\n\nThe curves and samples stay on screen; Start trains a new "
-                                           f"model.")
+            title = "Cannot start training" if message.startswith(OPEN_PREFIX) else "Training stopped"
+            self._warn(title, f"{line}.\n\nThe curves and samples stay on screen; Start trains a new model.")
             return
         answer = QMessageBox.question(
             self, "Training stopped", f"{line}.\n\nThe run kept its last checkpoint ({latest}). Open it to go on "
