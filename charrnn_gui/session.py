@@ -583,17 +583,26 @@ class Session(QObject):
     def save_checkpoint(self, path: str, preset: str | None = None) -> int:
         """Write the model, its optimiser state, curves and newest samples to path; returns the iteration saved.
 
-        A consistent snapshot even while training (the engine saves between two steps). Raises OSError with one
-        line when the file cannot be written.
+        A consistent snapshot even while training (the engine pauses for it: weights and curves of one moment).
+        Raises OSError with one line when the file cannot be written.
         """
         if self.client is None:
             raise OSError("there is no model to save")
-        extras = checkpoint_extras(self.run.curves, self.elapsed, self._checkpoint_meta(preset))
-        self._saved = None
-        answer = self.client.call(SaveCheckpoint(path, extras), SAVE_SECONDS)
+        client, running = self.client, self.state == RUNNING
+        if running:  # the curves saved must reach the weights' iteration: every row up to a pause, then go on
+            self.pause()
+            if self.client is not client:  # the engine died meanwhile (failed has said so)
+                raise OSError("the training process ended before the checkpoint was written")
+        try:
+            extras = checkpoint_extras(self.run.curves, self.elapsed, self._checkpoint_meta(preset))
+            self._saved = None
+            answer = client.call(SaveCheckpoint(path, extras), SAVE_SECONDS)  # an engine gone by now says so
+        finally:
+            if running and self.client is client:
+                self.start()
         if not answer.ok:
             raise OSError(answer.error)
-        self.client.flush()  # its CHECKPOINT event says the iteration saved
+        client.flush()  # its CHECKPOINT event says the iteration saved
         iteration = self._saved[1] if self._saved is not None and self._saved[0] == path else self.iteration
         self._seen(iteration)
         self.saved_iteration = iteration

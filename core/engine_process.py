@@ -193,6 +193,9 @@ def _describe(e: Exception) -> str:
         from .engine import os_message
 
         return os_message(e)
+    if isinstance(e, MemoryError):  # the model did not fit in the memory left (other programs may have taken it)
+        return ("not enough memory for a model with these settings; choose a smaller hidden size, sequence length "
+                "or batch size")
     return f"{type(e).__name__}: {e}"
 
 

@@ -52,12 +52,14 @@ def test_a_checkpoint_given_on_the_command_line_opens_to_continue(make_window, o
     first.start()
     wait_iterations(first, qtbot, 10)
     first.pause()
-    saved, checkpoint = first.trainer.iteration, tmp_path / "saved.npz"
+    saved, checkpoint = first.session.iteration, tmp_path / "saved.npz"
     assert first.save_checkpoint(path=str(checkpoint))
     first.close()
     w = opened(checkpoint)
-    qtbot.waitUntil(lambda: w.trainer is not None and not w.is_loading, timeout=10_000)
-    assert w.trainer.iteration == saved and w.checkpoint_path == str(checkpoint) and w.corpus.name == "small.txt"
+    qtbot.waitUntil(lambda: w.session.has_model and not w.is_loading, timeout=10_000)
+    assert w.session.iteration == saved and w.checkpoint_path == str(checkpoint) and w.corpus.name == "small.txt"
+    qtbot.waitUntil(lambda: w.session.client.info is not None, timeout=10_000)  # the engine opened it
+    assert w.session.client.info["iteration"] == saved
 
 
 @pytest.mark.parametrize("name, title", [("picture.txt", "Cannot open this file"),

@@ -71,12 +71,13 @@ def test_a_refused_file_via_the_dialog_shows_a_message_and_keeps_corpus_and_mode
     window.start()
     wait_iterations(window, qtbot, 30)
     window.pause()
-    trainer, corpus, iteration = window.trainer, window.corpus, window.trainer.iteration
+    client, corpus, iteration = window.session.client, window.corpus, window.session.iteration
     binary = tmp_path / "image.txt"
     binary.write_bytes(bytes(range(256)) * 8)
     open_file_via_dialog(window, dialogs, qtbot, binary)
     assert dialogs.texts("warning") == ["image.txt looks like a binary file, not text"]
-    assert window.corpus is corpus and window.trainer is trainer and window.trainer.iteration == iteration
+    assert window.corpus is corpus and window.session.client is client and window.session.iteration == iteration
+    assert client.running and client.status().value.iteration == iteration  # the same engine, as it was
     assert window.corpus_panel.name_label.text() == "small.txt"
     assert window.start_pause_action.text() == "Resume"
 
@@ -132,16 +133,17 @@ def test_opening_a_text_with_unsaved_training_asks_and_can_keep_the_model(make_w
     window.start()
     wait_iterations(window, qtbot, 10)
     window.pause()
-    trainer = window.trainer
+    client, iteration = window.session.client, window.session.iteration
     dialogs.answer = QMessageBox.StandardButton.Cancel
     window.open_corpus_path(str(small_corpus_file))
     qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
     assert dialogs.questions and "not been saved" in dialogs.questions[-1][1]
-    assert window.trainer is trainer and window.corpus.name == "shakespeare"
+    assert window.session.client is client and window.corpus.name == "shakespeare"
+    assert client.running and window.session.iteration == iteration  # the model is kept
     dialogs.answer = None  # Yes
     window.open_corpus_path(str(small_corpus_file))
     qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
-    assert window.trainer is None and window.corpus.name == "small.txt"
+    assert not window.session.has_model and window.session.client is None and window.corpus.name == "small.txt"
     assert len(window.loss_panel.history) == 0 and not window.samples_panel.records
 
 

@@ -27,21 +27,23 @@ def test_dropping_a_checkpoint_opens_it(make_window, qtbot, dialogs, small_corpu
     open_file_via_dialog(w, dialogs, qtbot, small_corpus_file)
     w.step_once()
     wait_iterations(w, qtbot, 1)
-    qtbot.waitUntil(lambda: not w.worker.is_running, timeout=5000)
+    qtbot.waitUntil(lambda: w.state == "paused" and w.session.client.state == "idle", timeout=5000)
     w.start()
     wait_iterations(w, qtbot, 12)
     w.pause()
-    saved = w.trainer.iteration
+    saved = w.session.iteration
     path = tmp_path / "dropped.npz"
     assert w.save_checkpoint(path=str(path))
     w.reset_model()
-    assert w.trainer is None
+    assert not w.session.has_model and w.session.client is None
     dialogs.file_dialogs.clear()
     accepted = drop(w, path)
     qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
     assert accepted
     assert dialogs.file_dialogs == []  # no Open dialog popped up instead
-    assert w.trainer is not None and w.trainer.iteration == saved and w.checkpoint_path == str(path)
+    assert w.session.has_model and w.session.iteration == saved and w.checkpoint_path == str(path)
+    qtbot.waitUntil(lambda: w.session.client.info is not None, timeout=10_000)  # the engine opened it
+    assert w.session.client.info["iteration"] == saved
 
 
 def test_dropping_a_text_file_opens_it_as_the_corpus(make_window, qtbot, dialogs, small_corpus_file):

@@ -37,7 +37,7 @@ def test_when_no_built_in_text_loads_the_window_still_opens_and_says_so(make_win
                                                                        small_corpus_file, error):
     broken_builtins(monkeypatch, lambda name: error)
     w = make_window()  # raised out of the constructor before: no window at all
-    assert w.corpus is None and w.trainer is None
+    assert w.corpus is None and not w.session.has_model and w.session.client is None
     note = w.corpus_panel.warnings_label.text()
     assert w.corpus_panel.warnings_label.isVisibleTo(w) and "cannot be loaded" in note and "open a text file" in note.lower()
     assert "No text to train on" in w.statusBar().currentMessage()
