@@ -154,7 +154,8 @@ def test_look_inside_a_runs_model_and_rename_and_delete_it(make_window, qtbot, d
     qtbot.waitUntil(lambda: path in window.runs.rows and window.runs.rows[path].status == "finished", timeout=10_000)
 
     window.runs_panel.openCheckpointRequested.emit(os.path.join(path, "checkpoints", "latest.npz"), True)
-    qtbot.waitUntil(lambda: window.session.has_model, timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.has_model and window.session.client.info is not None, timeout=10_000)
+    # (the engine has opened the checkpoint: checkpointOpened came with it, and the window looked inside)
     assert window.tabs.currentWidget() is window.inspector and window.inspector.result is not None
 
     renamed = os.path.join(os.path.dirname(path), "my best run")
