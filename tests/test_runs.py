@@ -70,7 +70,7 @@ def test_a_run_round_trips_its_record_metrics_samples_and_checkpoints(tmp_path):
 def test_a_run_closed_between_two_log_lines_ends_its_metrics_at_the_last_iteration_trained(tmp_path):
     # Its latest.npz is of iteration 93: the run's latest iteration (what a runs listing shows and a resume
     # continues from) says the same, with that step's own numbers.
-    corpus, trainer, snaps = train_into(tmp_path / "run", iterations=93)
+    _, _, snaps = train_into(tmp_path / "run", iterations=93)
     run = read_run(tmp_path / "run")
     assert run.curves.iteration.tolist()[-3:] == [80, 90, 93] and run.latest_iteration == 93
     assert run.curves.loss[-1] == snaps[-1].loss and run.info["iteration"] == 93

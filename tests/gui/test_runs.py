@@ -219,7 +219,8 @@ def test_the_live_runs_row_is_repainted_every_few_seconds_while_training(make_wi
     assert np.diff([at for at, _ in updates]).min() >= main_window.RUNS_ROW_INTERVAL
     assert updates[-1][1] > updates[0][1]  # it moved between them
     window.pause()
-    qtbot.waitUntil(lambda: row_iteration(window, path) == window.session.iteration, timeout=5000)  # at once when paused
+    # at once when paused
+    qtbot.waitUntil(lambda: row_iteration(window, path) == window.session.iteration, timeout=5000)
 
 
 def test_sample_now_is_recorded_in_the_runs_samples_beside_the_training_ones(make_window, qtbot, dialogs,

@@ -77,7 +77,7 @@ def test_pause_does_not_wait_for_the_next_paced_step(small_window, qtbot):
 def test_closing_while_waiting_for_the_next_paced_step_ends_the_run_at_once(small_window, qtbot):
     # The engine is told to stop while it waits 100 s for its next step: it stops (and finishes its run) rather than
     # being killed after the close's 2 s.
-    w, times = paced_window(small_window, qtbot, 0.01)
+    w, _ = paced_window(small_window, qtbot, 0.01)
     qtbot.waitUntil(lambda: w.session.iteration >= 1 and w.session.run_path is not None, timeout=10_000)
     path, client = w.session.run_path, w.session.client
     ended = []
