@@ -66,6 +66,16 @@ def test_a_run_round_trips_its_record_metrics_samples_and_checkpoints(tmp_path):
     assert not os.path.exists(tmp_path / "run" / LOCK)
 
 
+
+def test_a_run_closed_between_two_log_lines_ends_its_metrics_at_the_last_iteration_trained(tmp_path):
+    # Its latest.npz is of iteration 93: the run's latest iteration (what a runs listing shows and a resume
+    # continues from) says the same, with that step's own numbers.
+    _, _, snaps = train_into(tmp_path / "run", iterations=93)
+    run = read_run(tmp_path / "run")
+    assert run.curves.iteration.tolist()[-3:] == [80, 90, 93] and run.latest_iteration == 93
+    assert run.curves.loss[-1] == snaps[-1].loss and run.info["iteration"] == 93
+    assert int(load_checkpoint(run.checkpoint()).meta["iteration"]) == 93
+
 def test_corpus_identity_hashes_the_text_as_utf8_in_pieces(monkeypatch):
     from core import corpus_from_text
     from core.runs import layout

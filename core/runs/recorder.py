@@ -50,6 +50,7 @@ class RunRecorder:
         self._warned: dict[str, float] = {}
         self.extras: dict | None = None  # extra arrays saved with every run checkpoint (a client's curves and meta)
         self._extras_saved = True  # latest.npz holds the extras set last (else close() saves it again)
+        self._unlogged = None  # (snap, elapsed, extra) of the last step recorded when it got no metrics line
 
     @property
     def path(self) -> str:
@@ -78,21 +79,29 @@ class RunRecorder:
         if self.outcome == DIVERGED:  # training went on after the divergence (say, at a lower rate)
             self.outcome = self.reason = None
             self._try("run.json", lambda: self.writer.set_status(RUNNING), warnings)
+        elapsed = self.elapsed() if elapsed is None else elapsed
+        self._unlogged = None
         if snap.iteration % self.log_every == 0 or snap.val_bpc is not None or snap.grad_flow is not None:
-            row = {"elapsed": self.elapsed() if elapsed is None else elapsed, "chars_seen": snap.chars_seen,
-                   "loss": snap.loss, "loss_per_char": snap.loss_per_char, "smooth_loss": snap.smooth_loss,
-                   "learning_rate": snap.learning_rate, "epoch": snap.epoch}
-            if snap.val_bpc is not None:
-                row["val_bpc"] = snap.val_bpc
-            if snap.grad_flow is not None:  # measured on this iteration's window, before its update
-                row.update(snap.grad_flow.to_json())
-            best = self._try("metrics", lambda: self.writer.log_metrics(snap.iteration, **row, **extra), warnings)
-            if best:
-                self._try("best checkpoint", lambda: self._save(BEST), warnings)
+            self._log(snap, elapsed, extra, warnings)
+        else:
+            self._unlogged = (snap, elapsed, extra)
         if self._latest_due(snap.iteration):
             self.save_latest(warnings)
         self._try("run.json", self.writer.heartbeat, warnings)
         return warnings
+
+    def _log(self, snap, elapsed: float, extra: dict, warnings: list[str]) -> None:
+        """The metrics line of one snapshot (and best.npz when its held-out score is the best so far)."""
+        row = {"elapsed": elapsed, "chars_seen": snap.chars_seen, "loss": snap.loss,
+               "loss_per_char": snap.loss_per_char, "smooth_loss": snap.smooth_loss,
+               "learning_rate": snap.learning_rate, "epoch": snap.epoch}
+        if snap.val_bpc is not None:
+            row["val_bpc"] = snap.val_bpc
+        if snap.grad_flow is not None:  # measured on this iteration's window, before its update
+            row.update(snap.grad_flow.to_json())
+        best = self._try("metrics", lambda: self.writer.log_metrics(snap.iteration, **row, **extra), warnings)
+        if best:
+            self._try("best checkpoint", lambda: self._save(BEST), warnings)
 
     def record_sample(self, iteration: int, text: str, temperature: float | None, prime: str = "") -> list[str]:
         """Record a sample drawn outside training (say, sample now) beside the training samples; warnings."""
@@ -145,10 +154,14 @@ class RunRecorder:
             self.outcome, self.reason = outcome, reason
 
     def close(self) -> list[str]:
-        """Save latest.npz (if anything new), mark the run's status, release it. Returns warnings."""
+        """Log the last step trained if it has no metrics line yet (the run's latest iteration is that of its
+        latest.npz), save latest.npz (if anything new), mark the run's status, release it. Returns warnings."""
         warnings: list[str] = []
         if self.writer.closed:
             return warnings
+        unlogged, self._unlogged = self._unlogged, None
+        if unlogged is not None and unlogged[0].iteration == self.trainer.iteration:
+            self._log(*unlogged, warnings)
         if self.saved_at != self.trainer.iteration or not self._extras_saved:
             self.save_latest(warnings)
         # The writer lets go of its files and lock even when run.json cannot be written.

@@ -24,12 +24,12 @@ def made_model(window, qtbot, corpus_file, **overrides):
     qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
     use_small_settings(window, **{**HELD_OUT, **overrides})
     window.step_once()
-    qtbot.waitUntil(lambda: window.trainer is not None and bool(window.baselines.bits), timeout=15_000)
+    qtbot.waitUntil(lambda: window.session.has_model and bool(window.baselines.bits), timeout=15_000)
     return window
 
 
 def expected_bits(window) -> dict[int, float]:
-    corpus, cfg = window.corpus, window.trainer.config
+    corpus, cfg = window.corpus, window.session.model.config
     n_train = train_length(len(corpus), cfg.val_fraction)
     return ngram.held_out_bits(corpus.data, len(corpus.vocab), n_train, n_train + cfg.eval_chars, ngram.DEFAULT_ORDERS)
 
@@ -85,7 +85,7 @@ def test_a_run_written_by_the_app_records_the_baselines_in_run_json(make_window,
     window = made_model(make_window(), qtbot, small_corpus_file)
     bits = window.baselines.bits
     window.start()
-    qtbot.waitUntil(lambda: window.session.run_path is not None and window.trainer.iteration >= 20, timeout=15_000)
+    qtbot.waitUntil(lambda: window.session.run_path is not None and window.session.iteration >= 20, timeout=15_000)
     path = os.path.join(window.session.run_path, "run.json")
     qtbot.waitUntil(lambda: "baselines" in json.loads(open(path).read()), timeout=10_000)
     window.pause()
@@ -99,7 +99,7 @@ def test_a_model_without_held_out_part_draws_no_baselines(make_window, qtbot, sm
     window.reset_model()
     use_small_settings(window, val_fraction=0.0)  # the lesson's min-char-rnn: nothing held out
     window.step_once()
-    qtbot.waitUntil(lambda: window.trainer is not None and window.trainer.iteration >= 1, timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.has_model and window.session.iteration >= 1, timeout=10_000)
     assert not window.loss_panel.baseline_lines and not window.baselines.bits
     assert window.session.baselines is None
     label = window.baselines.label  # says why there are none instead of staying silent

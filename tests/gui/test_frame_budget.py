@@ -160,7 +160,7 @@ def test_window_slows_its_redraws_while_training_is_costly_and_restores_them_on_
     assert window._heatmap_min_interval == main_window.HEATMAP_MIN_INTERVAL
     assert window._samples_min_interval == 0.0 and window._status_min_interval == 0.0
     # Paused, the plot shows every iteration trained.
-    qtbot.waitUntil(lambda: len(window.loss_panel.history) == window.trainer.iteration, timeout=5000)
+    qtbot.waitUntil(lambda: len(window.loss_panel.history) == window.session.iteration, timeout=5000)
     window.refresh_now()
     _, y = window.loss_panel.raw_curve.getOriginalDataset()
     assert len(y) > 0 and np.isfinite(y).all()

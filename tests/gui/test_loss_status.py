@@ -15,16 +15,16 @@ def _train_fast(make_window, qtbot, iterations):
     qtbot.waitUntil(lambda: not window.is_loading and window.corpus is not None, timeout=60_000)
     window.settings_panel.apply_preset("fast")
     window.start()
-    qtbot.waitUntil(lambda: window.trainer is not None and window.trainer.iteration >= iterations, timeout=120_000)
-    window.pause()
-    qtbot.waitUntil(lambda: len(window.loss_panel.history) == window.trainer.iteration, timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.has_model and window.session.iteration >= iterations, timeout=120_000)
+    window.pause()  # every row up to the pause is delivered before it returns
+    qtbot.waitUntil(lambda: len(window.loss_panel.history) == window.session.iteration, timeout=10_000)
     window.refresh_now()
     return window
 
 
 def test_status_shows_the_plotted_moving_average_and_the_latest_held_out_bits(make_window, qtbot):
     window = _train_fast(make_window, qtbot, 420)
-    T = window.trainer.config.seq_length
+    T = window.session.model.config.seq_length
     panel = window.loss_panel
     assert panel.units == "lesson"
     _, ema = panel.ema_curve.getOriginalDataset()  # the orange curve, in the lesson's units
@@ -34,7 +34,7 @@ def test_status_shows_the_plotted_moving_average_and_the_latest_held_out_bits(ma
     text = window.loss_label.text()
     assert text == f"Loss {average:.3f} bits/char · held-out {held_out:.3f}", text
     # The misleading figure was the lesson's 0.999-smoothed loss: far above both here.
-    lagging = window.trainer.smooth_loss / T / LN2
+    lagging = window.session.last_progress.smooth_loss[-1] / T / LN2  # the engine's, at the last iteration
     shown = [float(v) for v in re.findall(r"\d+\.\d+", text)]
     assert lagging > max(shown) + 0.5, (lagging, shown)
 

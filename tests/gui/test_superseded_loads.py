@@ -57,7 +57,7 @@ def test_a_checkpoint_dropped_while_the_startup_corpus_loads_opens_it(make_windo
     first.start()
     wait_iterations(first, qtbot, 30)
     first.pause()
-    saved = first.trainer.iteration
+    saved = first.session.iteration
     checkpoint = tmp_path / "saved.npz"
     assert first.save_checkpoint(path=str(checkpoint))
     first.close()
@@ -68,12 +68,13 @@ def test_a_checkpoint_dropped_while_the_startup_corpus_loads_opens_it(make_windo
     qtbot.waitUntil(held_file.entered.is_set, timeout=10_000)
     assert second.is_loading
     assert drop(second, checkpoint)  # the checkpoint needs its own text: that load supersedes the startup one
-    qtbot.waitUntil(lambda: second.trainer is not None and not second.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: second.session.has_model and not second.is_loading, timeout=10_000)
     held_file.release.set()
     qtbot.waitUntil(lambda: not any(t.objectName() == "charrnn-corpus-loader" and t.isRunning()
                                     for t in _threads()), timeout=10_000)
     qtbot.wait(50)
-    assert second.trainer.iteration == saved and second.checkpoint_path == str(checkpoint)
+    assert second.session.iteration == saved and second.checkpoint_path == str(checkpoint)
+    assert engine_iteration(second, qtbot) == saved  # the engine opened the checkpoint itself
     assert second.corpus.name == "small.txt" and dialogs.messages == []
 
 
@@ -90,13 +91,21 @@ def test_a_checkpoint_of_the_text_in_use_opened_while_another_text_loads_wins(ma
     w.open_corpus_path(str(held_file.path))
     qtbot.waitUntil(held_file.entered.is_set, timeout=10_000)
     w.open_checkpoint(path=str(checkpoint))  # opened at once (its text is in use); the held load is dropped
-    assert not w.is_loading and w.checkpoint_path == str(checkpoint) and w.trainer.iteration == 1
+    assert not w.is_loading and w.checkpoint_path == str(checkpoint) and w.session.iteration == 1
     held_file.release.set()
     qtbot.waitUntil(lambda: not any(t.objectName() == "charrnn-corpus-loader" and t.isRunning()
                                     for t in _threads()), timeout=10_000)
     qtbot.wait(50)
-    assert w.corpus.name == "small.txt" and w.trainer is not None and w.trainer.iteration == 1
+    assert w.corpus.name == "small.txt" and w.session.has_model and w.session.iteration == 1
+    assert engine_iteration(w, qtbot) == 1
     assert dialogs.messages == []
+
+
+def engine_iteration(window, qtbot) -> int:
+    """The iteration of the model in the window's engine, once it has opened."""
+    client = window.session.client
+    qtbot.waitUntil(lambda: client.info is not None, timeout=10_000)
+    return client.status().value.iteration
 
 
 def _threads():
@@ -127,7 +136,7 @@ def test_a_checkpoint_whose_text_is_gone_leaves_the_load_under_way_alone(make_wi
     first.open_corpus_path(str(gone))
     qtbot.waitUntil(lambda: not first.is_loading, timeout=10_000)
     first.step_once()
-    qtbot.waitUntil(lambda: first.trainer is not None and first.state == "paused", timeout=10_000)
+    qtbot.waitUntil(lambda: first.session.iteration == 1 and first.state == "paused", timeout=10_000)
     checkpoint = tmp_path / "orphan.npz"
     assert first.save_checkpoint(path=str(checkpoint))
     first.close()

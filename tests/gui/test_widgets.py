@@ -79,7 +79,7 @@ def test_status_bar_shows_iteration_epoch_speed_loss_bits_and_time(make_window, 
     assert window.elapsed_label.text().startswith("Elapsed 0:00:0")
     window.pause()
     window.refresh_now()
-    assert window.iteration_label.text() == f"Iteration {window.trainer.iteration}"
+    assert window.iteration_label.text() == f"Iteration {window.session.iteration}"
 
 
 def test_settings_that_need_new_weights_are_locked_while_a_model_exists(make_window, qtbot):
@@ -87,7 +87,7 @@ def test_settings_that_need_new_weights_are_locked_while_a_model_exists(make_win
     panel = window.settings_panel
     assert panel.hidden_spin.isEnabled() and panel.preset_combo.isEnabled()
     window.step_once()
-    qtbot.waitUntil(lambda: window.trainer is not None and window.trainer.iteration == 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.session.has_model and window.session.iteration == 1, timeout=5000)
     for w in (panel.hidden_spin, panel.seq_spin, panel.batch_spin, panel.optimizer_combo, panel.clip_spin,
               panel.seed_spin, panel.dtype_combo, panel.preset_combo):
         assert not w.isEnabled()
@@ -95,7 +95,7 @@ def test_settings_that_need_new_weights_are_locked_while_a_model_exists(make_win
     for w in (panel.lr_spin, panel.temperature_spin, panel.sample_length_spin, panel.sample_every_spin):
         assert w.isEnabled()
     window.reset_model()  # one iteration unsaved: asks (the test answers Yes)
-    assert window.trainer is None and panel.hidden_spin.isEnabled()
+    assert not window.session.has_model and window.session.client is None and panel.hidden_spin.isEnabled()
 
 
 def test_one_click_on_a_preset_sets_every_field(make_window):
@@ -108,7 +108,7 @@ def test_one_click_on_a_preset_sets_every_field(make_window):
     assert panel.lr_spin.text() == "0.003"
 
 
-def test_live_settings_reach_the_running_trainer(make_window, qtbot, small_corpus_file):
+def test_live_settings_reach_the_running_engine(make_window, qtbot, small_corpus_file):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
     qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
@@ -119,9 +119,11 @@ def test_live_settings_reach_the_running_trainer(make_window, qtbot, small_corpu
     panel.temperature_spin.setValue(0.5)
     panel.sample_length_spin.setValue(17)
     panel.sample_every_spin.setValue(7)
-    qtbot.waitUntil(lambda: window.trainer.sample_every == 7, timeout=5000)
-    t = window.trainer
-    assert (t.learning_rate, t.temperature, t.sample_length) == (0.02, 0.5, 17)
+    client = window.session.client
+    qtbot.waitUntil(lambda: client.status().value.live["sample_every"] == 7, timeout=5000)  # the engine's own
+    status = client.status().value
+    assert status.learning_rate == 0.02 and status.state == "running"
+    assert (status.live["learning_rate"], status.live["temperature"], status.live["sample_length"]) == (0.02, 0.5, 17)
     records = window.samples_panel.records
     qtbot.waitUntil(lambda: bool(records) and len(records[-1].text) == 17, timeout=5000)
 
@@ -130,13 +132,13 @@ def test_loss_plot_switches_units_and_log_scale(make_window, qtbot, small_corpus
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
     qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
-    window.worker or window.step_once()
-    qtbot.waitUntil(lambda: window.trainer is not None and window.trainer.iteration == 1, timeout=5000)
-    window.worker.step(49)
+    window.step_once()
+    qtbot.waitUntil(lambda: window.session.has_model and window.session.iteration == 1, timeout=5000)
+    window.session.step(49)
     qtbot.waitUntil(lambda: len(window.loss_panel.history) == 50, timeout=5000)
     panel = window.loss_panel
     panel.refresh()
-    T = window.trainer.config.seq_length
+    T = window.session.model.config.seq_length
     nats = panel.history.loss.view
     _, y = panel.raw_curve.getOriginalDataset()
     np.testing.assert_allclose(y, nats * T)  # the lesson's summed loss
@@ -167,12 +169,12 @@ def test_loss_plot_redraws_on_its_timer_not_per_iteration(make_window, qtbot, sm
     monkeypatch.setattr(window.loss_panel.raw_curve, "setData", lambda *a, **k: (calls.append(1), real(*a, **k)))
     window.start()
     started = time.perf_counter()
-    qtbot.waitUntil(lambda: window.trainer.iteration >= 300 and len(calls) >= 2, timeout=30_000)
+    qtbot.waitUntil(lambda: window.session.iteration >= 300 and len(calls) >= 2, timeout=30_000)
     window.pause()
     took = time.perf_counter() - started
     # At most one redraw per refresh interval (about 10 a second), whatever the iteration rate: a busy machine only
     # makes the timer fire less often (a coarse Qt timer may fire up to 5% early).
-    assert len(calls) <= took / (0.95 * LOSS_REFRESH_MS / 1000) + 2, (len(calls), took, window.trainer.iteration)
+    assert len(calls) <= took / (0.95 * LOSS_REFRESH_MS / 1000) + 2, (len(calls), took, window.session.iteration)
     for curve in (window.loss_panel.raw_curve, window.loss_panel.smooth_curve):
         assert curve.opts["autoDownsample"] and curve.opts["downsampleMethod"] == "peak" and curve.opts["clipToView"]
 
@@ -405,9 +407,10 @@ def test_exports_write_csv_and_png(make_window, qtbot, dialogs, small_corpus_fil
     window.open_corpus_path(str(small_corpus_file))
     qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
     window.step_once()
-    qtbot.waitUntil(lambda: window.trainer is not None and window.trainer.iteration == 1, timeout=5000)
-    window.worker.step(29)
-    qtbot.waitUntil(lambda: window.trainer.iteration == 30 and not window.worker.is_running, timeout=5000)
+    qtbot.waitUntil(lambda: window.session.has_model and window.session.iteration == 1, timeout=5000)
+    with qtbot.waitSignal(window.session.client.paused, timeout=5000):  # the Step's 29 iterations done
+        window.session.step(29)
+    assert window.session.iteration == 30 and window.state == "paused"
     dialogs.save_paths += [str(tmp_path / "loss.csv"), str(tmp_path / "loss.png")]
     window.export_csv_action.trigger()
     window.export_png_action.trigger()
