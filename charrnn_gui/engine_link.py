@@ -36,7 +36,8 @@ from core.engine_process import OPEN_FAILED, OPENED
 
 MAX_ROWS = 20_000  # progress rows waiting for the window, at most (then thinned)
 MAX_SAMPLES = 32  # samples waiting for the window (the newest kept)
-MAX_FLOWS = 16  # gradient-flow measurements waiting (the newest kept)
+MAX_FLOWS = 1024  # gradient-flow measurements waiting (the newest kept): a 20 ms batch of a small model measuring
+# every iteration already carries dozens, and the window draws and exports every one it gets
 MAX_EVENTS = 256  # events and unclaimed answers waiting (the newest kept)
 SEND_TIMEOUT = 2.0  # a send to a child that stopped reading fails after this many seconds
 PIPE_BYTES = 4 << 20  # the child's socket send buffer asked for (samples make ~4 MB/s at the lesson's preset)

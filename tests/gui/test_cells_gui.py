@@ -13,7 +13,7 @@ from charrnn_gui.heatmap import HiddenHeatmap
 from charrnn_gui.inspector import InspectorPanel
 from charrnn_gui.settings_panel import CELL_TIPS, SettingsPanel
 from charrnn_gui.states import STATE_LABELS, scale_for
-from core.model import STATE_NAMES, STATE_RANGES
+from core.model import STATE_NAMES, STATE_RANGES, describe
 from core.probe import probe, rank_span
 
 from .helpers import SMALL_TEXT, open_file_via_dialog, shown, use_small_settings, wait_iterations
@@ -141,7 +141,7 @@ def test_a_checkpoint_reopens_with_its_cell_and_layers_shown(make_window, qtbot,
     use_small_settings(w, cell="lstm", num_layers=2, dropout=0.1)
     open_file_via_dialog(w, dialogs, qtbot, small_corpus_file)
     w.step_once()
-    qtbot.waitUntil(lambda: w.trainer is not None and w.trainer.iteration >= 1 and w.state != "running",
+    qtbot.waitUntil(lambda: w.session.has_model and w.session.iteration >= 1 and w.state != "running",
                     timeout=10_000)
     path = tmp_path / "lstm.npz"
     assert w.save_checkpoint(path=str(path))
@@ -149,11 +149,15 @@ def test_a_checkpoint_reopens_with_its_cell_and_layers_shown(make_window, qtbot,
     other = make_window()  # small settings: rnn, one layer
     open_file_via_dialog(other, dialogs, qtbot, small_corpus_file)
     assert other.settings_panel.cell_combo.currentData() == "rnn"
-    other.open_checkpoint(path=str(path))
+    with qtbot.waitSignal(other.session.checkpointOpened, timeout=10_000):  # once its engine has opened it
+        other.open_checkpoint(path=str(path))
     s = other.settings_panel
     assert (s.cell_combo.currentData(), s.layers_spin.value(), s.dropout_spin.value()) == ("lstm", 2, 0.1)
     assert not s.cell_combo.isEnabled()  # a model exists
-    assert other.trainer.arch.cell == "lstm" and other.trainer.arch.layers == 2
+    cfg = other.session.model.config
+    assert (cfg.cell, cfg.num_layers) == ("lstm", 2)
+    arch = describe(other.session.weights()[1])  # the weights the engine opened
+    assert arch.cell == "lstm" and arch.layers == 2
 
 
 # --- the heatmap ------------------------------------------------------------------------------------
@@ -358,9 +362,11 @@ def test_every_view_works_for_a_two_layer_gated_model_trained_from_the_app(make_
     wait_iterations(w, qtbot, 300, timeout=60_000)
     qtbot.waitUntil(lambda: len(probed) >= 2, timeout=15_000)  # auto re-run, with every layer's states
     w.pause()
-    assert w.trainer.arch == (cell, 2, 16, len(w.corpus.vocab))
+    cfg = w.session.model.config
+    assert (cfg.cell, cfg.num_layers, cfg.hidden_size, len(w.session.model.vocab)) == (cell, 2, 16, len(w.corpus.vocab))
+    assert describe(w.session.weights()[1]) == (cell, 2, 16, len(w.corpus.vocab))  # the engine's model
     assert set(probed) == {2}
-    qtbot.waitUntil(lambda: len(w.loss_panel.history) == w.trainer.iteration, timeout=5000)
+    qtbot.waitUntil(lambda: len(w.loss_panel.history) == w.session.iteration, timeout=5000)
     assert np.isfinite(w.loss_panel.history.loss.view).all()
     assert len(w.samples_panel.records) >= 10
     w.refresh_now()

@@ -26,7 +26,7 @@ def window(small_window):
 def train_and_pause(window, qtbot, n):
     window.start()
     wait_iterations(window, qtbot, n)
-    with qtbot.waitSignal(window.worker.paused, timeout=10_000):
+    with qtbot.waitSignal(window.session.client.paused, timeout=10_000):
         window.pause()
 
 
@@ -42,10 +42,12 @@ def test_the_scatter_shows_one_point_per_unit_per_gate_of_the_chosen_layer(windo
     train_and_pause(window, qtbot, 5)
     panel = window.saturation_panel
     window.tabs.setCurrentWidget(panel)
-    qtbot.waitUntil(lambda: panel.iteration == window.trainer.iteration and not panel.busy, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.iteration == window.session.iteration and not panel.busy, timeout=10_000)
     assert panel.stack.currentWidget() is panel.plot
     assert [panel.layer_combo.itemData(i) for i in range(panel.layer_combo.count())] == [0, 1]
-    expected = gate_saturation(window.trainer.params, held_out_ids(window.trainer))  # what core reads, same weights
+    iteration, params = window.session.weights()  # the engine's copy of the paused weights
+    assert iteration == panel.iteration
+    expected = gate_saturation(params, held_out_ids(window.session.model))  # what core reads, same weights
     for layer in (0, 1):
         panel.layer_combo.setCurrentIndex(layer)
         for g in GATE_ORDER:
@@ -57,7 +59,7 @@ def test_the_scatter_shows_one_point_per_unit_per_gate_of_the_chosen_layer(windo
             np.testing.assert_array_equal(y, expected.right[layer][g])
     legend = [label.text for _, label in panel.legend.items]
     assert [t.split(":")[0] for t in legend] == list(gates)
-    assert f"iteration {window.trainer.iteration:,}" in panel.info.text()
+    assert f"iteration {window.session.iteration:,}" in panel.info.text()
 
 
 def test_the_tanh_rnn_shows_a_message_instead_of_a_plot(window, qtbot):
@@ -71,7 +73,7 @@ def test_the_tanh_rnn_shows_a_message_instead_of_a_plot(window, qtbot):
     assert not panel.layer_combo.isEnabled()
     qtbot.wait(500)  # five timer periods while it trains: no gates to read, so no more readings (nor weight copies)
     assert panel.computations == 1
-    with qtbot.waitSignal(window.worker.paused, timeout=10_000):
+    with qtbot.waitSignal(window.session.client.paused, timeout=10_000):
         window.pause()
 
 
@@ -90,7 +92,7 @@ def test_nothing_is_computed_while_the_tab_is_hidden(window, qtbot):
     hidden_at = panel.computations
     qtbot.wait(600)
     assert panel.computations == hidden_at
-    with qtbot.waitSignal(window.worker.paused, timeout=10_000):
+    with qtbot.waitSignal(window.session.client.paused, timeout=10_000):
         window.pause()
 
 
@@ -113,7 +115,7 @@ def test_a_new_model_and_no_model_are_followed(window, qtbot):
     train_and_pause(window, qtbot, 2)
     qtbot.waitUntil(lambda: panel.plot.isVisible() and panel.result is not None, timeout=10_000)
     window.reset_model()  # discards the model: Start makes a new one
-    qtbot.waitUntil(lambda: window.trainer is None, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.has_model, timeout=10_000)
     assert panel.message.isVisible() and panel.message.text() == NO_MODEL and panel.result is None
 
 

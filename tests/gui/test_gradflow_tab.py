@@ -13,6 +13,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 import core
+from charrnn_gui.gradflow_panel import MAX_ROWS
 from core.experiments import experiment
 
 from .helpers import use_small_settings
@@ -36,8 +37,8 @@ def wait_for_flows(window, qtbot, n=1, timeout=20_000):
 
 
 def pause_and_settle(window, qtbot):
-    """Pause a running training and take in everything the worker sent before it parked."""
-    with qtbot.waitSignal(window.worker.paused, timeout=10_000):  # queued after its last measurements
+    """Pause a running training and take in everything the engine sent before it paused."""
+    with qtbot.waitSignal(window.session.client.paused, timeout=10_000):  # sent after its last measurements
         window.pause()
 
 
@@ -67,7 +68,8 @@ def test_exploding_experiment_diverges_pauses_saying_why_and_the_flow_plot_is_po
     assert window.tabs.currentWidget() is window.gradflow_panel
     assert window.settings_panel.config() == experiment("exploding").config  # a normal run of that config
     qtbot.waitUntil(lambda: bool(dialogs.texts("warning")), timeout=30_000)
-    assert window.state == "paused" and window.trainer.diverged
+    assert window.state == "paused" and window.session.diverged_reason
+    assert window.session.client.status().value.diverged  # the engine says so too, and waits
     (why,) = dialogs.texts("warning")
     assert "diverged" in why and "clipping is off" in why and "largest singular value" in why
     assert "exploded" in why and "set a gradient clip" in why
@@ -82,7 +84,8 @@ def test_exploding_experiment_diverges_pauses_saying_why_and_the_flow_plot_is_po
     assert y[-1] > 1e3 * y[0]  # the last prediction's gradient is far larger 199 steps back: it explodes
     flow = window.session.flows.latest
     assert flow.whh_sigma_max == pytest.approx(1.5, rel=1e-3)
-    assert window.gradflow_panel.paths["h"].image.image.shape == (len(window.session.flows), T)
+    rows = min(len(window.session.flows), MAX_ROWS)  # one row per measurement, at most MAX_ROWS spread over the run
+    assert window.gradflow_panel.paths["h"].image.image.shape == (rows, T)
     sigma_x, sigma_y = window.gradflow_panel.health_curves["whh_sigma_max"].getOriginalDataset()
     assert list(sigma_x) == [f.iteration for f in window.session.flows.flows] and sigma_y[0] == pytest.approx(1.5,
                                                                                                                rel=1e-3)
@@ -109,7 +112,7 @@ def test_lstm_experiment_shows_the_h_path_and_the_cell_path_side_by_side(window,
     wait_for_flows(window, qtbot)
     window.pause()
     window.refresh_now()
-    assert window.trainer.config.cell == "lstm" and window.trainer.config.hidden_size == 100
+    assert window.session.model.config.cell == "lstm" and window.session.model.config.hidden_size == 100
     h_plot = window.findChild(QWidget, "gradientFlowPlot")
     c_plot = window.findChild(QWidget, "gradientFlowPlotC")
     assert h_plot.isVisible() and c_plot.isVisible()
@@ -147,12 +150,12 @@ def test_gradient_flow_every_is_a_live_setting_and_zero_stops_measuring(window, 
     window.start()
     wait_for_flows(window, qtbot, 3)
     panel.grad_flow_spin.setValue(0)  # while training
-    qtbot.waitUntil(lambda: window.trainer.grad_flow_every == 0, timeout=5000)
+    qtbot.waitUntil(lambda: window.session.client.status().value.live["grad_flow_every"] == 0, timeout=5000)
     pause_and_settle(window, qtbot)
-    n, last = len(window.session.flows), window.trainer.iteration
+    n, last = len(window.session.flows), window.session.iteration
     assert all(f.iteration % 3 == 0 for f in window.session.flows.flows)
     window.start()
-    qtbot.waitUntil(lambda: window.trainer.iteration >= last + 30, timeout=15_000)
+    qtbot.waitUntil(lambda: window.session.iteration >= last + 30, timeout=15_000)
     pause_and_settle(window, qtbot)
     assert len(window.session.flows) == n
 
@@ -162,9 +165,9 @@ def test_measurements_reach_the_window_in_batches_not_one_signal_per_iteration(w
     batches = []
     window.session.gradFlowed.connect(lambda flows: batches.append(len(flows)))
     window.start()
-    qtbot.waitUntil(lambda: window.trainer.iteration >= 150, timeout=20_000)
+    qtbot.waitUntil(lambda: window.session.iteration >= 150, timeout=20_000)
     window.pause()
-    qtbot.waitUntil(lambda: len(window.session.flows) == window.trainer.iteration, timeout=5000)
+    qtbot.waitUntil(lambda: len(window.session.flows) == window.session.iteration, timeout=5000)
     assert sum(batches) == len(window.session.flows) >= 150
     assert len(batches) < len(window.session.flows) / 2  # throttled with the progress, several per signal
     assert [f.iteration for f in window.session.flows.flows] == list(range(len(window.session.flows)))
@@ -181,7 +184,8 @@ def test_plot_items_are_made_once_and_only_their_data_changes(window, qtbot):
     window.pause()
     window.refresh_now()
     assert [id(i) for i in panel.curve_plot.getPlotItem().listDataItems()] == items
-    assert panel.paths["h"].image is image and image.image.shape[0] == len(window.session.flows)
+    # one row per measurement (a fast engine may have measured more than the heatmap's MAX_ROWS before the pause)
+    assert panel.paths["h"].image is image and image.image.shape[0] == min(len(window.session.flows), MAX_ROWS)
     trail = [item.getOriginalDataset()[1] for item in panel.paths["h"].trail]
     flows = window.session.flows.flows
     for age, y in enumerate(reversed(trail), start=1):  # the trail holds the measurements before the latest
@@ -230,7 +234,7 @@ def test_the_heatmap_exports_as_png_and_the_numbers_as_csv(window, qtbot, dialog
     with open(table, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     flows = window.session.flows.flows
-    T = window.trainer.config.seq_length
+    T = window.session.model.config.seq_length
     assert len(rows) == 1 + len(flows)
     header = rows[0]
     assert header[:7] == ["iteration", "whh_sigma_max", "tanh_derivative_mean", "saturated_fraction",
@@ -245,17 +249,19 @@ def test_the_heatmap_exports_as_png_and_the_numbers_as_csv(window, qtbot, dialog
 
 def test_an_experiment_asks_before_it_replaces_unsaved_training(window, qtbot, dialogs):
     window.step_once()
-    qtbot.waitUntil(lambda: window.trainer is not None and window.trainer.iteration == 1, timeout=10_000)
-    model = window.trainer
+    qtbot.waitUntil(lambda: window.session.has_model and window.session.iteration == 1, timeout=10_000)
+    model, client = window.session.model, window.session.client
     dialogs.answer = QMessageBox.StandardButton.Cancel
     assert not window.start_experiment("clipping")
-    assert window.trainer is model and dialogs.questions
+    assert window.session.model is model and window.session.client is client and dialogs.questions
+    assert window.session.iteration == 1
     dialogs.answer = None
     assert window.start_experiment("clipping")
-    assert window.trainer is not model and window.trainer.config == experiment("clipping").config
-    qtbot.waitUntil(lambda: window.trainer.iteration >= 5, timeout=20_000)
+    assert window.session.model is not model and window.session.model.config == experiment("clipping").config
+    qtbot.waitUntil(lambda: window.session.iteration >= 5, timeout=20_000)
     window.pause()
-    assert window.trainer.diverged is None  # clipping rescues it
+    assert window.session.diverged_reason is None  # clipping rescues it
+    assert window.session.client.status().value.diverged is None
 
 
 def test_an_experiment_on_a_text_too_short_for_its_windows_says_so(make_window, qtbot, tmp_path, dialogs):
@@ -266,7 +272,8 @@ def test_an_experiment_on_a_text_too_short_for_its_windows_says_so(make_window, 
     qtbot.waitUntil(lambda: not window.is_loading and window.corpus.name == "short.txt", timeout=10_000)
     assert not window.start_experiment("vanishing")
     (text,) = dialogs.texts("warning")
-    assert "Vanishing" in text and window.trainer is None and window.state == "idle"
+    assert "Vanishing" in text and not window.session.has_model and window.session.client is None
+    assert window.state == "idle"
 
 
 def test_a_very_long_run_keeps_a_bounded_evenly_thinned_history():
@@ -277,7 +284,7 @@ def test_a_very_long_run_keeps_a_bounded_evenly_thinned_history():
         return GradFlow(i, np.ones(3), np.zeros(3), 1.0, 1.0, 0.0, 0.0, 1.0)
 
     history = FlowHistory()
-    for start in range(0, 3 * MAX_FLOWS, 50):  # batches as the worker sends them
+    for start in range(0, 3 * MAX_FLOWS, 50):  # batches as the engine sends them
         history.add([flow(i) for i in range(start, start + 50)])
     its = history.iterations()
     assert len(history) <= MAX_FLOWS and its[0] == 0 and its[-1] == 3 * MAX_FLOWS - 1

@@ -64,7 +64,7 @@ def test_left_column_shows_every_control_whole(make_window, qtbot, size, point_s
     _settle(qtbot)
     assert column_clipping(window) == []
     window.step_once()  # a model exists: the shape is locked and the lock note shows
-    qtbot.waitUntil(lambda: window.trainer is not None and window.trainer.iteration == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.has_model and window.session.iteration == 1, timeout=10_000)
     _settle(qtbot)
     assert window.settings_panel.lock_note.isVisible()
     assert column_clipping(window) == []

@@ -34,18 +34,20 @@ def test_probing_while_paused_reads_the_current_weights_on_held_out_text(make_wi
     w = trained_window(make_window, qtbot, dialogs, small_corpus_file)
     w.pause()
     w.tabs.setCurrentWidget(w.inspector)
-    assert w.inspector.text_edit.toPlainText() == default_probe_text(w.trainer)
+    assert w.inspector.text_edit.toPlainText() == default_probe_text(w.session.model)
     w.inspector.run_button.click()
-    expected = probe(w.trainer.params, w.trainer.vocab, w.inspector.text_edit.toPlainText())
+    iteration, params = w.session.weights()  # the engine's copy of the paused weights
+    expected = probe(params, w.session.model.vocab, w.inspector.text_edit.toPlainText())
     assert np.array_equal(w.inspector.result.hidden, expected.hidden)  # (L, H)
-    assert f"iteration {w.trainer.iteration:,}" in w.inspector.info_label.text()
+    assert iteration == w.session.iteration >= 60
+    assert f"iteration {iteration:,}" in w.inspector.info_label.text()
 
 
 def test_probing_while_training_runs_does_not_stop_it(make_window, qtbot, dialogs, small_corpus_file):
     w = trained_window(make_window, qtbot, dialogs, small_corpus_file)
     assert w.inspector.run()
-    assert w.inspector.result.hidden.shape[1] == w.trainer.config.hidden_size
-    before = w.trainer.iteration
+    assert w.inspector.result.hidden.shape[1] == w.session.model.config.hidden_size
+    before = w.session.iteration
     wait_iterations(w, qtbot, before + 20)
     assert w.state == "running"
 
@@ -79,7 +81,7 @@ def test_auto_rerun_keeps_up_with_training(make_window, qtbot, dialogs, small_co
     w.inspector.auto_check.setChecked(True)
     w.inspector.auto_spin.setValue(50)
     probed = []
-    w.inspector.probed.connect(lambda result: probed.append(w.trainer.iteration))
+    w.inspector.probed.connect(lambda result: probed.append(w.session.iteration))
     w.start()
     qtbot.waitUntil(lambda: len(probed) >= 3, timeout=15_000)
     w.pause()
@@ -95,10 +97,12 @@ def test_a_reset_model_is_read_afresh(make_window, qtbot, dialogs, small_corpus_
     assert not w.inspector.run()
     assert "No model yet" in w.inspector.message()
     w.step_once()
-    qtbot.waitUntil(lambda: w.trainer is not None and w.trainer.iteration >= 1, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session.has_model and w.session.iteration >= 1, timeout=10_000)
     w.pause()
     assert w.inspector.run()
-    expected = probe(w.trainer.params, w.trainer.vocab, w.inspector.text_edit.toPlainText())
+    iteration, params = w.session.weights()
+    assert iteration == 1
+    expected = probe(params, w.session.model.vocab, w.inspector.text_edit.toPlainText())
     assert np.array_equal(w.inspector.result.hidden, expected.hidden)
 
 
@@ -120,5 +124,5 @@ def test_before_training_the_probe_text_is_already_the_held_out_passage(make_win
     shown = w.inspector.text_edit.toPlainText()
     assert shown and shown in small_corpus_file.read_text()
     w.step_once()
-    qtbot.waitUntil(lambda: w.trainer is not None and w.trainer.iteration >= 1, timeout=10_000)
-    assert w.inspector.text_edit.toPlainText() == shown == default_probe_text(w.trainer)
+    qtbot.waitUntil(lambda: w.session.has_model and w.session.iteration >= 1, timeout=10_000)
+    assert w.inspector.text_edit.toPlainText() == shown == default_probe_text(w.session.model)

@@ -25,11 +25,21 @@ def trained(window, qtbot, n=3, **settings):
     window.step_once()
     wait_iterations(window, qtbot, 1)
     for _ in range(n - 1):
-        it = window.trainer.iteration
+        it = window.session.iteration
         qtbot.waitUntil(lambda: window.state != "running", timeout=10_000)
         window.step_once()
         wait_iterations(window, qtbot, it + 1)
     qtbot.waitUntil(lambda: window.state != "running", timeout=10_000)
+
+
+def core_trainer(window, n):
+    """The model's training redone in this process: a core Trainer of the same text and settings after n steps."""
+    import core
+
+    trainer = core.Trainer.from_corpus(window.corpus, window.session.model.config)
+    for _ in range(n):
+        trainer.step()
+    return trainer
 
 
 def shown_view(window, qtbot):
@@ -54,9 +64,16 @@ def test_unrolled_tab_is_a_panel_named_for_tests(window):
 def test_view_shows_the_next_training_window_with_cores_numbers(window, qtbot, cell, layers):
     trained(window, qtbot, cell=cell, num_layers=layers)
     view = shown_view(window, qtbot)
-    t = window.trainer
+    peeked = window.session.peek()  # the engine's own copy of the weights and its next window
+    assert peeked.iteration == view.input.iteration == 3
+    t = core_trainer(window, 3)  # the same training in this process: the window is really the next one
     ids, targets, state0 = peek_window(t)
-    u = unroll(t.params, ids, targets, state0)
+    np.testing.assert_array_equal(peeked.ids, ids)
+    np.testing.assert_array_equal(peeked.targets, targets)
+    np.testing.assert_array_equal(peeked.state0, state0)
+    for name, p in t.params.items():
+        np.testing.assert_array_equal(peeked.params[name], p)
+    u = unroll(peeked.params, peeked.ids, peeked.targets, peeked.state0)
     c = view.canvas
     assert len(c.columns) == c.window_steps == t.config.seq_length
     assert [col.input for col in c.columns] == list(ids) and [col.target for col in c.columns] == list(targets)
@@ -94,7 +111,7 @@ def test_training_one_step_while_stepping_through_shows_the_new_weights_window(w
     window.step_once()  # the toolbar's Step trains one iteration
     qtbot.waitUntil(lambda: view.input.iteration == shown + 1, timeout=10_000)
     assert view.live_check.isChecked() and view.canvas.forward == view.canvas.window_steps
-    assert window.trainer.iteration == shown + 1
+    assert window.session.iteration == window.session.peek().iteration == shown + 1
 
 
 def test_the_truncation_boundary_gives_the_dropped_gradient(window, qtbot):
@@ -149,10 +166,11 @@ def test_sampled_steps_continue_the_window_at_the_chosen_temperature(window, qtb
     for _ in range(3):
         view.sample_step()
     cols = view.canvas.columns
-    t = window.trainer
-    ids, _, state0 = peek_window(t)
+    peeked = window.session.peek()  # the engine's weights and window (paused: the ones the view shows)
+    assert peeked.iteration == view.input.iteration
+    ids, state0 = peeked.ids, peeked.state0
     read = list(ids) + [col.input for col in cols[len(ids):]]  # the window, then the characters fed back
-    u = unroll(t.params, read, read, state0)  # one pass over all of it, from the same carried state
+    u = unroll(peeked.params, read, read, state0)  # one pass over all of it, from the same carried state
     for k, col in enumerate(cols[len(ids):], start=len(ids)):
         assert np.allclose(col.probs, temperature_probs(u.scores[k], 0.5))
         assert np.allclose(col.states[0]["h"], u.states[0]["h"][k])
@@ -165,12 +183,12 @@ def test_your_own_text_is_unrolled_from_zero_and_unknown_characters_are_explaine
     view.text_edit.returnPressed.emit()
     c = view.canvas
     assert len(c.columns) == 6 and not c.state0.any()
-    assert window.trainer.vocab.decode([col.input for col in c.columns]) == "The ca"
+    assert window.session.model.vocab.decode([col.input for col in c.columns]) == "The ca"
     view.text_edit.setText("Zebra ☃")
     view.text_edit.returnPressed.emit()
     assert "Cannot unroll this text" in view.info.text() and "☃" in view.info.text()
     view.window_button.click()
-    assert len(c.columns) == window.trainer.config.seq_length
+    assert len(c.columns) == window.session.model.config.seq_length
 
 
 def test_without_a_model_the_view_says_how_to_get_one(window, qtbot):
@@ -209,11 +227,11 @@ def test_hello_experiment_trains_on_its_own_text_and_opens_the_unrolled_tab(wind
     assert window.corpus_panel.name_label.text() == "hello"
     assert "Back to small.txt" in window.corpus_panel.warnings_label.text()
     assert window.tabs.currentWidget() is window.unrolled
-    cfg = window.trainer.config
+    cfg = window.session.model.config
     assert (cfg.hidden_size, cfg.seq_length) == (3, 4)
-    assert window.trainer.iteration == 0 and window.state == "paused"  # waits to be stepped through
+    assert window.session.iteration == 0 and window.state == "paused"  # waits to be stepped through
     window.step_once()
-    qtbot.waitUntil(lambda: window.trainer.iteration == 1 and window.state == "paused", timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.iteration == 1 and window.state == "paused", timeout=10_000)
     window.start()
     wait_iterations(window, qtbot, 5)
     window.pause()
