@@ -31,7 +31,7 @@ from collections import deque
 
 import numpy as np
 
-from core.engine import ENDED, Answer, Batch, Rows, Speed, Stop, one_line
+from core.engine import ENDED, RUN, Answer, Batch, Rows, Speed, Stop, one_line
 from core.engine_process import OPEN_FAILED, OPENED
 
 MAX_ROWS = 20_000  # progress rows waiting for the window, at most (then thinned)
@@ -122,6 +122,7 @@ class EngineLink:
         self.dropped_samples = 0  # samples the window never got (they are in the run)
         self.thinned_rows = 0  # progress rows the window never got
         self.opened: dict | None = None  # the child's open info
+        self.run_path: str | None = None  # the run being written: the open info's, or a RUN event's (run_on_start)
         self.state = "opening"  # opening, then core.engine's idle/running/stopped, then "gone"
         self.iteration = 0
         self.its_per_sec = 0.0
@@ -225,10 +226,14 @@ class EngineLink:
                     self.answers.append(answer)
             if any(e.kind == ENDED for e in message.events):
                 self.ended = True
+            for event in message.events:
+                if event.kind == RUN:  # a run opened at the first Start or Step: marked if the child dies
+                    self.run_path = event.message
             self.iteration, self.state, self.its_per_sec = message.iteration, message.state, message.its_per_sec
             self.elapsed = message.elapsed
         elif isinstance(message, tuple) and message and message[0] == OPENED:
             self.opened = message[1]
+            self.run_path = message[1].get("run_path")
             self.iteration = int(message[1].get("iteration") or 0)
             self.elapsed = float(message[1].get("elapsed") or 0.0)
             self.state = "idle"
@@ -259,7 +264,7 @@ class EngineLink:
                 self._fault_once(self._kill_reason, locked=True)
             elif not told:
                 self._fault_once(f"the training process ended unexpectedly ({exit_reason(code)})", locked=True)
-            run = (self.opened or {}).get("run_path")
+            run = self.run_path
             unfinished = not self.ended
         if run and unfinished:  # the child could not close its run: say interrupted, and why
             from core.runs.abandon import mark_interrupted
