@@ -348,7 +348,11 @@ class Session(QObject):
             return
         if self.run_path is not None and client.running:
             self._send_meta()
-        client.close(outcome)  # what it still had is delivered first (say, a Reset right after a Pause)
+        # What it still had is delivered first (say, a Reset right after a Pause), for the record only: a
+        # divergence or a fault it sent just before is not reported as the model goes.
+        client.diverged.disconnect(self._on_diverged)
+        client.failed.disconnect(self._on_failed)
+        client.close(outcome)
         self.client = None
         self._elapsed = max(self._elapsed, client.elapsed)
         client.deleteLater()

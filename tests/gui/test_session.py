@@ -1,17 +1,21 @@
-"""The live session without a window: it trains, pauses, samples, saves and reopens, reporting by signal."""
+"""The live session without a window: it trains, pauses, samples, saves and reopens, reporting by signal; its
+engine writes every training as a run (metrics every LOG_EVERY iterations and at every evaluation)."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 
 import numpy as np
 
 import core
 from charrnn_gui.history import RunHistory, SampleRecord
-from charrnn_gui import session as session_module
-from charrnn_gui.session import IDLE, PAUSED, RUNNING, Session, rate_stride
-from core.trainer import Sample
+from charrnn_gui.session import IDLE, LOG_EVERY, PAUSED, RUNNING, Session
+from core.engine import SaveCheckpoint
+from core.runs import read_run
+from core.runs.layout import LATEST, checkpoint_path
 
 from .helpers import SMALL_TEXT
 
@@ -26,17 +30,35 @@ def make_session(qtbot):
     return session
 
 
+def engine_state(session) -> str:
+    """What the engine itself says it is doing (idle, running, stopped)."""
+    answer = session.client.status()
+    assert answer.ok, answer.error
+    return answer.value.state
+
+
 def train_a_run(session, qtbot, tmp_path, config, iterations: int) -> str:
-    """Start a run of config in tmp_path/runs, train at least `iterations`, pause with every one sent; its folder."""
+    """Start a run of config in tmp_path/runs, train at least `iterations`, pause (every row up to the pause is
+    delivered by then); its folder."""
     session.runs_folder = str(tmp_path / "runs")
     started = []
     session.runStarted.connect(started.append)
     session.create_model(config, "min-char-rnn")
     session.start()
-    qtbot.waitUntil(lambda: bool(started) and session.trainer.iteration >= iterations, timeout=15_000)
+    qtbot.waitUntil(lambda: bool(started) and session.iteration >= iterations, timeout=20_000)
     session.pause()
-    qtbot.waitUntil(lambda: session.run.curves.iterations.last(0) == session.trainer.iteration, timeout=5000)
+    assert session.run.curves.iterations.last(0) == session.iteration
     return started[0]
+
+
+def saved_iteration(run) -> int:
+    """The iteration of the run's last checkpoint (latest.npz, saved as the run ends)."""
+    return core.load_checkpoint(run.checkpoint()).iteration
+
+
+def metrics_lines(path: str) -> list[dict]:
+    with open(os.path.join(path, "metrics.jsonl"), encoding="utf-8") as f:
+        return [json.loads(x) for x in f]
 
 
 def test_a_session_trains_and_pauses_and_says_so_in_past_tense(qtbot):
@@ -44,32 +66,34 @@ def test_a_session_trains_and_pauses_and_says_so_in_past_tense(qtbot):
     states = []
     session.stateChanged.connect(states.append)
     installed = []
-    session.modelInstalled.connect(lambda: installed.append(session.trainer))
+    session.modelInstalled.connect(lambda: installed.append(session.model))
     try:
-        assert session.state == IDLE and session.trainer is None
+        assert session.state == IDLE and not session.has_model and session.client is None
         session.create_model(small_config(), "min-char-rnn")
-        assert installed == [session.trainer] and states[-1] == PAUSED
+        assert installed == [session.model] and session.has_model and states[-1] == PAUSED
         session.start()
         assert session.state == RUNNING
         qtbot.waitUntil(lambda: len(session.run.samples) >= 2, timeout=15_000)
         session.pause()
-        assert session.state == PAUSED and not session.worker.is_running
-        stopped = session.trainer.iteration
+        stopped = session.iteration
+        assert session.state == PAUSED and engine_state(session) == "idle"
+        assert session.client.status().value.iteration == stopped
+        # every row up to the pause was delivered before pause() returned
+        assert session.run.curves.iterations.last(0) == stopped
         qtbot.wait(200)
-        assert session.trainer.iteration == stopped
-        qtbot.waitUntil(lambda: session.run.curves.iterations.last(0) == stopped, timeout=5000)
+        assert session.iteration == stopped and session.client.status().value.iteration == stopped
         assert states[states.index(RUNNING) + 1:] and set(states[states.index(RUNNING) + 1:]) == {PAUSED}
         assert all(isinstance(r, SampleRecord) and r.kind == "training" for r in session.run.samples)
     finally:
         session.shutdown()
 
 
-def test_a_saved_checkpoint_reopens_with_its_curves_and_samples(qtbot, tmp_path):
+def test_a_saved_checkpoint_reopens_with_its_weights_curves_and_samples(qtbot, tmp_path):
     session = make_session(qtbot)
     try:
         session.create_model(small_config(), "min-char-rnn")
         session.step(60)
-        qtbot.waitUntil(lambda: session.trainer.iteration == 60 and len(session.run.curves) == 60, timeout=15_000)
+        qtbot.waitUntil(lambda: session.iteration == 60 and len(session.run.curves) == 60, timeout=15_000)
         record, _ = session.sample_now(20, "The ", 0.5, False)
         assert record.kind == "sample now" and session.run.samples[-1] == record
         path = str(tmp_path / "m.npz")
@@ -78,14 +102,22 @@ def test_a_saved_checkpoint_reopens_with_its_curves_and_samples(qtbot, tmp_path)
         assert session.save_checkpoint(path) == 60 and saved == [(path, 60)]
         assert not session.has_unsaved_progress
         samples = list(session.run.samples)
+        iteration, weights = session.weights()
+        assert iteration == 60
 
         session.discard_model()
-        assert session.trainer is None and len(session.run.curves) == 0 and not session.run.samples
+        assert not session.has_model and session.client is None
+        assert len(session.run.curves) == 0 and not session.run.samples
         opened = []
         session.checkpointOpened.connect(lambda p, cfg, preset: opened.append((p, preset)))
         assert session.open_checkpoint(session.read_checkpoint(path), path) is None
+        qtbot.waitUntil(lambda: bool(opened), timeout=15_000)  # once its engine has opened it
         assert opened == [(path, "min-char-rnn")]
-        assert session.trainer.iteration == 60 and session.state == PAUSED
+        assert session.iteration == 60 and session.state == PAUSED
+        assert session.client.status().value.iteration == 60 and engine_state(session) == "idle"
+        reopened_at, reopened = session.weights()
+        assert reopened_at == 60 and sorted(reopened) == sorted(weights)
+        assert all(np.array_equal(reopened[k], weights[k]) for k in weights)
         assert list(session.run.curves.iterations.view) == list(range(1, 61))
         assert list(session.run.samples) == samples
     finally:
@@ -97,7 +129,7 @@ def test_a_checkpoint_of_a_text_that_is_not_open_says_which(qtbot, tmp_path):
     try:
         session.create_model(small_config())
         session.step(2)
-        qtbot.waitUntil(lambda: session.trainer.iteration == 2, timeout=10_000)
+        qtbot.waitUntil(lambda: session.iteration == 2, timeout=10_000)
         path = str(tmp_path / "m.npz")
         session.save_checkpoint(path)
         session.shutdown()
@@ -106,7 +138,7 @@ def test_a_checkpoint_of_a_text_that_is_not_open_says_which(qtbot, tmp_path):
         ckpt = other.read_checkpoint(path)
         # the checkpoint names "builtin:small", which is no built-in: it cannot be loaded
         assert "was trained on small" in other.open_checkpoint(ckpt, path)
-        assert other.trainer is None
+        assert not other.has_model and other.client is None
     finally:
         session.shutdown()
 
@@ -122,10 +154,40 @@ def test_sample_nearest_picks_the_closest_training_sample():
     assert RunHistory().sample_nearest(5) is None
 
 
-def test_training_is_written_as_a_run_from_start_until_reset(qtbot, tmp_path, monkeypatch):
-    from core.runs import read_run
+def test_training_is_written_as_a_run_from_the_first_start_until_reset(qtbot, tmp_path):
+    session = make_session(qtbot)
+    runs = tmp_path / "runs"
+    session.runs_folder = str(runs)
+    started, ended = [], []
+    session.runStarted.connect(started.append)
+    session.runEnded.connect(lambda p, status: ended.append((p, status)))
+    try:
+        session.create_model(small_config(), "min-char-rnn")
+        qtbot.waitUntil(lambda: session.client.info is not None, timeout=15_000)
+        qtbot.wait(100)
+        # a model alone is not a run yet: no folder, no run in the engine
+        assert session.run_path is None and not started and not (runs.exists() and os.listdir(runs))
+        assert session.client.status().value.run_path is None
+        session.start()
+        qtbot.waitUntil(lambda: bool(started) and session.iteration >= 150, timeout=15_000)
+        session.pause()
+        last = session.iteration
+        assert session.run_path == started[0] and os.listdir(runs) == [os.path.basename(started[0])]
+        session.discard_model()
+        assert ended == [(started[0], "finished")] and session.run_path is None
+        run = read_run(started[0])
+        assert run.status == "finished" and saved_iteration(run) == last
+        assert list(run.curves.iteration) == list(range(LOG_EVERY, last + 1, LOG_EVERY))
+        assert [s.iteration for s in run.samples.samples] == list(range(0, last, 20))  # every 20, from 0
+        assert run.latest_iteration == last - last % LOG_EVERY  # the last line written
+        assert run.info["app_corpus"] == "builtin:small"
+        assert run.preset == "min-char-rnn" and run.config["hidden_size"] == 16
+        assert (run.curves.elapsed[1:] >= run.curves.elapsed[:-1]).all()
+    finally:
+        session.shutdown()
 
-    monkeypatch.setattr(session_module, "LOG_LINES_PER_SECOND", 1e9)  # a line per iteration, however fast it trains
+
+def test_a_first_step_opens_the_run_too(qtbot, tmp_path):
     session = make_session(qtbot)
     session.runs_folder = str(tmp_path / "runs")
     started, ended = [], []
@@ -133,21 +195,14 @@ def test_training_is_written_as_a_run_from_start_until_reset(qtbot, tmp_path, mo
     session.runEnded.connect(lambda p, status: ended.append((p, status)))
     try:
         session.create_model(small_config(), "min-char-rnn")
-        assert session.recording is None  # a model alone is not a run yet
-        session.start()
-        qtbot.waitUntil(lambda: bool(started) and session.trainer.iteration >= 150, timeout=15_000)
-        session.pause()
-        qtbot.waitUntil(lambda: session.run.curves.iterations.last(0) == session.trainer.iteration, timeout=5000)
-        last = session.trainer.iteration
+        session.step(25)
+        qtbot.waitUntil(lambda: session.iteration == 25 and session.state == PAUSED and bool(started),
+                        timeout=15_000)
         session.discard_model()
         assert ended == [(started[0], "finished")]
         run = read_run(started[0])
-        assert run.status == "finished" and run.latest_iteration == last
-        assert list(run.curves.iteration) == list(range(1, last + 1))
-        assert len(run.samples) == len([r for r in range(0, last, 20)])  # a sample every 20, from iteration 0
-        assert run.checkpoint() is not None and run.info["app_corpus"] == "builtin:small"
-        assert run.preset == "min-char-rnn" and run.config["hidden_size"] == 16
-        assert (run.curves.elapsed[1:] >= run.curves.elapsed[:-1]).all()
+        assert run.status == "finished" and saved_iteration(run) == 25
+        assert list(run.curves.iteration) == [10, 20]
     finally:
         session.shutdown()
 
@@ -157,142 +212,174 @@ def test_a_runs_folder_that_cannot_be_written_warns_and_training_goes_on(qtbot, 
     blocker.write_text("not a folder")
     session = make_session(qtbot)
     session.runs_folder = str(blocker / "runs")  # a folder inside a file: cannot be created
-    warnings = []
+    warnings, started = [], []
     session.runWarned.connect(warnings.append)
+    session.runStarted.connect(started.append)
     try:
         session.create_model(small_config())
         session.start()
         qtbot.waitUntil(lambda: bool(warnings), timeout=10_000)
-        assert "not recorded as a run" in warnings[0] and session.recording is None
-        qtbot.waitUntil(lambda: session.trainer.iteration >= 50, timeout=10_000)
-        assert session.state == RUNNING
+        assert "not recorded as a run" in warnings[0]
+        qtbot.waitUntil(lambda: session.iteration >= 50, timeout=10_000)
+        assert session.state == RUNNING and engine_state(session) == "running"
+        assert session.run_path is None and not started and session.client.status().value.run_path is None
         session.pause()
     finally:
         session.shutdown()
 
 
-def test_a_runs_metrics_lines_carry_the_gradient_flow_measured_while_it_was_written(qtbot, tmp_path, monkeypatch):
-    from core.runs import read_run
-
-    monkeypatch.setattr(session_module, "LOG_LINES_PER_SECOND", 1e9)  # a line per iteration, however fast it trains
+def test_a_runs_metrics_lines_carry_the_gradient_flow_measured_while_it_was_written(qtbot, tmp_path):
     session = make_session(qtbot)
     try:
-        path = train_a_run(session, qtbot, tmp_path, small_config().replace(grad_flow_every=10), 150)
-        last = session.trainer.iteration
+        path = train_a_run(session, qtbot, tmp_path, small_config().replace(grad_flow_every=7), 150)
+        last = session.iteration
         shown = {f.iteration + 1: f.to_json() for f in session.flows.flows}
         session.discard_model()
-        lines = [json.loads(x) for x in open(os.path.join(path, "metrics.jsonl"), encoding="utf-8")]
+        lines = metrics_lines(path)
         # Each measurement of the window trained on from iteration i rides on the line of iteration i + 1 (as
-        # charrnn-train writes it), one line per iteration, in order.
+        # charrnn-train writes it); the other lines are every LOG_EVERY iterations; in order, once each.
         measured = {r["iteration"]: r for r in lines if "grad_flow" in r}
-        assert sorted(measured) == [i + 1 for i in range(0, last, 10)]
-        assert [r["iteration"] for r in lines] == list(range(1, last + 1))
+        assert sorted(measured) == [i + 1 for i in range(0, last, 7)]
+        assert [r["iteration"] for r in lines] == sorted(set(measured) | set(range(LOG_EVERY, last + 1, LOG_EVERY)))
         assert shown and all({k: measured[it][k] for k in fields} == fields for it, fields in shown.items())
         assert all(len(r["grad_flow"]) == 16 and r["loss"] > 0 and r["whh_sigma_max"] > 0 for r in measured.values())
         run = read_run(path)  # the reader takes the extra fields and keeps its curves as they were
-        assert run.latest_iteration == last and list(run.curves.iteration) == list(range(1, last + 1))
+        assert saved_iteration(run) == last and list(run.curves.iteration) == [r["iteration"] for r in lines]
         assert "whh_sigma_max" in run.curves.extra_names and "grad_flow" not in run.curves.extra_names
     finally:
         session.shutdown()
 
 
-def test_rate_stride_is_the_smallest_power_of_two_that_keeps_under_the_line_rate():
-    assert rate_stride(0.0, 50) == rate_stride(50.0, 50) == 1
-    assert rate_stride(51.0, 50) == 2
-    assert rate_stride(1300.0, 50) == 32  # the lesson's preset on a slow machine: 1300 / 32 = 41 lines a second
-    assert rate_stride(3200.0, 50) == 64
-
-
-def test_a_fast_run_writes_a_bounded_number_of_lines_a_second_and_every_evaluation(qtbot, tmp_path, monkeypatch):
-    from core.runs import read_run
-
-    monkeypatch.setattr(session_module, "LOG_LINES_PER_SECOND", 20)
+def test_a_runs_metrics_have_a_line_every_log_every_iterations_and_at_every_evaluation(qtbot, tmp_path):
     session = make_session(qtbot)
     try:
-        config = small_config().replace(val_fraction=0.1, eval_every=50, grad_flow_every=40)
-        path = train_a_run(session, qtbot, tmp_path, config, 3000)
-        last, seconds, rate = session.trainer.iteration, session.elapsed, session.rate
+        config = small_config().replace(val_fraction=0.1, eval_every=25, grad_flow_every=40)
+        path = train_a_run(session, qtbot, tmp_path, config, 300)
+        last = session.iteration
         session.discard_model()
-        assert rate > 200  # fast enough for the cap to matter (H=16 trains thousands of iterations a second)
-        lines = [json.loads(x) for x in open(os.path.join(path, "metrics.jsonl"), encoding="utf-8")]
+        lines = metrics_lines(path)
         its = [r["iteration"] for r in lines]
-        assert its == sorted(set(its)) and its[-1] <= last
-        plain = [r["iteration"] for r in lines if "val_bpc" not in r and "grad_flow" not in r]
-        # Lines on their own are at most about the cap's per second of training (the stride is a power of two at
-        # least rate / cap, so at most the cap, and twice it while the rate estimate settles), never every iteration.
-        assert len(plain) <= 2 * 20 * seconds + 20 and len(plain) < last / 4
-        assert np.median(np.diff(plain)) >= 4  # thinned (to multiples of a stride, and each batch's last iteration)
-        # Every evaluation and every gradient-flow measurement is still there.
-        assert [r["iteration"] for r in lines if "val_bpc" in r] == list(range(50, last + 1, 50))
-        assert [r["iteration"] for r in lines if "grad_flow" in r] == [i + 1 for i in range(0, last, 40)]
+        evaluations = list(range(25, last + 1, 25))
+        flows = [i + 1 for i in range(0, last, 40)]
+        # Not a line per iteration: one every LOG_EVERY, plus each evaluation and gradient-flow measurement.
+        assert its == sorted(set(range(LOG_EVERY, last + 1, LOG_EVERY)) | set(evaluations) | set(flows))
+        assert [r["iteration"] for r in lines if "val_bpc" in r] == evaluations
+        assert [r["iteration"] for r in lines if "grad_flow" in r] == flows
+        assert all(r["val_bpc"] > 0 for r in lines if "val_bpc" in r)
         run = read_run(path)
-        assert run.latest_iteration == last or run.latest_iteration == its[-1]
+        assert saved_iteration(run) == last and run.best_val_bpc is not None and run.best_checkpoint is not None
     finally:
         session.shutdown()
 
 
-def test_samples_sent_but_not_yet_delivered_when_the_run_ends_are_kept_in_it(qtbot, tmp_path):
-    import time
-
-    from core.runs import read_run
-
+def test_a_run_keeps_every_training_sample_and_sample_now_even_when_reset_follows_pause_at_once(qtbot, tmp_path):
     session = make_session(qtbot)
+    session.runs_folder = str(tmp_path / "runs")
+    started, ended = [], []
+    session.runStarted.connect(started.append)
+    session.runEnded.connect(lambda p, status: ended.append((p, status)))
     try:
-        session.runs_folder = str(tmp_path / "runs")
-        started = []
-        session.runStarted.connect(started.append)
         session.create_model(small_config(), "min-char-rnn")
+        session.step(30)
+        qtbot.waitUntil(lambda: session.iteration == 30 and session.state == PAUSED, timeout=15_000)
+        record, _ = session.sample_now(25, "The ", 0.5, False)
         session.start()
-        qtbot.waitUntil(lambda: bool(started) and session.trainer.iteration >= 150, timeout=15_000)
-        session.pause()
-        # The worker parks and sends its last progress and samples; nothing delivers them before the Reset (no
-        # event loop runs in between, as when Reset follows Pause within one slot).
-        w = session.worker
+        # The engine trains while no event loop runs: nothing it sent is delivered to the session before the
+        # Pause and the Reset (as when Reset follows Pause within one slot).
         deadline = time.monotonic() + 30  # (a guard against a hang, not a measure)
-        while not w.pause_latencies and time.monotonic() < deadline:  # the loop has parked ...
-            time.sleep(0.01)
-        with w.hold():  # ... and posted its last progress and samples: it keeps the turn until they are sent
-            pass
-        last = session.trainer.iteration
+        while session.client.status().value.iteration < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        session.pause()
+        last = session.iteration
+        assert last >= 200
         session.discard_model()
+        assert ended == [(started[0], "finished")]
         run = read_run(started[0])
-        assert [s.iteration for s in run.samples.samples] == list(range(0, last, 20))
-        assert list(run.curves.iteration) == [i for i in range(1, last + 1) if i in set(run.curves.iteration)]
-        assert run.latest_iteration == last
+        training = [s for s in run.samples.samples if s.prime == ""]
+        assert [s.iteration for s in training] == list(range(0, last, 20))
+        ((now,),) = [[s for s in run.samples.samples if s.prime == "The "]]
+        assert (now.iteration, now.text, now.temperature) == (30, record.text, 0.5)
+        assert saved_iteration(run) == last and run.curves.latest_iteration == last - last % LOG_EVERY
     finally:
         session.shutdown()
 
 
-def test_a_divergence_posted_by_the_worker_right_before_reset_is_not_reported_as_the_model_goes(qtbot, tmp_path):
-    import threading
-
+def test_a_divergence_the_engine_sent_right_before_reset_is_not_reported_and_the_run_ends_diverged(qtbot,
+                                                                                                 tmp_path):
     session = make_session(qtbot)
+    ended = []
+    session.runEnded.connect(lambda p, status: ended.append((p, status)))
     try:
-        train_a_run(session, qtbot, tmp_path, small_config(), 50)
+        path = train_a_run(session, qtbot, tmp_path, small_config(), 50)
         reported = []
         session.diverged.connect(reported.append)
         session.failed.connect(reported.append)
-        w = session.worker  # as if its last step had diverged and its signals were still queued at the Reset
-        poster = threading.Thread(target=lambda: (w.diverged.emit("late"), w.failed.emit("late")))
-        poster.start()
-        poster.join()
-        session.discard_model()  # delivers what the worker posted, for the record only
+        session.set_live({"learning_rate": 1e3})
+        session.start()
+        # No event loop runs: the engine's divergence waits, undelivered, when the Reset comes.
+        deadline = time.monotonic() + 30  # (a guard against a hang, not a measure)
+        while not session.client.status().value.diverged and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert session.client.status().value.diverged
+        old = session.client
+        session.discard_model()  # delivers what the engine sent, for the record only
+        old.diverged.emit("late")  # and a former engine's signals are nobody's business
+        old.failed.emit("late")
         qtbot.wait(50)
         assert reported == [] and session.state == IDLE
+        assert ended == [(path, "diverged")] and read_run(path).status == "diverged"
     finally:
         session.shutdown()
 
 
-def test_samples_drawn_but_not_yet_sent_when_the_run_ends_are_kept_in_it(qtbot, tmp_path):
-    from core.runs import read_run
-
+def test_a_killed_engine_ends_its_run_interrupted_and_names_the_checkpoint_to_go_on_from(qtbot, tmp_path):
     session = make_session(qtbot)
+    ended, failed = [], []
+    session.runEnded.connect(lambda p, status: ended.append((p, status)))
+    session.failed.connect(failed.append)
     try:
         path = train_a_run(session, qtbot, tmp_path, small_config(), 50)
-        with session.held_trainer() as t:  # as if the worker had drawn it right before Reset, not sent it yet
-            late = t.sample_now(length=40, seed=3)
-            session.worker._samples.append(Sample(t.iteration, late.text, np.zeros((len(late.text), 16)), t.smooth_loss, 1.0))
+        assert session.client.call(SaveCheckpoint(None)).ok  # the run's latest.npz
+        session.start()
+        qtbot.wait(100)
+        drawn = len(session.run.curves)
+        os.kill(session.client.pid, signal.SIGKILL)
+        qtbot.waitUntil(lambda: bool(failed), timeout=10_000)
+        assert failed == ["training stopped: the training process ended unexpectedly (killed by signal 9, SIGKILL)"]
+        assert not session.has_model and session.client is None and session.state == IDLE
+        assert len(session.run.curves) >= drawn  # what was drawn stays
+        assert ended == [(path, "interrupted")] and read_run(path).status == "interrupted"
+        assert session.recovery == checkpoint_path(path, LATEST)
+    finally:
+        session.shutdown()
+
+
+def test_a_runs_checkpoint_opened_again_continues_that_run(qtbot, tmp_path):
+    session = make_session(qtbot)
+    started, ended = [], []
+    session.runEnded.connect(lambda p, status: ended.append((p, status)))
+    try:
+        path = train_a_run(session, qtbot, tmp_path, small_config(), 55)
+        first = session.iteration
+        session.discard_model()  # the run's latest.npz is saved as it ends
+        latest = checkpoint_path(path, LATEST)
+        assert core.load_checkpoint(latest).iteration == first
+        session.runStarted.connect(started.append)
+        opened = []
+        session.checkpointOpened.connect(lambda p, cfg, preset: opened.append(p))
+        assert session.open_checkpoint(session.read_checkpoint(latest), latest) is None
+        qtbot.waitUntil(lambda: opened == [latest], timeout=15_000)
+        assert session.iteration == first and list(session.run.curves.iterations.view) == list(range(1, first + 1))
+        session.step(45)
+        qtbot.waitUntil(lambda: session.iteration == first + 45 and session.state == PAUSED and bool(started),
+                        timeout=15_000)
+        assert started == [path]  # the same run, not a new one
         session.discard_model()
-        assert read_run(path).samples.samples[-1].text == late.text
+        assert ended == [(path, "finished"), (path, "finished")]
+        assert os.listdir(tmp_path / "runs") == [os.path.basename(path)]
+        run = read_run(path)
+        assert run.status == "finished" and saved_iteration(run) == first + 45
+        assert list(run.curves.iteration) == list(range(LOG_EVERY, first + 46, LOG_EVERY))
+        assert [s.iteration for s in run.samples.samples] == list(range(0, first + 45, 20))
     finally:
         session.shutdown()
