@@ -314,7 +314,15 @@ class Session(QObject):
                              (client.warned, self.runWarned)):
             signal.connect(slot)
         self.client = client
-        client.open(self._open_spec(open_spec))
+        try:
+            client.open(self._open_spec(open_spec))
+        except OSError as e:  # no process could be started (say, out of process slots or memory)
+            self.client = None
+            client.deleteLater()
+            self.model = None
+            self._set_state(IDLE)
+            self.failed.emit(f"cannot start training: cannot start the training process ({e.strerror or e})")
+            return
         if self.speed:
             client.submit(Speed(self.speed))
         if self.baselines:

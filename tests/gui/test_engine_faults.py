@@ -73,3 +73,22 @@ def test_after_a_kill_the_window_offers_the_runs_last_checkpoint_and_reopens_it_
     qtbot.waitUntil(lambda: w.session.run_path is not None, timeout=10_000)
     assert w.session.run_path == run  # the same run goes on
     w.pause()
+
+
+def test_an_engine_process_that_cannot_be_started_is_said_in_one_line_and_leaves_no_model(
+        small_window, qtbot, dialogs, monkeypatch):
+    import subprocess
+
+    def refuse(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    w = small_window
+    w.start()
+    assert not w.session.has_model and w.session.client is None and w.state == "idle"
+    assert dialogs.messages and dialogs.messages[-1][1] == "Cannot start training"
+    assert "Resource temporarily unavailable" in dialogs.messages[-1][2]
+    monkeypatch.undo()
+    w.start()  # and it works again once processes can be started
+    wait_iterations(w, qtbot, 5)
+    w.pause()
