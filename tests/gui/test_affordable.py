@@ -70,7 +70,7 @@ def test_a_memory_error_while_the_engine_creates_the_model_is_a_message(make_win
     w.start()  # the model is made in its engine process, which runs out of memory there
     qtbot.waitUntil(lambda: bool(dialogs.messages), timeout=15_000)
     ((kind, title, text),) = dialogs.messages
-    assert kind == "warning" and title == "Training stopped"
+    assert kind == "warning" and title == "Cannot start training"
     assert "not enough memory" in text.lower() and "smaller" in text and "MemoryError" not in text, text
     assert not w.session.has_model and w.session.client is None and w.state == "idle"
     assert w.start_pause_action.text() == "Start" and w.start_pause_action.isEnabled()

@@ -82,13 +82,13 @@ def test_an_engine_process_that_cannot_be_started_is_said_in_one_line_and_leaves
     def refuse(*args, **kwargs):
         raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(subprocess, "Popen", refuse)
     w = small_window
-    w.start()
+    with monkeypatch.context() as patch:  # only this patch: the dialogs stay recorded
+        patch.setattr(subprocess, "Popen", refuse)
+        w.start()
     assert not w.session.has_model and w.session.client is None and w.state == "idle"
     assert dialogs.messages and dialogs.messages[-1][1] == "Cannot start training"
     assert "Resource temporarily unavailable" in dialogs.messages[-1][2]
-    monkeypatch.undo()
     w.start()  # and it works again once processes can be started
     wait_iterations(w, qtbot, 5)
     w.pause()
