@@ -51,6 +51,12 @@ def train_a_run(session, qtbot, tmp_path, config, iterations: int) -> str:
     return started[0]
 
 
+def logged(last: int) -> list[int]:
+    """The iterations of a run's metrics lines after `last` iterations (no evaluation, no measurement): every
+    LOG_EVERY, and the last one, which the run's end writes."""
+    return sorted(set(range(LOG_EVERY, last + 1, LOG_EVERY)) | {last})
+
+
 def saved_iteration(run) -> int:
     """The iteration of the run's last checkpoint (latest.npz, saved as the run ends)."""
     return core.load_checkpoint(run.checkpoint()).iteration
@@ -177,9 +183,9 @@ def test_training_is_written_as_a_run_from_the_first_start_until_reset(qtbot, tm
         assert ended == [(started[0], "finished")] and session.run_path is None
         run = read_run(started[0])
         assert run.status == "finished" and saved_iteration(run) == last
-        assert list(run.curves.iteration) == list(range(LOG_EVERY, last + 1, LOG_EVERY))
+        assert list(run.curves.iteration) == logged(last)
         assert [s.iteration for s in run.samples.samples] == list(range(0, last, 20))  # every 20, from 0
-        assert run.latest_iteration == last - last % LOG_EVERY  # the last line written
+        assert run.latest_iteration == last  # the line the run's end writes
         assert run.info["app_corpus"] == "builtin:small"
         assert run.preset == "min-char-rnn" and run.config["hidden_size"] == 16
         assert (run.curves.elapsed[1:] >= run.curves.elapsed[:-1]).all()
@@ -202,7 +208,7 @@ def test_a_first_step_opens_the_run_too(qtbot, tmp_path):
         assert ended == [(started[0], "finished")]
         run = read_run(started[0])
         assert run.status == "finished" and saved_iteration(run) == 25
-        assert list(run.curves.iteration) == [10, 20]
+        assert list(run.curves.iteration) == logged(25) == [10, 20, 25]
     finally:
         session.shutdown()
 
@@ -240,7 +246,7 @@ def test_a_runs_metrics_lines_carry_the_gradient_flow_measured_while_it_was_writ
         # charrnn-train writes it); the other lines are every LOG_EVERY iterations; in order, once each.
         measured = {r["iteration"]: r for r in lines if "grad_flow" in r}
         assert sorted(measured) == [i + 1 for i in range(0, last, 7)]
-        assert [r["iteration"] for r in lines] == sorted(set(measured) | set(range(LOG_EVERY, last + 1, LOG_EVERY)))
+        assert [r["iteration"] for r in lines] == sorted(set(measured) | set(logged(last)))
         assert shown and all({k: measured[it][k] for k in fields} == fields for it, fields in shown.items())
         assert all(len(r["grad_flow"]) == 16 and r["loss"] > 0 and r["whh_sigma_max"] > 0 for r in measured.values())
         run = read_run(path)  # the reader takes the extra fields and keeps its curves as they were
@@ -261,8 +267,9 @@ def test_a_runs_metrics_have_a_line_every_log_every_iterations_and_at_every_eval
         its = [r["iteration"] for r in lines]
         evaluations = list(range(25, last + 1, 25))
         flows = [i + 1 for i in range(0, last, 40)]
-        # Not a line per iteration: one every LOG_EVERY, plus each evaluation and gradient-flow measurement.
-        assert its == sorted(set(range(LOG_EVERY, last + 1, LOG_EVERY)) | set(evaluations) | set(flows))
+        # Not a line per iteration: one every LOG_EVERY, plus each evaluation and gradient-flow measurement, and
+        # the last iteration at the end.
+        assert its == sorted(set(logged(last)) | set(evaluations) | set(flows))
         assert [r["iteration"] for r in lines if "val_bpc" in r] == evaluations
         assert [r["iteration"] for r in lines if "grad_flow" in r] == flows
         assert all(r["val_bpc"] > 0 for r in lines if "val_bpc" in r)
@@ -299,7 +306,7 @@ def test_a_run_keeps_every_training_sample_and_sample_now_even_when_reset_follow
         assert [s.iteration for s in training] == list(range(0, last, 20))
         ((now,),) = [[s for s in run.samples.samples if s.prime == "The "]]
         assert (now.iteration, now.text, now.temperature) == (30, record.text, 0.5)
-        assert saved_iteration(run) == last and run.curves.latest_iteration == last - last % LOG_EVERY
+        assert saved_iteration(run) == last and run.curves.latest_iteration == last
     finally:
         session.shutdown()
 
@@ -379,7 +386,7 @@ def test_a_runs_checkpoint_opened_again_continues_that_run(qtbot, tmp_path):
         assert os.listdir(tmp_path / "runs") == [os.path.basename(path)]
         run = read_run(path)
         assert run.status == "finished" and saved_iteration(run) == first + 45
-        assert list(run.curves.iteration) == list(range(LOG_EVERY, first + 46, LOG_EVERY))
+        assert list(run.curves.iteration) == sorted(set(logged(first)) | set(logged(first + 45)))
         assert [s.iteration for s in run.samples.samples] == list(range(0, first + 45, 20))
     finally:
         session.shutdown()
