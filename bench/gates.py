@@ -100,7 +100,7 @@ def app_cost(preset: str, slots: int, slot: float) -> dict:
     w.resize(1400, 900)
     w.show()
     w.open_builtin("shakespeare")
-    while w.is_loading:
+    while w.session.is_loading:
         wait(0.05)
     w.settings_panel.show_config(core.preset(preset), preset)
     panel = w.saturation_panel

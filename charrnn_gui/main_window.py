@@ -330,36 +330,6 @@ class MainWindow(QMainWindow):
         self.runs_panel.axisChanged.connect(self._update_overlays)
         self.runs_panel.openCheckpointRequested.connect(self._open_run_checkpoint)
 
-    # The session's state, as the window (and its tests) have always read it.
-
-    @property
-    def corpus(self):
-        return self.session.corpus
-
-    @property
-    def corpus_spec(self) -> str | None:
-        return self.session.corpus_spec
-
-    @property
-    def state(self) -> str:
-        return self.session.state
-
-    @property
-    def saved_iteration(self) -> int | None:
-        return self.session.saved_iteration
-
-    @property
-    def checkpoint_path(self) -> str | None:
-        return self.session.checkpoint_path
-
-    @property
-    def is_loading(self) -> bool:
-        return self.session.is_loading
-
-    @property
-    def has_unsaved_progress(self) -> bool:
-        return self.session.has_unsaved_progress
-
     # == panels ================================================================================
 
     def add_panel(self, title: str, widget: QWidget) -> int:
@@ -429,7 +399,7 @@ class MainWindow(QMainWindow):
     def _on_corpus_loaded(self, corpus, spec: str) -> None:
         if not self._confirm_discard(f"Open {corpus.name}?",
                                      f"Training on {corpus.name} needs a new model."):
-            self.statusBar().showMessage(f"Kept {self.corpus.name}; {corpus.name} was not opened", 8000)
+            self.statusBar().showMessage(f"Kept {self.session.corpus.name}; {corpus.name} was not opened", 8000)
             return
         self.session.use_corpus(corpus, spec)
         self.statusBar().showMessage(f"Opened {corpus.name}: {len(corpus):,} characters, "
@@ -480,11 +450,11 @@ class MainWindow(QMainWindow):
     # == training ==============================================================================
 
     def _create_model(self) -> bool:
-        if self.corpus is None:
+        if self.session.corpus is None:
             return False
         try:
             cfg = self.settings_panel.config()
-            if not confirm_affordable(self, cfg, len(self.corpus.vocab)):  # too big refused, too slow asked
+            if not confirm_affordable(self, cfg, len(self.session.corpus.vocab)):  # too big refused, too slow asked
                 return False
             self.session.create_model(cfg, self.settings_panel.preset_name)
         except (core.CorpusError, ValueError) as e:
@@ -532,13 +502,13 @@ class MainWindow(QMainWindow):
 
     def toggle_training(self) -> None:
         """Start, pause or resume (the Start/Pause/Resume action)."""
-        if self.state == RUNNING:
+        if self.session.state == RUNNING:
             self.pause()
         else:
             self.start()
 
     def start(self) -> None:
-        if self.corpus is None or self.is_loading:
+        if self.session.corpus is None or self.session.is_loading:
             return
         if not self.session.has_model and not self._create_model():
             return
@@ -550,7 +520,7 @@ class MainWindow(QMainWindow):
 
     def step_once(self) -> None:
         """Train one iteration (while paused)."""
-        if self.state == RUNNING or self.corpus is None or self.is_loading:
+        if self.session.state == RUNNING or self.session.corpus is None or self.session.is_loading:
             return
         if not self.session.has_model and not self._create_model():
             return
@@ -573,14 +543,14 @@ class MainWindow(QMainWindow):
         use, trained at once with the Gradient flow tab on screen; a lesson with its own text (hello) at iteration 0
         with the Unrolled tab on screen, to Step through. False if it cannot start."""
         exp = experiment(name)
-        if self.corpus is None or self.is_loading:
+        if self.session.corpus is None or self.session.is_loading:
             self.statusBar().showMessage("Wait until the text is loaded, then start the experiment", 5000)
             return False
         if not self._confirm_discard(f"Start “{exp.title}”?", "The experiment trains a new model."):
             return False
         if self.session.has_model:
             self.session.discard_model()
-        if exp.corpus and self.corpus_spec != BUILTIN_PREFIX + exp.corpus:  # e.g. hello: its own text
+        if exp.corpus and self.session.corpus_spec != BUILTIN_PREFIX + exp.corpus:  # e.g. hello: its own text
             self.corpus_actions.use_lesson_text(exp.corpus)
         self.settings_panel.show_config(exp.config, "min-char-rnn")
         try:
@@ -596,12 +566,12 @@ class MainWindow(QMainWindow):
         self.gradflow_panel.set_intro(f"<b>{exp.title}.</b> {exp.shows}")
         self.tabs.setCurrentWidget(self.gradflow_panel)
         self.session.start()
-        self.statusBar().showMessage(f"Experiment: {exp.title} on {self.corpus.name}. Pause at any time to look "
+        self.statusBar().showMessage(f"Experiment: {exp.title} on {self.session.corpus.name}. Pause at any time to look "
                                      f"closer; its settings are in the panel on the left", 10000)
         return True
 
     def _confirm_discard(self, title: str, why: str) -> bool:
-        if not self.has_unsaved_progress:
+        if not self.session.has_unsaved_progress:
             return True
         n = self.session.iteration
         answer = QMessageBox.question(
@@ -684,7 +654,7 @@ class MainWindow(QMainWindow):
 
     def sample_now(self) -> None:
         """Generate from the current weights and hidden state, without touching training."""
-        if not self.session.has_model or self.state == RUNNING:
+        if not self.session.has_model or self.session.state == RUNNING:
             return
         opts = self.samples_panel.sample_now_options()
         try:
@@ -711,7 +681,7 @@ class MainWindow(QMainWindow):
         if not self.session.has_model:
             self.statusBar().showMessage("Nothing to save yet: start training first", 5000)
             return False
-        path = path or self.checkpoint_path
+        path = path or self.session.checkpoint_path
         if not path:
             return self.save_checkpoint_as()
         return self._write_checkpoint(path)
@@ -719,7 +689,7 @@ class MainWindow(QMainWindow):
     def save_checkpoint_as(self) -> bool:
         if not self.session.has_model:
             return False
-        suggestion = os.path.join(dialog_dir(self.settings), f"{os.path.splitext(self.corpus.name)[0]}-"
+        suggestion = os.path.join(dialog_dir(self.settings), f"{os.path.splitext(self.session.corpus.name)[0]}-"
                                                              f"{self.session.iteration}.npz")
         path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", suggestion, CHECKPOINT_FILTER)
         if not path:
@@ -813,7 +783,7 @@ class MainWindow(QMainWindow):
     def _on_run_started(self, path: str) -> None:
         m = self.session.model
         self.runs.set_current(path, self.session.run, m.config.to_dict() if m is not None else None,
-                              self.session.preset, self.corpus.name if self.corpus is not None else None)
+                              self.session.preset, self.session.corpus.name if self.session.corpus is not None else None)
 
     @Slot(str, str)
     def _on_run_ended(self, path: str, status: str) -> None:
@@ -846,7 +816,7 @@ class MainWindow(QMainWindow):
     def _due(self, view: str, interval: float, now: float) -> bool:
         """Whether a throttled view is due an update (at most every interval seconds while training, always
         otherwise); when it is, its time is taken as now."""
-        if self.state == RUNNING and now - self._shown_at.get(view, 0.0) < interval:
+        if self.session.state == RUNNING and now - self._shown_at.get(view, 0.0) < interval:
             return False
         self._shown_at[view] = now
         return True
@@ -856,7 +826,7 @@ class MainWindow(QMainWindow):
         update intervals when the GUI thread takes more CPU than its budget (every bit of it holds the GIL, which
         training needs); back to the base intervals as soon as training stops."""
         fb = self.frame_budget
-        if not (fb.tick() if self.state == RUNNING else fb.reset()):
+        if not (fb.tick() if self.session.state == RUNNING else fb.reset()):
             return
         self.loss_panel.set_refresh_interval(fb.interval(LOSS_REFRESH_MS, LOSS_REFRESH_LONGEST_MS))
         self._heatmap_min_interval = fb.interval(HEATMAP_MIN_INTERVAL, HEATMAP_LONGEST_INTERVAL)
@@ -886,7 +856,7 @@ class MainWindow(QMainWindow):
         it, epoch = self.session.iteration, self.session.epoch
         self.iteration_label.setText(f"Iteration {it}")
         self.epoch_label.setText(f"Epoch {int(epoch) + 1} · {100.0 * (epoch - int(epoch)):.1f}%")
-        if self.state == RUNNING and rate > 0:
+        if self.session.state == RUNNING and rate > 0:
             chars = rate * m.config.seq_length * m.config.batch_size
             its = f"{rate:.2g}" if rate < 10 else f"{rate:,.0f}"  # a big LSTM may do under one a second
             self.speed_label.setText(f"{its} it/s · {chars:,.0f} chars/s")
@@ -900,12 +870,12 @@ class MainWindow(QMainWindow):
             self.loss_label.setText(f"Loss {average:.3f} bits/char · held-out {val}")
         self.baselines.update_status(held_out)
         self.elapsed_label.setText(f"Elapsed {duration(self.session.elapsed)}")
-        self.setWindowModified(self.has_unsaved_progress)
+        self.setWindowModified(self.session.has_unsaved_progress)
 
     def _update_ui(self) -> None:
         has_model = self.session.has_model
-        running = self.state == RUNNING
-        loading = self.is_loading
+        running = self.session.state == RUNNING
+        loading = self.session.is_loading
         SP = QStyle.StandardPixmap
         a = self.start_pause_action
         if running:
@@ -914,8 +884,8 @@ class MainWindow(QMainWindow):
         else:
             a.setText("Resume" if has_model and self.session.iteration > 0 else "Start")
             a.setIcon(self.style().standardIcon(SP.SP_MediaPlay))
-        a.setEnabled(self.corpus is not None and (running or not loading))
-        self.step_action.setEnabled(self.corpus is not None and not running and not loading)
+        a.setEnabled(self.session.corpus is not None and (running or not loading))
+        self.step_action.setEnabled(self.session.corpus is not None and not running and not loading)
         self.reset_action.setEnabled(has_model)
         self.save_checkpoint_action.setEnabled(has_model)
         self.save_as_action.setEnabled(has_model)
@@ -929,8 +899,8 @@ class MainWindow(QMainWindow):
             why = ""
         self.samples_panel.set_sample_now_enabled(has_model and not running, why)
         self.state_label.setText("Loading…" if loading else {IDLE: "Ready", RUNNING: "Training",
-                                                             PAUSED: "Paused"}[self.state])
-        name = self.corpus.name if self.corpus is not None else "no corpus"
+                                                             PAUSED: "Paused"}[self.session.state])
+        name = self.session.corpus.name if self.session.corpus is not None else "no corpus"
         self.setWindowTitle(f"{name}[*] — charrnn")
         self._update_status()
 
@@ -957,10 +927,10 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             event.accept()
             return
-        was_running = self.state == RUNNING
+        was_running = self.session.state == RUNNING
         if was_running:
             self.pause()
-        if self.has_unsaved_progress:
+        if self.session.has_unsaved_progress:
             B = QMessageBox.StandardButton
             answer = QMessageBox.question(
                 self, "Save the trained model?",

@@ -52,7 +52,7 @@ def main() -> None:
     w.show()
     w.open_checkpoint(path=args.checkpoint)
     deadline = time.time() + 120
-    while (not w.session.has_model or w.is_loading) and time.time() < deadline:
+    while (not w.session.has_model or w.session.is_loading) and time.time() < deadline:
         wait(0.1)
     if not w.session.has_model:
         raise SystemExit(f"could not open {args.checkpoint}")

@@ -37,7 +37,7 @@ def main() -> int:
 
 def shoot(args) -> int:
     app, window = open_window(1500, 1000)
-    spin(app, lambda: window.corpus is not None and not window.is_loading, timeout=120)
+    spin(app, lambda: window.session.corpus is not None and not window.session.is_loading, timeout=120)
     os.makedirs(args.out, exist_ok=True)
     for key in args.only or ("rnn", "lstm"):
         name, stem = SHOTS[key]
@@ -47,7 +47,7 @@ def shoot(args) -> int:
         if args.every:
             window.settings_panel.grad_flow_spin.setValue(args.every)
         started = time.perf_counter()
-        spin(app, lambda: time.perf_counter() - started >= args.seconds or window.state != "running")
+        spin(app, lambda: time.perf_counter() - started >= args.seconds or window.session.state != "running")
         window.pause()
         window.right_splitter.setSizes([330, 620])
         spin(app, lambda: False, timeout=0.5)

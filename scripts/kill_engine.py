@@ -91,7 +91,7 @@ def main() -> int:
         window.open_builtin(args.corpus.split(":", 1)[1])
     else:
         window.open_corpus_path(args.corpus)
-    if not wait(lambda: window.corpus is not None and not window.is_loading, 60):
+    if not wait(lambda: window.session.corpus is not None and not window.session.is_loading, 60):
         print("the corpus did not load")
         return 1
     rng = random.Random(args.seed)

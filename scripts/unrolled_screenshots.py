@@ -72,7 +72,7 @@ def main(out: str) -> int:
 
     w.session.discard_model()
     w.open_builtin("shakespeare")
-    wait_until(lambda: not w.is_loading and w.corpus.name == "shakespeare", 0.2)
+    wait_until(lambda: not w.session.is_loading and w.session.corpus.name == "shakespeare", 0.2)
     w.settings_panel.apply_preset("fast")
     view.live_check.setChecked(True)
     w.start()

@@ -144,5 +144,5 @@ def small_window(make_window, qtbot, small_corpus_file):
     """A shown MainWindow with small.txt loaded (no model yet)."""
     w = make_window()
     w.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not w.is_loading and w.corpus.name == "small.txt", timeout=10_000)
+    qtbot.waitUntil(lambda: not w.session.is_loading and w.session.corpus.name == "small.txt", timeout=10_000)
     return w

@@ -22,7 +22,7 @@ def open_file_via_dialog(window, dialogs, qtbot, path):
     """File → Open through the (patched) standard dialog; waits until loading is done."""
     dialogs.open_paths.append(str(path))
     window.open_corpus_action.trigger()
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
 
 
 def wait_iterations(window, qtbot, n, timeout=15_000):

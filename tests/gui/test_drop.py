@@ -27,7 +27,7 @@ def test_dropping_a_checkpoint_opens_it(make_window, qtbot, dialogs, small_corpu
     open_file_via_dialog(w, dialogs, qtbot, small_corpus_file)
     w.step_once()
     wait_iterations(w, qtbot, 1)
-    qtbot.waitUntil(lambda: w.state == "paused" and w.session.client.state == "idle", timeout=5000)
+    qtbot.waitUntil(lambda: w.session.state == "paused" and w.session.client.state == "idle", timeout=5000)
     w.start()
     wait_iterations(w, qtbot, 12)
     w.pause()
@@ -38,10 +38,10 @@ def test_dropping_a_checkpoint_opens_it(make_window, qtbot, dialogs, small_corpu
     assert not w.session.has_model and w.session.client is None
     dialogs.file_dialogs.clear()
     accepted = drop(w, path)
-    qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not w.session.is_loading, timeout=10_000)
     assert accepted
     assert dialogs.file_dialogs == []  # no Open dialog popped up instead
-    assert w.session.has_model and w.session.iteration == saved and w.checkpoint_path == str(path)
+    assert w.session.has_model and w.session.iteration == saved and w.session.checkpoint_path == str(path)
     qtbot.waitUntil(lambda: w.session.client.info is not None, timeout=10_000)  # the engine opened it
     assert w.session.client.info["iteration"] == saved
 
@@ -49,5 +49,5 @@ def test_dropping_a_checkpoint_opens_it(make_window, qtbot, dialogs, small_corpu
 def test_dropping_a_text_file_opens_it_as_the_corpus(make_window, qtbot, dialogs, small_corpus_file):
     w = make_window()
     assert drop(w, small_corpus_file)
-    qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
-    assert w.corpus.name == small_corpus_file.name and dialogs.file_dialogs == []
+    qtbot.waitUntil(lambda: not w.session.is_loading, timeout=10_000)
+    assert w.session.corpus.name == small_corpus_file.name and dialogs.file_dialogs == []

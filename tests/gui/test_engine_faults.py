@@ -41,7 +41,7 @@ def test_a_killed_engine_leaves_the_window_drawn_and_says_why_and_the_run_reads_
     qtbot.waitUntil(lambda: w.session.run_path is not None and len(w.loss_panel.history) >= 40, timeout=10_000)
     points, samples = len(w.loss_panel.history), len(w.session.run.samples)
     run = kill_engine(w, qtbot)
-    assert w.isVisible() and not w.session.has_model and w.state == "idle"
+    assert w.isVisible() and not w.session.has_model and w.session.state == "idle"
     assert len(w.loss_panel.history) >= points and len(w.session.run.samples) >= samples  # what was drawn stays
     assert w.start_pause_action.text() == "Start" and w.start_pause_action.isEnabled()  # a new model can start
     assert any("killed by signal 9" in text and "Start trains a new model" in text for text in dialogs.texts())
@@ -67,7 +67,7 @@ def test_after_a_kill_the_window_offers_the_runs_last_checkpoint_and_reopens_it_
     dialogs.answer = None  # closing at the end: Discard
     assert any(saved.value in text for _, text in dialogs.questions)
     qtbot.waitUntil(lambda: w.session.has_model and w.session.client.info is not None, timeout=10_000)
-    assert w.session.iteration == at and w.state == "paused"
+    assert w.session.iteration == at and w.session.state == "paused"
     w.start()
     wait_iterations(w, qtbot, at + 20)
     qtbot.waitUntil(lambda: w.session.run_path is not None, timeout=10_000)
@@ -86,7 +86,7 @@ def test_an_engine_process_that_cannot_be_started_is_said_in_one_line_and_leaves
     with monkeypatch.context() as patch:  # only this patch: the dialogs stay recorded
         patch.setattr(subprocess, "Popen", refuse)
         w.start()
-    assert not w.session.has_model and w.session.client is None and w.state == "idle"
+    assert not w.session.has_model and w.session.client is None and w.session.state == "idle"
     assert dialogs.messages and dialogs.messages[-1][1] == "Cannot start training"
     assert "Resource temporarily unavailable" in dialogs.messages[-1][2]
     w.start()  # and it works again once processes can be started

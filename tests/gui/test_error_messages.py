@@ -26,7 +26,7 @@ def test_a_broken_default_text_falls_back_to_the_other_built_in(make_window, mon
     broken_builtins(monkeypatch, lambda name: core.CorpusError("the cache is damaged") if name == "shakespeare"
                     else None)
     w = make_window()
-    assert w.corpus.name == "python-docs"
+    assert w.session.corpus.name == "python-docs"
     note = w.corpus_panel.warnings_label.text()
     assert "shakespeare" in note and "the cache is damaged" in note and "python-docs" in note
 
@@ -37,13 +37,13 @@ def test_when_no_built_in_text_loads_the_window_still_opens_and_says_so(make_win
                                                                        small_corpus_file, error):
     broken_builtins(monkeypatch, lambda name: error)
     w = make_window()  # raised out of the constructor before: no window at all
-    assert w.corpus is None and not w.session.has_model and w.session.client is None
+    assert w.session.corpus is None and not w.session.has_model and w.session.client is None
     note = w.corpus_panel.warnings_label.text()
     assert w.corpus_panel.warnings_label.isVisibleTo(w) and "cannot be loaded" in note and "open a text file" in note.lower()
     assert "No text to train on" in w.statusBar().currentMessage()
     assert not w.start_pause_action.isEnabled() and not w.step_action.isEnabled()
     open_file_via_dialog(w, dialogs, qtbot, small_corpus_file)  # and the way out works
-    assert w.corpus.name == small_corpus_file.name and w.start_pause_action.isEnabled()
+    assert w.session.corpus.name == small_corpus_file.name and w.start_pause_action.isEnabled()
 
 
 def test_html_export_to_an_unwritable_place_shows_a_message(qtbot, dialogs, tmp_path):

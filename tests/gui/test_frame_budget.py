@@ -115,7 +115,7 @@ def test_window_slows_its_redraws_while_training_is_costly_and_restores_them_on_
 
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     clocks = FakeClocks()
     costly = [False]
 

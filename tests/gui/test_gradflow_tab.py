@@ -48,7 +48,7 @@ def plain(label: QLabel) -> str:
 
 def core_flow(window, name, iteration):
     """The measurement core makes at `iteration` for the experiment on the same text, without the app."""
-    trainer = core.Trainer.from_corpus(window.corpus, experiment(name).config)
+    trainer = core.Trainer.from_corpus(window.session.corpus, experiment(name).config)
     flow = None
     while trainer.iteration <= iteration:
         flow = trainer.step().grad_flow or flow
@@ -68,7 +68,7 @@ def test_exploding_experiment_diverges_pauses_saying_why_and_the_flow_plot_is_po
     assert window.tabs.currentWidget() is window.gradflow_panel
     assert window.settings_panel.config() == experiment("exploding").config  # a normal run of that config
     qtbot.waitUntil(lambda: bool(dialogs.texts("warning")), timeout=30_000)
-    assert window.state == "paused" and window.session.diverged_reason
+    assert window.session.state == "paused" and window.session.diverged_reason
     assert window.session.client.status().value.diverged  # the engine says so too, and waits
     (why,) = dialogs.texts("warning")
     assert "diverged" in why and "clipping is off" in why and "largest singular value" in why
@@ -269,11 +269,11 @@ def test_an_experiment_on_a_text_too_short_for_its_windows_says_so(make_window, 
     short.write_text("tiny text, far shorter than one window of two hundred characters\n", encoding="utf-8")
     window = make_window()
     window.open_corpus_path(str(short))
-    qtbot.waitUntil(lambda: not window.is_loading and window.corpus.name == "short.txt", timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading and window.session.corpus.name == "short.txt", timeout=10_000)
     assert not window.start_experiment("vanishing")
     (text,) = dialogs.texts("warning")
     assert "Vanishing" in text and not window.session.has_model and window.session.client is None
-    assert window.state == "idle"
+    assert window.session.state == "idle"
 
 
 def test_a_very_long_run_keeps_a_bounded_evenly_thinned_history():

@@ -34,7 +34,7 @@ def test_a_divergence_message_status_bar_curve_and_samples_agree(make_window, qt
     poison_the_engine_after(monkeypatch, tmp_path, 30)  # update 31 fails
     w = make_window(small=False, restore_last_corpus=False)
     w.open_corpus_path(str(text))
-    qtbot.waitUntil(lambda: not w.is_loading and w.corpus_spec == str(text), timeout=10_000)
+    qtbot.waitUntil(lambda: not w.session.is_loading and w.session.corpus_spec == str(text), timeout=10_000)
     w.settings_panel.show_config(PRESETS["min-char-rnn"].replace(hidden_size=8, seq_length=8, sample_every=10,
                                                                   sample_length=5), "min-char-rnn")
     w.start()

@@ -41,7 +41,7 @@ def step_and_wait(window, qtbot, n: int) -> None:
     target = window.session.iteration + n
     with qtbot.waitSignal(window.session.client.paused, timeout=10_000):
         window.session.step(n)
-    qtbot.waitUntil(lambda: window.session.iteration == target and window.state == "paused", timeout=5000)
+    qtbot.waitUntil(lambda: window.session.iteration == target and window.session.state == "paused", timeout=5000)
 
 
 def first_step(window, qtbot) -> None:
@@ -63,21 +63,21 @@ def test_open_train_pause_sample_resume_save_reopen_and_close(make_window, qtbot
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(fake_open))
     window.findChild(type(window.open_corpus_action), "openCorpusAction").trigger()
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     assert asked == ["Text files (*.txt);;All files (*)"]
-    assert window.corpus.name == "small.txt"
-    assert window.corpus_panel.vocab_label.text().startswith(f"{len(window.corpus.vocab)} ")
+    assert window.session.corpus.name == "small.txt"
+    assert window.corpus_panel.vocab_label.text().startswith(f"{len(window.session.corpus.vocab)} ")
 
     # Start: samples appear.
     start = window.start_pause_action
     start.trigger()
-    assert window.state == "running" and start.text() == "Pause"
+    assert window.session.state == "running" and start.text() == "Pause"
     qtbot.waitUntil(lambda: len(window.samples_panel.records) >= 3, timeout=15_000)
     wait_iterations(window, qtbot, 100)
 
     # Pause: the count stops.
     start.trigger()
-    assert window.state == "paused" and start.text() == "Resume"
+    assert window.session.state == "paused" and start.text() == "Resume"
     qtbot.wait(100)
     stopped_at = window.session.iteration
     assert engine_iteration(window, qtbot) == stopped_at  # the pause delivered every iteration trained before it
@@ -106,7 +106,7 @@ def test_open_train_pause_sample_resume_save_reopen_and_close(make_window, qtbot
     start.trigger()
     wait_iterations(window, qtbot, stopped_at + 50)
     start.trigger()
-    assert window.state == "paused" and engine_state(window) == "idle"
+    assert window.session.state == "paused" and engine_state(window) == "idle"
     qtbot.wait(100)
     window.refresh_now()
     ckpt_path = tmp_path / "model.npz"
@@ -115,7 +115,7 @@ def test_open_train_pause_sample_resume_save_reopen_and_close(make_window, qtbot
     assert ckpt_path.exists()
     saved_iteration = window.session.iteration
     assert engine_iteration(window, qtbot) == saved_iteration
-    assert window.saved_iteration == saved_iteration and not window.has_unsaved_progress
+    assert window.session.saved_iteration == saved_iteration and not window.session.has_unsaved_progress
     curve_before = window.loss_panel.history.iterations.view.copy()
     assert curve_before[-1] == saved_iteration
 
@@ -151,7 +151,7 @@ def test_checkpoint_resume_continues_exactly_like_uninterrupted_training(make_wi
                                                                          small_corpus_file, tmp_path):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     first_step(window, qtbot)
     step_and_wait(window, qtbot, 39)
     assert window.session.iteration == 40
@@ -171,14 +171,14 @@ def test_checkpoint_resume_continues_exactly_like_uninterrupted_training(make_wi
 def test_close_with_unsaved_progress_can_be_cancelled(make_window, qtbot, dialogs, small_corpus_file):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.start()
     wait_iterations(window, qtbot, 20)
     dialogs.answer = QMessageBox.StandardButton.Cancel
     window.close()
     assert window.isVisible()
     engine = window.session.client.pid
-    assert window.state == "running" and engine_state(window) == "running"  # training goes on
+    assert window.session.state == "running" and engine_state(window) == "running"  # training goes on
     going_on = window.session.iteration
     wait_iterations(window, qtbot, going_on + 10)
     dialogs.answer = QMessageBox.StandardButton.Discard
@@ -190,7 +190,7 @@ def test_close_with_unsaved_progress_can_be_cancelled(make_window, qtbot, dialog
 def test_close_with_save_writes_a_checkpoint_first(make_window, qtbot, dialogs, small_corpus_file, tmp_path):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.start()
     wait_iterations(window, qtbot, 20)
     dialogs.answer = QMessageBox.StandardButton.Save
@@ -204,16 +204,16 @@ def test_close_with_save_writes_a_checkpoint_first(make_window, qtbot, dialogs, 
 def test_save_while_training_is_a_consistent_snapshot(make_window, qtbot, dialogs, small_corpus_file, tmp_path):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.start()
     wait_iterations(window, qtbot, 200)
     path = tmp_path / "live.npz"
     assert window.save_checkpoint(path=str(path))
-    assert window.state == "running" and engine_state(window) == "running"  # training goes on after the save
+    assert window.session.state == "running" and engine_state(window) == "running"  # training goes on after the save
     ckpt = core.load_checkpoint(path)
     its = ckpt.extras["loss_iter"]
     assert len(its) == ckpt.iteration and its[-1] == ckpt.iteration  # history and weights from one moment
-    trainer = core.restore_trainer(ckpt, window.corpus.data, window.corpus.vocab)
+    trainer = core.restore_trainer(ckpt, window.session.corpus.data, window.session.corpus.vocab)
     assert trainer.iteration == ckpt.iteration
     wait_iterations(window, qtbot, ckpt.iteration + 20)
 
@@ -222,7 +222,7 @@ def test_small_settings_train_quickly(make_window, qtbot, small_corpus_file):
     window = make_window()
     use_small_settings(window, batch_size=2)
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.start()
     wait_iterations(window, qtbot, 300)
     window.pause()
@@ -245,7 +245,7 @@ def test_closing_while_a_corpus_load_is_stalled_does_not_hang(make_window, qtbot
     monkeypatch.setattr(core, "load_corpus", stalled)
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    assert window.is_loading
+    assert window.session.is_loading
     try:
         window.close()
         closed_while_stalled = not returned.is_set()  # close() came back with the load still stuck in its read
@@ -258,18 +258,18 @@ def test_opening_a_checkpoint_reopens_the_text_it_was_trained_on(make_window, qt
                                                                  tmp_path):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     first_step(window, qtbot)
     step_and_wait(window, qtbot, 24)
     path = tmp_path / "small-25.npz"
     assert window.save_checkpoint(path=str(path))
     window.open_builtin("python-docs")  # the model is saved, so no question
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
-    assert window.corpus.name == "python-docs" and not window.session.has_model and window.session.client is None
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
+    assert window.session.corpus.name == "python-docs" and not window.session.has_model and window.session.client is None
 
     window.open_checkpoint(path=str(path))  # trained on small.txt: that text is opened again first
-    qtbot.waitUntil(lambda: not window.is_loading and window.session.has_model, timeout=10_000)
-    assert window.corpus.name == "small.txt" and window.session.iteration == 25 and engine_iteration(window, qtbot) == 25
+    qtbot.waitUntil(lambda: not window.session.is_loading and window.session.has_model, timeout=10_000)
+    assert window.session.corpus.name == "small.txt" and window.session.iteration == 25 and engine_iteration(window, qtbot) == 25
     assert len(window.loss_panel.history) == 25 and not dialogs.texts("warning")
 
 
@@ -277,4 +277,4 @@ def test_a_checkpoint_that_is_not_one_is_refused_with_a_message(make_window, qtb
     window = make_window()
     window.open_checkpoint(path=str(small_corpus_file))
     assert dialogs.texts("warning") == ["small.txt is not a charrnn checkpoint (not an .npz file)"]
-    assert not window.session.has_model and window.session.client is None and window.corpus.name == "shakespeare"
+    assert not window.session.has_model and window.session.client is None and window.session.corpus.name == "shakespeare"

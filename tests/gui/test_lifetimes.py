@@ -105,7 +105,7 @@ def test_a_closed_window_and_everything_it_ran_are_freed_by_reference_counting(q
     dialogs.open_paths.append(str(small_corpus_file))
     w.open_corpus_action.trigger()
     refs["loader"] = weakref.ref(w.session._loader)
-    qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not w.session.is_loading, timeout=10_000)
     w.start()
     wait_iterations(w, qtbot, 30)
     refs["first engine client"] = weakref.ref(w.session.client)
@@ -167,7 +167,7 @@ def test_open_reset_restart_many_times_while_training_with_garbage_collected_all
                 assert not process_exists(engines[-1]), i  # the engine of the model it replaces has ended
                 qtbot.waitUntil(lambda: bool(opened), timeout=20_000)
                 w.session.checkpointOpened.disconnect()
-                assert w.session.iteration == saved and w.state == "paused", i
+                assert w.session.iteration == saved and w.session.state == "paused", i
                 assert w.session.client.status().value.iteration == saved, i
                 engines.append(engine_pid(w))
             else:  # ... or a text (a corpus loader thread; the model is discarded)
@@ -177,7 +177,7 @@ def test_open_reset_restart_many_times_while_training_with_garbage_collected_all
             engines.append(engine_pid(w))
             wait_iterations(w, qtbot, w.session.iteration + 2)
             w.reset_model()  # reset while training
-            assert not w.session.has_model and w.state == "idle" and training_threads() == [], i
+            assert not w.session.has_model and w.session.state == "idle" and training_threads() == [], i
             assert not any(process_exists(pid) for pid in set(engines)), i
         assert len(collections) > CYCLES  # the collector really ran all along
         assert w.close()
@@ -222,7 +222,7 @@ window = MainWindow(restore_last_corpus=False)
 use_small_settings(window)
 window.show()
 window.open_corpus_path(sys.argv[1])
-while window.is_loading or window.corpus_spec != sys.argv[1]:
+while window.session.is_loading or window.session.corpus_spec != sys.argv[1]:
     app.processEvents()
     time.sleep(0.01)
 window.start()

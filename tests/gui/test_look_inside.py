@@ -49,7 +49,7 @@ def test_probing_while_training_runs_does_not_stop_it(make_window, qtbot, dialog
     assert w.inspector.result.hidden.shape[1] == w.session.model.config.hidden_size
     before = w.session.iteration
     wait_iterations(w, qtbot, before + 20)
-    assert w.state == "running"
+    assert w.session.state == "running"
 
 
 def test_clicking_a_unit_in_the_heatmap_colours_the_probe_text_by_it(make_window, qtbot, dialogs,
@@ -86,7 +86,7 @@ def test_auto_rerun_keeps_up_with_training(make_window, qtbot, dialogs, small_co
     qtbot.waitUntil(lambda: len(probed) >= 3, timeout=15_000)
     w.pause()
     assert probed == sorted(probed) and probed[-1] > probed[0]
-    assert w.state == "paused"
+    assert w.session.state == "paused"
 
 
 def test_a_reset_model_is_read_afresh(make_window, qtbot, dialogs, small_corpus_file):

@@ -12,7 +12,7 @@ LN2 = math.log(2.0)
 
 def _train_fast(make_window, qtbot, iterations):
     window = make_window(small=False)  # the built-in Shakespeare
-    qtbot.waitUntil(lambda: not window.is_loading and window.corpus is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading and window.session.corpus is not None, timeout=60_000)
     window.settings_panel.apply_preset("fast")
     window.start()
     qtbot.waitUntil(lambda: window.session.has_model and window.session.iteration >= iterations, timeout=120_000)

@@ -54,7 +54,7 @@ def test_the_runs_panel_is_an_item_view_with_its_action(make_window):
 def test_three_trainings_become_three_runs_to_overlay_and_compare(make_window, qtbot, dialogs, small_corpus_file):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     dialogs.answer = None  # Yes: reset without saving a checkpoint (the run keeps everything)
     paths = [train_one(window, qtbot, 120, hidden_size=h, seed=h) for h in (8, 16, 24)]
     assert len(set(paths)) == 3 and all(os.path.dirname(p) == window.session.runs_folder for p in paths)
@@ -116,7 +116,7 @@ def test_three_trainings_become_three_runs_to_overlay_and_compare(make_window, q
 def test_a_new_window_finds_the_runs_of_a_closed_one(make_window, qtbot, dialogs, small_corpus_file):
     first = make_window()
     first.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not first.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not first.session.is_loading, timeout=10_000)
     first.start()
     qtbot.waitUntil(lambda: first.session.run_path is not None and first.session.iteration >= 50, timeout=15_000)
     path = first.session.run_path
@@ -131,9 +131,9 @@ def test_a_new_window_finds_the_runs_of_a_closed_one(make_window, qtbot, dialogs
 
     # Continue it from its latest checkpoint: the text is reopened, training appends to the same run.
     second.runs_panel.openCheckpointRequested.emit(os.path.join(path, "checkpoints", "latest.npz"), False)
-    qtbot.waitUntil(lambda: second.session.has_model and not second.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: second.session.has_model and not second.session.is_loading, timeout=10_000)
     resumed_at = second.session.iteration
-    assert resumed_at == run.latest_iteration and second.corpus.name == "small.txt"
+    assert resumed_at == run.latest_iteration and second.session.corpus.name == "small.txt"
     second.start()
     qtbot.waitUntil(lambda: second.session.run_path == path and second.session.iteration >= resumed_at + 30,
                     timeout=15_000)
@@ -148,7 +148,7 @@ def test_a_new_window_finds_the_runs_of_a_closed_one(make_window, qtbot, dialogs
 def test_look_inside_a_runs_model_and_rename_and_delete_it(make_window, qtbot, dialogs, small_corpus_file):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     dialogs.answer = None
     path = train_one(window, qtbot, 40)
     qtbot.waitUntil(lambda: path in window.runs.rows and window.runs.rows[path].status == "finished", timeout=10_000)
@@ -181,7 +181,7 @@ def core_cancel():
 def test_the_current_run_is_listed_live_and_cannot_be_deleted(make_window, qtbot, dialogs, small_corpus_file):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.start()
     qtbot.waitUntil(lambda: window.runs.current is not None, timeout=10_000)
     path = window.runs.current
@@ -200,7 +200,7 @@ def test_the_live_runs_row_is_repainted_every_few_seconds_while_training(make_wi
 
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.start()
     qtbot.waitUntil(lambda: (row_iteration(window, window.runs.current or "") or 0) > 0, timeout=10_000)
     path = window.runs.current
@@ -227,7 +227,7 @@ def test_sample_now_is_recorded_in_the_runs_samples_beside_the_training_ones(mak
                                                                             small_corpus_file):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     use_settings(window)
     window.start()
     qtbot.waitUntil(lambda: window.session.run_path is not None and window.session.iteration >= 30, timeout=20_000)

@@ -104,7 +104,7 @@ def test_the_speed_combo_paces_the_window_live_and_is_remembered(make_window, qt
     qtbot.waitUntil(lambda: len(times) >= 6, timeout=30_000)
     assert times.gaps(1, 5) >= 0.1 * 3, times.times  # at most ten a second (one gap of slack, as above)
     w.pause()  # the toolbar's Pause
-    assert w.state == "paused" and client.status().value.state == "idle"
+    assert w.session.state == "paused" and client.status().value.state == "idle"
     w.close()
     assert float(QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "charrnn",
                            "charrnn-gui").value("training/speed")) == 10.0

@@ -26,17 +26,17 @@ def trained(window, qtbot, n=3, **settings):
     wait_iterations(window, qtbot, 1)
     for _ in range(n - 1):
         it = window.session.iteration
-        qtbot.waitUntil(lambda: window.state != "running", timeout=10_000)
+        qtbot.waitUntil(lambda: window.session.state != "running", timeout=10_000)
         window.step_once()
         wait_iterations(window, qtbot, it + 1)
-    qtbot.waitUntil(lambda: window.state != "running", timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.state != "running", timeout=10_000)
 
 
 def core_trainer(window, n):
     """The model's training redone in this process: a core Trainer of the same text and settings after n steps."""
     import core
 
-    trainer = core.Trainer.from_corpus(window.corpus, window.session.model.config)
+    trainer = core.Trainer.from_corpus(window.session.corpus, window.session.model.config)
     for _ in range(n):
         trainer.step()
     return trainer
@@ -223,15 +223,15 @@ def test_hello_experiment_trains_on_its_own_text_and_opens_the_unrolled_tab(wind
     action = window.findChild(type(window.start_pause_action), "experiment-hello")
     assert action is not None and action in window.experiments_menu.actions()
     action.trigger()
-    assert window.corpus.name == "hello" and window.corpus_spec == "builtin:hello"
+    assert window.session.corpus.name == "hello" and window.session.corpus_spec == "builtin:hello"
     assert window.corpus_panel.name_label.text() == "hello"
     assert "Back to small.txt" in window.corpus_panel.warnings_label.text()
     assert window.tabs.currentWidget() is window.unrolled
     cfg = window.session.model.config
     assert (cfg.hidden_size, cfg.seq_length) == (3, 4)
-    assert window.session.iteration == 0 and window.state == "paused"  # waits to be stepped through
+    assert window.session.iteration == 0 and window.session.state == "paused"  # waits to be stepped through
     window.step_once()
-    qtbot.waitUntil(lambda: window.session.iteration == 1 and window.state == "paused", timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.iteration == 1 and window.session.state == "paused", timeout=10_000)
     window.start()
     wait_iterations(window, qtbot, 5)
     window.pause()

@@ -68,7 +68,7 @@ def test_samples_font_is_monospaced_even_when_the_system_fixed_font_is_not(qapp)
 def test_status_bar_shows_iteration_epoch_speed_loss_bits_and_time(make_window, qtbot, small_corpus_file):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.start()
     wait_iterations(window, qtbot, 200)
     qtbot.waitUntil(lambda: "it/s" in window.speed_label.text() and "—" not in window.speed_label.text(), timeout=5000)
@@ -111,7 +111,7 @@ def test_one_click_on_a_preset_sets_every_field(make_window):
 def test_live_settings_reach_the_running_engine(make_window, qtbot, small_corpus_file):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.start()
     wait_iterations(window, qtbot, 10)
     panel = window.settings_panel
@@ -131,7 +131,7 @@ def test_live_settings_reach_the_running_engine(make_window, qtbot, small_corpus
 def test_loss_plot_switches_units_and_log_scale(make_window, qtbot, small_corpus_file):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.step_once()
     qtbot.waitUntil(lambda: window.session.has_model and window.session.iteration == 1, timeout=5000)
     window.session.step(49)
@@ -163,7 +163,7 @@ def test_loss_plot_switches_units_and_log_scale(make_window, qtbot, small_corpus
 def test_loss_plot_redraws_on_its_timer_not_per_iteration(make_window, qtbot, small_corpus_file, monkeypatch):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     calls = []
     real = window.loss_panel.raw_curve.setData
     monkeypatch.setattr(window.loss_panel.raw_curve, "setData", lambda *a, **k: (calls.append(1), real(*a, **k)))
@@ -185,7 +185,7 @@ def test_validation_points_appear_when_the_preset_holds_out_text(make_window, qt
     window = make_window()
     use_small_settings(window, val_fraction=0.1, eval_every=25, eval_chars=200)
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.start()
     qtbot.waitUntil(lambda: len(window.loss_panel.history.val_iterations) >= 2, timeout=10_000)
     window.pause()
@@ -254,7 +254,7 @@ def test_sample_now_is_only_offered_while_paused_and_names_unknown_characters(ma
                                                                              small_corpus_file):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     samples = window.samples_panel
     assert not samples.sample_button.isEnabled()  # no model yet
     window.start()
@@ -361,7 +361,7 @@ def test_a_new_sample_of_the_same_shape_keeps_the_users_scroll_and_an_unchanged_
 def test_the_heatmap_follows_the_latest_sample_once_per_refresh(make_window, qtbot, small_corpus_file):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.start()
     qtbot.waitUntil(lambda: len(window.samples_panel.records) >= 3, timeout=10_000)
     window.pause()
@@ -405,12 +405,12 @@ def test_geometry_and_settings_are_remembered(make_window, qtbot, monkeypatch):
 def test_exports_write_csv_and_png(make_window, qtbot, dialogs, small_corpus_file, tmp_path):
     window = make_window()
     window.open_corpus_path(str(small_corpus_file))
-    qtbot.waitUntil(lambda: not window.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.session.is_loading, timeout=10_000)
     window.step_once()
     qtbot.waitUntil(lambda: window.session.has_model and window.session.iteration == 1, timeout=5000)
     with qtbot.waitSignal(window.session.client.paused, timeout=5000):  # the Step's 29 iterations done
         window.session.step(29)
-    assert window.session.iteration == 30 and window.state == "paused"
+    assert window.session.iteration == 30 and window.session.state == "paused"
     dialogs.save_paths += [str(tmp_path / "loss.csv"), str(tmp_path / "loss.png")]
     window.export_csv_action.trigger()
     window.export_png_action.trigger()

@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     w = MainWindow(restore_last_corpus=False, settings=settings)
     w.show()
     w.open_corpus_path(corpus_path)
-    while w.is_loading:
+    while w.session.is_loading:
         app.processEvents()
         time.sleep(0.01)
     cfg = core.PRESETS["min-char-rnn"].replace(hidden_size=args.hidden_size, seq_length=25, sample_every=100,
