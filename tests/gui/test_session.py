@@ -30,6 +30,17 @@ def make_session(qtbot):
     return session
 
 
+def recording_session(qtbot, tmp_path):
+    """(session, started, ended): a session writing its runs under tmp_path/runs, and the runs it started and
+    ended ((folder, status) pairs), as its signals said."""
+    session = make_session(qtbot)
+    session.runs_folder = str(tmp_path / "runs")
+    started, ended = [], []
+    session.runStarted.connect(started.append)
+    session.runEnded.connect(lambda p, status: ended.append((p, status)))
+    return session, started, ended
+
+
 def engine_state(session) -> str:
     """What the engine itself says it is doing (idle, running, stopped)."""
     answer = session.client.status()
@@ -161,12 +172,8 @@ def test_sample_nearest_picks_the_closest_training_sample():
 
 
 def test_training_is_written_as_a_run_from_the_first_start_until_reset(qtbot, tmp_path):
-    session = make_session(qtbot)
+    session, started, ended = recording_session(qtbot, tmp_path)
     runs = tmp_path / "runs"
-    session.runs_folder = str(runs)
-    started, ended = [], []
-    session.runStarted.connect(started.append)
-    session.runEnded.connect(lambda p, status: ended.append((p, status)))
     try:
         session.create_model(small_config(), "min-char-rnn")
         qtbot.waitUntil(lambda: session.client.info is not None, timeout=15_000)
@@ -194,11 +201,7 @@ def test_training_is_written_as_a_run_from_the_first_start_until_reset(qtbot, tm
 
 
 def test_a_first_step_opens_the_run_too(qtbot, tmp_path):
-    session = make_session(qtbot)
-    session.runs_folder = str(tmp_path / "runs")
-    started, ended = [], []
-    session.runStarted.connect(started.append)
-    session.runEnded.connect(lambda p, status: ended.append((p, status)))
+    session, started, ended = recording_session(qtbot, tmp_path)
     try:
         session.create_model(small_config(), "min-char-rnn")
         session.step(25)
@@ -280,11 +283,7 @@ def test_a_runs_metrics_have_a_line_every_log_every_iterations_and_at_every_eval
 
 
 def test_a_run_keeps_every_training_sample_and_sample_now_even_when_reset_follows_pause_at_once(qtbot, tmp_path):
-    session = make_session(qtbot)
-    session.runs_folder = str(tmp_path / "runs")
-    started, ended = [], []
-    session.runStarted.connect(started.append)
-    session.runEnded.connect(lambda p, status: ended.append((p, status)))
+    session, started, ended = recording_session(qtbot, tmp_path)
     try:
         session.create_model(small_config(), "min-char-rnn")
         session.step(30)
