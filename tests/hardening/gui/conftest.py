@@ -14,9 +14,33 @@ from tests.gui.helpers import SMALL_TEXT  # noqa: E402
 
 
 @pytest.fixture
-def small_builtin(monkeypatch):
-    """New windows start on a small in-memory text instead of the 4.8 M-character built-in Shakespeare."""
+def engine_site(tmp_path, monkeypatch):
+    """A sitecustomize.py that engine processes started from now on run first (on their PYTHONPATH): tests
+    append the code that injects their fault or stand-in there."""
+    inject = tmp_path / "engine-site"
+    inject.mkdir()
+    site = inject / "sitecustomize.py"
+    site.write_text('"""Injected into the engine process by the test."""\n', encoding="utf-8")
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", str(inject) + (os.pathsep + path if path else ""))  # the engine inherits it
+    return site
+
+
+SMALL_BUILTIN = """
+import core
+import core.builtins
+
+core.builtins.load_builtin = lambda name: core.corpus_from_text({text!r} * 30, name=f"small-{{name}}")
+"""
+
+
+@pytest.fixture
+def small_builtin(monkeypatch, engine_site):
+    """New windows (and their engine processes) start on a small in-memory text instead of the 4.8 M-character
+    built-in Shakespeare."""
     import charrnn_gui.corpus_actions as corpus_actions
 
     monkeypatch.setattr(corpus_actions, "load_builtin",
                         lambda name: core.corpus_from_text(SMALL_TEXT * 30, name=f"small-{name}"))
+    with open(engine_site, "a", encoding="utf-8") as f:
+        f.write(SMALL_BUILTIN.format(text=SMALL_TEXT))

@@ -52,7 +52,7 @@ def test_malformed_app_metadata_is_refused_and_the_current_model_stays(trained, 
     good = tmp_path / "good.npz"
     bad = with_gui_meta(good, tmp_path / "bad.npz", make(good))
     w = trained
-    corpus, trainer, iteration = w.corpus, w.trainer, w.trainer.iteration
+    corpus, client, iteration = w.corpus, w.session.client, w.session.iteration
     curve = w.loss_panel.history.iterations.view.copy()
     samples = w.samples_panel.count
     before = len(dialogs.messages)
@@ -62,11 +62,13 @@ def test_malformed_app_metadata_is_refused_and_the_current_model_stays(trained, 
     shown = dialogs.messages[before:]
     assert len(shown) == 1 and shown[0][:2] == ("warning", "Cannot open checkpoint"), shown
     assert "bad.npz" in shown[0][2] and expected in shown[0][2], shown
-    assert w.corpus is corpus and w.trainer is trainer and trainer.iteration == iteration and w.state == "paused"
+    assert w.corpus is corpus and w.session.client is client and w.session.iteration == iteration
+    assert w.state == "paused" and w.session.weights()[0] == iteration
     assert np.array_equal(w.loss_panel.history.iterations.view, curve) and w.samples_panel.count == samples
-    assert w.worker is not None and w.worker.thread_running
+    status = client.status()  # the engine is alive, holds the same model and waits
+    assert status.ok and status.value.state == "idle" and status.value.iteration == iteration
     w.start()  # and it trains on
-    qtbot.waitUntil(lambda: trainer.iteration > iteration + 3, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session.iteration > iteration + 3, timeout=10_000)
     w.pause()
 
 
@@ -77,7 +79,8 @@ def test_well_formed_app_metadata_from_a_newer_version_still_opens(trained, qtbo
                     samples=[{"iteration": 4, "text": "hello", "smooth_loss": None, "font": "big"}])
     path = with_gui_meta(good, tmp_path / "newer.npz", newer)
     w = trained
-    w.open_checkpoint(path=str(path))
+    with qtbot.waitSignal(w.session.checkpointOpened, timeout=10_000):  # the engine opened it: settings shown
+        w.open_checkpoint(path=str(path))
     qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
     assert dialogs.texts("warning") == []
     assert w.samples_panel.recent(1)[0].text == "hello"

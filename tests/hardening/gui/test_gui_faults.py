@@ -1,7 +1,9 @@
-"""Training faults and thread life in the main window: divergence, an engine exception, closing mid-run,
+"""Training faults and engine life in the main window: divergence, an engine exception, closing mid-run,
 rapid pause/resume/step, reset while running, saving while training. Never an abort, a hang (> 5 s for one
-operation) or a QThread left running (the no_threads_left_running fixture checks after every test)."""
+operation) or a QThread left running (the no_threads_left_running fixture checks after every test). Training
+runs in an engine process: faults are injected there through a sitecustomize.py on its PYTHONPATH."""
 
+import os
 import time
 from contextlib import contextmanager
 
@@ -9,15 +11,7 @@ import numpy as np
 import pytest
 
 import core
-import core.trainer
-from charrnn_gui import train_process
 from charrnn_gui.threads import registered_threads, running_threads
-
-
-def training_threads():
-    """The training threads still running (the window also keeps a runs reader per runs folder, and a run
-    writer while a run is being written)."""
-    return [t for t in running_threads() if t.objectName() == "charrnn-training"]
 from tests.gui.helpers import use_small_settings, wait_iterations
 
 LIMIT = 5.0  # seconds any one user operation may take
@@ -31,8 +25,19 @@ def within(seconds=LIMIT, what="operation"):
     assert took < seconds, f"{what} took {took:.1f} s"
 
 
-def finite(trainer):
-    return all(np.isfinite(p).all() for p in trainer.params.values())
+def finite_params(params) -> bool:
+    return all(np.isfinite(p).all() for p in params.values())
+
+
+def finite(w) -> bool:
+    """The engine's weights (copied between two steps) are all finite."""
+    return finite_params(w.session.weights()[1])
+
+
+def engine_waits(w) -> bool:
+    """The engine process is alive, holds the model and is not training."""
+    answer = w.session.client.status()
+    return answer.ok and answer.value.state == "idle"
 
 
 @pytest.fixture
@@ -41,23 +46,41 @@ def window(make_window, small_builtin):
 
 
 def wait_parked(w, qtbot, timeout=10_000):
-    qtbot.waitUntil(lambda: w.worker is not None and not w.worker.is_running and w.state != "running",
-                    timeout=timeout)
+    """Until the engine has stopped training and the window has been told every iteration it trained."""
+    def parked():
+        if not w.session.has_model or w.state == "running":
+            return False
+        answer = w.session.client.status()
+        return answer.ok and answer.value.state == "idle" and w.session.iteration == answer.value.iteration
+    qtbot.waitUntil(parked, timeout=timeout)
 
 
-def fail_step_at(n: int, error: Exception, monkeypatch) -> None:
-    """Make the engine's n-th training step (counted from now) raise error."""
-    real_step = core.trainer.Trainer.step
-    calls = {"n": 0}
+FAIL_STEP = """
+import os
 
-    def flaky_step(self):
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise error
-        return real_step(self)
+import core.trainer
 
-    monkeypatch.setattr(core.trainer.Trainer, "step", flaky_step)
-    monkeypatch.setattr(train_process, "ENABLED", False)  # the fault is in this process: train in its thread
+_fired = os.path.join(os.path.dirname(__file__), "fired")  # once per test: a later engine trains normally
+_real_step = core.trainer.Trainer.step
+_calls = {{"n": 0}}
+
+
+def _flaky_step(self):
+    _calls["n"] += 1
+    if _calls["n"] == {n} and not os.path.exists(_fired):
+        open(_fired, "w").close()
+        raise {error}
+    return _real_step(self)
+
+
+core.trainer.Trainer.step = _flaky_step
+"""
+
+
+def fail_step_at(n: int, error: str, engine_site) -> None:
+    """Make the engine process's n-th training step raise error (an expression), from its sitecustomize.py."""
+    with open(engine_site, "a", encoding="utf-8") as f:
+        f.write(FAIL_STEP.format(n=n, error=error))
 
 
 # --- faults -----------------------------------------------------------------------------------
@@ -72,16 +95,16 @@ def test_a_huge_learning_rate_pauses_with_a_message_and_keeps_finite_weights(mak
     qtbot.waitUntil(lambda: bool(dialogs.texts("warning")), timeout=10_000)
     (message,) = dialogs.texts("warning")
     assert "diverged" in message and "learning rate 1000" in message
-    assert w.state == "paused" and not w.worker.is_running and w.worker.thread_running
-    assert finite(w.trainer)
+    assert w.state == "paused" and engine_waits(w)
+    assert finite(w)
     # At 1e3 the one update before the non-finite loss already blew the weights up to ~1e3 (finite, useless),
     # so resuming them with a lower rate diverges again at once: a second message, still no hang.
     w.settings_panel.lr_spin.setValue(0.05)
     with within(what="resume after divergence"):
         w.start()
-    qtbot.waitUntil(lambda: len(dialogs.texts("warning")) == 2 or w.trainer.iteration > 50, timeout=10_000)
+    qtbot.waitUntil(lambda: len(dialogs.texts("warning")) == 2 or w.session.iteration > 50, timeout=10_000)
     wait_parked(w, qtbot) if len(dialogs.texts("warning")) == 2 else w.pause()
-    assert finite(w.trainer)
+    assert finite(w)
     # Reset, then the lower learning rate trains.
     with within(what="reset"):
         w.reset_model()
@@ -89,45 +112,48 @@ def test_a_huge_learning_rate_pauses_with_a_message_and_keeps_finite_weights(mak
     wait_iterations(w, qtbot, 50)
     with within(what="pause"):
         w.pause()
-    assert finite(w.trainer) and w.trainer.learning_rate == 0.05 and w.trainer.diverged is None
+    status = w.session.client.status().value
+    assert finite(w) and status.learning_rate == 0.05 and status.diverged is None
 
 
-def test_an_engine_exception_mid_run_is_shown_ends_the_thread_and_the_app_recovers(window, qtbot, dialogs,
-                                                                                    monkeypatch, capsys):
-    fail_step_at(20, RuntimeError("injected engine fault"), monkeypatch)
+def test_an_engine_exception_mid_run_is_shown_the_model_kept_and_the_app_recovers(window, qtbot, dialogs,
+                                                                                   engine_site):
+    fail_step_at(20, 'RuntimeError("injected engine fault")', engine_site)
     w = window
     w.start()
-    qtbot.waitUntil(lambda: bool(dialogs.texts("warning")), timeout=10_000)
+    qtbot.waitUntil(lambda: bool(dialogs.texts("warning")), timeout=15_000)
     (message,) = dialogs.texts("warning")
-    assert "RuntimeError: injected engine fault" in message
-    qtbot.waitUntil(lambda: not w.worker.thread_running, timeout=LIMIT * 1000)
-    assert w.state == "paused" and w.trainer.iteration == 19 and finite(w.trainer)
-    assert training_threads() == []
-    # Reset, then Start trains a new model.
+    assert "RuntimeError: injected engine fault" in message and "The model is kept" in message, message
+    assert "injected engine fault" in w.statusBar().currentMessage()
+    wait_parked(w, qtbot, timeout=LIMIT * 1000)
+    assert w.state == "paused" and w.session.has_model and w.session.iteration == 19 and finite(w)
+    assert w.session.weights()[0] == 19
+    # Reset, then Start trains a new model (in a new engine process).
     with within(what="reset"):
         w.reset_model()
-    assert w.trainer is None
+    assert not w.session.has_model and w.session.client is None
     w.start()
     wait_iterations(w, qtbot, 30)
     w.pause()
     assert len(dialogs.texts("warning")) == 1
-    assert "injected engine fault" in capsys.readouterr().err  # the traceback went to stderr, not a dialog
+    assert "Traceback" not in dialogs.texts("warning")[0] and "\n  File " not in dialogs.texts("warning")[0]
 
 
-def test_after_an_engine_exception_start_resumes_the_kept_model(window, qtbot, dialogs, monkeypatch, capsys):
-    fail_step_at(10, FloatingPointError("overflow in a kernel"), monkeypatch)
+def test_after_an_engine_exception_start_resumes_the_kept_model(window, qtbot, dialogs, engine_site):
+    fail_step_at(10, 'FloatingPointError("overflow in a kernel")', engine_site)
     w = window
     w.start()
-    qtbot.waitUntil(lambda: bool(dialogs.texts("warning")), timeout=10_000)
-    trainer = w.trainer
+    qtbot.waitUntil(lambda: bool(dialogs.texts("warning")), timeout=15_000)
+    client = w.session.client
+    wait_parked(w, qtbot)
+    assert w.session.iteration == 9
     w.start()  # "the model is kept; ... try again"
     wait_iterations(w, qtbot, 40)
     w.pause()
-    assert w.trainer is trainer and finite(trainer)
-    capsys.readouterr()
+    assert w.session.client is client and finite(w)  # the same engine went on from iteration 9
 
 
-# --- thread life ------------------------------------------------------------------------------
+# --- engine and thread life ------------------------------------------------------------------------------
 
 
 @pytest.mark.slow
@@ -194,11 +220,10 @@ def test_pause_and_resume_a_thousand_times_quickly(window, qtbot):
             slowest = max(slowest, time.perf_counter() - start)
     assert slowest < LIMIT
     assert w.state == "running"
-    before = w.trainer.iteration
+    before = w.session.iteration
     wait_iterations(w, qtbot, before + 20)  # still training after all that
     w.pause()
-    assert w.state == "paused" and finite(w.trainer) and w.worker.thread_running
-    assert len(training_threads()) == 1
+    assert w.state == "paused" and finite(w) and engine_waits(w)
 
 
 def test_step_five_hundred_times_trains_five_hundred_iterations(window, qtbot):
@@ -206,33 +231,33 @@ def test_step_five_hundred_times_trains_five_hundred_iterations(window, qtbot):
     for i in range(500):
         with within(what=f"step #{i}"):
             w.step_once()
-            qtbot.waitUntil(lambda: w.trainer.iteration == i + 1, timeout=LIMIT * 1000)
+            qtbot.waitUntil(lambda: w.session.iteration == i + 1, timeout=LIMIT * 1000)
     wait_parked(w, qtbot)
-    assert w.trainer.iteration == 500 and w.state == "paused" and len(training_threads()) == 1
+    assert w.session.iteration == 500 and w.state == "paused" and engine_waits(w)
 
 
 def test_pressing_step_faster_than_it_trains_never_hangs(window, qtbot):
     w = window
     w.step_once()
-    qtbot.waitUntil(lambda: w.trainer is not None and w.trainer.iteration >= 1, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session.has_model and w.session.iteration >= 1, timeout=10_000)
     with within(what="500 quick steps"):
         for _ in range(500):
             w.step_once()
     wait_parked(w, qtbot)
-    assert 1 < w.trainer.iteration <= 501 and w.state == "paused"
+    assert 1 < w.session.iteration <= 501 and w.state == "paused"
 
 
 # Was a defect (fixed in 613f103): step(n) replaced a pending budget, so quick presses were lost.
 def test_every_press_of_step_trains_one_iteration_even_when_pressed_quickly(window, qtbot):
     w = window
     w.step_once()
-    qtbot.waitUntil(lambda: w.trainer is not None and w.trainer.iteration >= 1, timeout=10_000)
+    qtbot.waitUntil(lambda: w.session.has_model and w.session.iteration >= 1, timeout=10_000)
     wait_parked(w, qtbot)
-    for _ in range(100):  # faster than the worker trains (key auto-repeat on a big model does the same)
+    for _ in range(100):  # faster than the engine trains (key auto-repeat on a big model does the same)
         w.step_once()
     qtbot.wait(500)
     wait_parked(w, qtbot)
-    assert w.trainer.iteration == 101
+    assert w.session.iteration == 101
 
 
 def test_reset_while_running_stops_the_thread_and_start_works_again(window, qtbot, dialogs):
@@ -243,7 +268,7 @@ def test_reset_while_running_stops_the_thread_and_start_works_again(window, qtbo
         assert w.state == "running"
         with within(what="reset while running"):
             w.reset_model()
-        assert w.trainer is None and w.state == "idle" and training_threads() == []
+        assert not w.session.has_model and w.session.client is None and w.state == "idle"
     assert len(dialogs.questions) == 5
 
 
@@ -262,7 +287,7 @@ def test_saving_repeatedly_while_training_gives_consistent_snapshots(window, qtb
         its = ckpt.extras["loss_iter"]
         assert len(its) == ckpt.iteration and (len(its) == 0 or its[-1] == ckpt.iteration)
         resumed = core.restore_trainer(ckpt, w.corpus.data, w.corpus.vocab)
-        assert resumed.iteration == ckpt.iteration and finite(resumed)
+        assert resumed.iteration == ckpt.iteration and finite_params(resumed.params)
         qtbot.wait(20)
     w.pause()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".charrnn-")]

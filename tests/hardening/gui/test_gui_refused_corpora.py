@@ -43,9 +43,10 @@ def trained(make_window, qtbot, dialogs, small_corpus_file):
     return w
 
 
-def assert_unchanged(w, corpus, trainer, iteration, qtbot):
-    assert w.corpus is corpus and w.trainer is trainer and trainer.iteration == iteration
-    assert all(np.isfinite(p).all() for p in trainer.params.values())
+def assert_unchanged(w, corpus, client, iteration, qtbot):
+    assert w.corpus is corpus and w.session.client is client and w.session.iteration == iteration
+    at, weights = w.session.weights()
+    assert at == iteration and all(np.isfinite(p).all() for p in weights.values())
     assert w.state == "paused" and not w.is_loading
     w.start()  # still usable
     wait_iterations(w, qtbot, iteration + 5)
@@ -57,13 +58,13 @@ def test_a_refused_file_shows_its_message_and_keeps_corpus_and_model(trained, qt
     make, expected = REFUSED[case]
     path = make(tmp_path)
     w = trained
-    corpus, trainer, iteration = w.corpus, w.trainer, w.trainer.iteration
+    corpus, client, iteration = w.corpus, w.session.client, w.session.iteration
     before = len(dialogs.messages)
     open_file_via_dialog(w, dialogs, qtbot, path)
     shown = [text for _, _, text in dialogs.messages[before:]]
     assert len(shown) == 1 and dialogs.messages[-1][0] == "warning", dialogs.messages
     assert expected.format(path=path) in shown[0]
-    assert_unchanged(w, corpus, trainer, iteration, qtbot)
+    assert_unchanged(w, corpus, client, iteration, qtbot)
 
 
 def test_an_unreadable_file_shows_the_system_reason_and_keeps_state(trained, qtbot, dialogs, tmp_path, monkeypatch):
@@ -78,10 +79,10 @@ def test_an_unreadable_file_shows_the_system_reason_and_keeps_state(trained, qtb
 
     monkeypatch.setattr(builtins, "open", deny)
     w = trained
-    corpus, trainer, iteration = w.corpus, w.trainer, w.trainer.iteration
+    corpus, client, iteration = w.corpus, w.session.client, w.session.iteration
     open_file_via_dialog(w, dialogs, qtbot, path)
     assert dialogs.texts("warning")[-1] == f"cannot read {path}: Permission denied"
-    assert_unchanged(w, corpus, trainer, iteration, qtbot)
+    assert_unchanged(w, corpus, client, iteration, qtbot)
 
 
 def test_a_file_too_short_for_the_window_opens_and_says_why_start_is_refused(make_window, qtbot, dialogs, tmp_path):
@@ -89,7 +90,7 @@ def test_a_file_too_short_for_the_window_opens_and_says_why_start_is_refused(mak
     open_file_via_dialog(w, dialogs, qtbot, write(tmp_path, "short.txt", b"abcdef"))
     assert w.corpus.name == "short.txt" and any("too short" in n for n in w.corpus_notes)
     w.start()
-    assert w.trainer is None and "too short" in dialogs.texts("warning")[-1]
+    assert not w.session.has_model and "too short" in dialogs.texts("warning")[-1]
 
 
 def test_a_ten_thousand_character_vocabulary_trains_samples_and_draws(make_window, qtbot, dialogs, tmp_path):
@@ -100,10 +101,10 @@ def test_a_ten_thousand_character_vocabulary_trains_samples_and_draws(make_windo
     w = make_window()
     open_file_via_dialog(w, dialogs, qtbot, path)
     assert w.corpus.vocab_size == 10_000
-    for _ in range(3):
+    for i in range(1, 4):
         w.step_once()
-        qtbot.waitUntil(lambda: w.worker is not None and not w.worker.is_running, timeout=10_000)
-    qtbot.waitUntil(lambda: w.trainer.iteration >= 1, timeout=10_000)
+        qtbot.waitUntil(lambda: w.session.has_model and w.session.iteration == i and w.state == "paused",
+                        timeout=10_000)
     w.sample_now()
     w.refresh_now()
     assert w.samples_panel.records and set(w.samples_panel.records[-1].text) <= set(chars)
