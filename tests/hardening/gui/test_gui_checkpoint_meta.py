@@ -52,18 +52,18 @@ def test_malformed_app_metadata_is_refused_and_the_current_model_stays(trained, 
     good = tmp_path / "good.npz"
     bad = with_gui_meta(good, tmp_path / "bad.npz", make(good))
     w = trained
-    corpus, client, iteration = w.corpus, w.session.client, w.session.iteration
+    corpus, client, iteration = w.session.corpus, w.session.client, w.session.iteration
     curve = w.loss_panel.history.iterations.view.copy()
     samples = w.samples_panel.count
     before = len(dialogs.messages)
     w.open_checkpoint(path=str(bad))
-    qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not w.session.is_loading, timeout=10_000)
     w.refresh_now()  # a bad sample would only fail when drawn
     shown = dialogs.messages[before:]
     assert len(shown) == 1 and shown[0][:2] == ("warning", "Cannot open checkpoint"), shown
     assert "bad.npz" in shown[0][2] and expected in shown[0][2], shown
-    assert w.corpus is corpus and w.session.client is client and w.session.iteration == iteration
-    assert w.state == "paused" and w.session.weights()[0] == iteration
+    assert w.session.corpus is corpus and w.session.client is client and w.session.iteration == iteration
+    assert w.session.state == "paused" and w.session.weights()[0] == iteration
     assert np.array_equal(w.loss_panel.history.iterations.view, curve) and w.samples_panel.count == samples
     status = client.status()  # the engine is alive, holds the same model and waits
     assert status.ok and status.value.state == "idle" and status.value.iteration == iteration
@@ -81,7 +81,7 @@ def test_well_formed_app_metadata_from_a_newer_version_still_opens(trained, qtbo
     w = trained
     with qtbot.waitSignal(w.session.checkpointOpened, timeout=10_000):  # the engine opened it: settings shown
         w.open_checkpoint(path=str(path))
-    qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not w.session.is_loading, timeout=10_000)
     assert dialogs.texts("warning") == []
     assert w.samples_panel.recent(1)[0].text == "hello"
     assert w.settings_panel.preset_name is None  # "turbo" is unknown here, and no preset has this model (H=16)

@@ -68,13 +68,13 @@ def test_a_refused_checkpoint_shows_a_message_and_keeps_the_model(trained, qtbot
     make, expected = CASES[case]
     bad = make(tmp_path / "good.npz", tmp_path / f"{case.replace(' ', '_')}.npz")
     w = trained
-    corpus, client, iteration = w.corpus, w.session.client, w.session.iteration
+    corpus, client, iteration = w.session.corpus, w.session.client, w.session.iteration
     before = len(dialogs.messages)
     w.open_checkpoint(path=str(bad))
-    qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not w.session.is_loading, timeout=10_000)
     shown = dialogs.messages[before:]
     assert len(shown) == 1 and shown[0][0] == "warning" and expected in shown[0][2], shown
-    assert w.corpus is corpus and w.session.client is client and w.session.iteration == iteration
+    assert w.session.corpus is corpus and w.session.client is client and w.session.iteration == iteration
     at, weights = w.session.weights()
     assert at == iteration and all(np.isfinite(p).all() for p in weights.values())
     assert "unpickled!" not in capsys.readouterr().out
@@ -86,6 +86,6 @@ def test_a_refused_checkpoint_shows_a_message_and_keeps_the_model(trained, qtbot
 def test_the_good_checkpoint_still_opens_after_all_that(trained, qtbot, dialogs, tmp_path):
     w = trained
     w.open_checkpoint(path=str(tmp_path / "good.npz"))  # the unsaved progress question is answered "discard"
-    qtbot.waitUntil(lambda: not w.is_loading, timeout=10_000)
+    qtbot.waitUntil(lambda: not w.session.is_loading, timeout=10_000)
     assert w.session.iteration == core.load_checkpoint(tmp_path / "good.npz").iteration
     assert dialogs.texts("warning") == []

@@ -48,7 +48,7 @@ def window(make_window, small_builtin):
 def wait_parked(w, qtbot, timeout=10_000):
     """Until the engine has stopped training and the window has been told every iteration it trained."""
     def parked():
-        if not w.session.has_model or w.state == "running":
+        if not w.session.has_model or w.session.state == "running":
             return False
         answer = w.session.client.status()
         return answer.ok and answer.value.state == "idle" and w.session.iteration == answer.value.iteration
@@ -95,7 +95,7 @@ def test_a_huge_learning_rate_pauses_with_a_message_and_keeps_finite_weights(mak
     qtbot.waitUntil(lambda: bool(dialogs.texts("warning")), timeout=10_000)
     (message,) = dialogs.texts("warning")
     assert "diverged" in message and "learning rate 1000" in message
-    assert w.state == "paused" and engine_waits(w)
+    assert w.session.state == "paused" and engine_waits(w)
     assert finite(w)
     # At 1e3 the one update before the non-finite loss already blew the weights up to ~1e3 (finite, useless),
     # so resuming them with a lower rate diverges again at once: a second message, still no hang.
@@ -126,7 +126,7 @@ def test_an_engine_exception_mid_run_is_shown_the_model_kept_and_the_app_recover
     assert "RuntimeError: injected engine fault" in message and "The model is kept" in message, message
     assert "injected engine fault" in w.statusBar().currentMessage()
     wait_parked(w, qtbot, timeout=LIMIT * 1000)
-    assert w.state == "paused" and w.session.has_model and w.session.iteration == 19 and finite(w)
+    assert w.session.state == "paused" and w.session.has_model and w.session.iteration == 19 and finite(w)
     assert w.session.weights()[0] == 19
     # Reset, then Start trains a new model (in a new engine process).
     with within(what="reset"):
@@ -166,7 +166,7 @@ def test_closing_the_window_mid_training_fifty_times(qtbot, dialogs, small_built
         use_small_settings(w)
         w.start()
         wait_iterations(w, qtbot, 5)
-        assert w.state == "running"
+        assert w.session.state == "running"
         with within(what=f"close #{i}"):
             assert w.close()
         assert running_threads() == [] and registered_threads() == [], i
@@ -190,7 +190,7 @@ def test_closing_the_window_while_a_corpus_load_is_stalled_does_not_hang(window,
     monkeypatch.setattr(core, "load_corpus", stalled_load)
     w = window
     w.open_corpus_path(str(small_corpus_file))
-    assert w.is_loading
+    assert w.session.is_loading
     releaser = threading.Timer(LIMIT + 0.5, release.set)  # never hang the suite for the whole minute
     releaser.daemon = True
     releaser.start()
@@ -219,11 +219,11 @@ def test_pause_and_resume_a_thousand_times_quickly(window, qtbot):
             action()
             slowest = max(slowest, time.perf_counter() - start)
     assert slowest < LIMIT
-    assert w.state == "running"
+    assert w.session.state == "running"
     before = w.session.iteration
     wait_iterations(w, qtbot, before + 20)  # still training after all that
     w.pause()
-    assert w.state == "paused" and finite(w) and engine_waits(w)
+    assert w.session.state == "paused" and finite(w) and engine_waits(w)
 
 
 def test_step_five_hundred_times_trains_five_hundred_iterations(window, qtbot):
@@ -233,7 +233,7 @@ def test_step_five_hundred_times_trains_five_hundred_iterations(window, qtbot):
             w.step_once()
             qtbot.waitUntil(lambda: w.session.iteration == i + 1, timeout=LIMIT * 1000)
     wait_parked(w, qtbot)
-    assert w.session.iteration == 500 and w.state == "paused" and engine_waits(w)
+    assert w.session.iteration == 500 and w.session.state == "paused" and engine_waits(w)
 
 
 def test_pressing_step_faster_than_it_trains_never_hangs(window, qtbot):
@@ -244,7 +244,7 @@ def test_pressing_step_faster_than_it_trains_never_hangs(window, qtbot):
         for _ in range(500):
             w.step_once()
     wait_parked(w, qtbot)
-    assert 1 < w.session.iteration <= 501 and w.state == "paused"
+    assert 1 < w.session.iteration <= 501 and w.session.state == "paused"
 
 
 # Was a defect (fixed in 613f103): step(n) replaced a pending budget, so quick presses were lost.
@@ -265,10 +265,10 @@ def test_reset_while_running_stops_the_thread_and_start_works_again(window, qtbo
     for round_ in range(5):
         w.start()
         wait_iterations(w, qtbot, 10)
-        assert w.state == "running"
+        assert w.session.state == "running"
         with within(what="reset while running"):
             w.reset_model()
-        assert not w.session.has_model and w.session.client is None and w.state == "idle"
+        assert not w.session.has_model and w.session.client is None and w.session.state == "idle"
     assert len(dialogs.questions) == 5
 
 
@@ -280,13 +280,13 @@ def test_saving_repeatedly_while_training_gives_consistent_snapshots(window, qtb
         path = tmp_path / f"snap{i}.npz"
         with within(what="save while training"):
             assert w.save_checkpoint(path=str(path))
-        assert w.state == "running"
+        assert w.session.state == "running"
         ckpt = core.load_checkpoint(path)
-        assert ckpt.iteration == w.saved_iteration
+        assert ckpt.iteration == w.session.saved_iteration
         # The loss history saved with it ends exactly at the saved iteration.
         its = ckpt.extras["loss_iter"]
         assert len(its) == ckpt.iteration and (len(its) == 0 or its[-1] == ckpt.iteration)
-        resumed = core.restore_trainer(ckpt, w.corpus.data, w.corpus.vocab)
+        resumed = core.restore_trainer(ckpt, w.session.corpus.data, w.session.corpus.vocab)
         assert resumed.iteration == ckpt.iteration and finite_params(resumed.params)
         qtbot.wait(20)
     w.pause()

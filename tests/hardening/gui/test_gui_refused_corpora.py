@@ -44,10 +44,10 @@ def trained(make_window, qtbot, dialogs, small_corpus_file):
 
 
 def assert_unchanged(w, corpus, client, iteration, qtbot):
-    assert w.corpus is corpus and w.session.client is client and w.session.iteration == iteration
+    assert w.session.corpus is corpus and w.session.client is client and w.session.iteration == iteration
     at, weights = w.session.weights()
     assert at == iteration and all(np.isfinite(p).all() for p in weights.values())
-    assert w.state == "paused" and not w.is_loading
+    assert w.session.state == "paused" and not w.session.is_loading
     w.start()  # still usable
     wait_iterations(w, qtbot, iteration + 5)
     w.pause()
@@ -58,7 +58,7 @@ def test_a_refused_file_shows_its_message_and_keeps_corpus_and_model(trained, qt
     make, expected = REFUSED[case]
     path = make(tmp_path)
     w = trained
-    corpus, client, iteration = w.corpus, w.session.client, w.session.iteration
+    corpus, client, iteration = w.session.corpus, w.session.client, w.session.iteration
     before = len(dialogs.messages)
     open_file_via_dialog(w, dialogs, qtbot, path)
     shown = [text for _, _, text in dialogs.messages[before:]]
@@ -79,7 +79,7 @@ def test_an_unreadable_file_shows_the_system_reason_and_keeps_state(trained, qtb
 
     monkeypatch.setattr(builtins, "open", deny)
     w = trained
-    corpus, client, iteration = w.corpus, w.session.client, w.session.iteration
+    corpus, client, iteration = w.session.corpus, w.session.client, w.session.iteration
     open_file_via_dialog(w, dialogs, qtbot, path)
     assert dialogs.texts("warning")[-1] == f"cannot read {path}: Permission denied"
     assert_unchanged(w, corpus, client, iteration, qtbot)
@@ -88,7 +88,7 @@ def test_an_unreadable_file_shows_the_system_reason_and_keeps_state(trained, qtb
 def test_a_file_too_short_for_the_window_opens_and_says_why_start_is_refused(make_window, qtbot, dialogs, tmp_path):
     w = make_window()
     open_file_via_dialog(w, dialogs, qtbot, write(tmp_path, "short.txt", b"abcdef"))
-    assert w.corpus.name == "short.txt" and any("too short" in n for n in w.corpus_notes)
+    assert w.session.corpus.name == "short.txt" and any("too short" in n for n in w.corpus_notes)
     w.start()
     assert not w.session.has_model and "too short" in dialogs.texts("warning")[-1]
 
@@ -100,10 +100,10 @@ def test_a_ten_thousand_character_vocabulary_trains_samples_and_draws(make_windo
     path.write_text("".join(chars) + "".join(rng.choice(chars, 20_000)), encoding="utf-8")
     w = make_window()
     open_file_via_dialog(w, dialogs, qtbot, path)
-    assert w.corpus.vocab_size == 10_000
+    assert w.session.corpus.vocab_size == 10_000
     for i in range(1, 4):
         w.step_once()
-        qtbot.waitUntil(lambda: w.session.has_model and w.session.iteration == i and w.state == "paused",
+        qtbot.waitUntil(lambda: w.session.has_model and w.session.iteration == i and w.session.state == "paused",
                         timeout=10_000)
     w.sample_now()
     w.refresh_now()
@@ -130,13 +130,13 @@ def test_loading_a_200_mb_file_keeps_a_16_ms_timer_ticking(make_window, qtbot, d
         dialogs.open_paths.append(str(path))
         start = time.perf_counter()
         w.open_corpus_action.trigger()
-        assert w.is_loading  # the action returned while the loader works
-        qtbot.waitUntil(lambda: not w.is_loading, timeout=60_000)
+        assert w.session.is_loading  # the action returned while the loader works
+        qtbot.waitUntil(lambda: not w.session.is_loading, timeout=60_000)
         took = time.perf_counter() - start
         timer.stop()
     finally:
         path.unlink(missing_ok=True)
-    assert dialogs.texts("warning") == [] and len(w.corpus) == 200 * (1 << 20)
+    assert dialogs.texts("warning") == [] and len(w.session.corpus) == 200 * (1 << 20)
     during = [t for t in ticks if t <= start + took]
     gaps = np.diff([start] + during)
     print(f"200 MB load in the GUI: {took:.1f} s, {len(during)} ticks, longest gap {gaps.max() * 1000:.0f} ms")
