@@ -5,8 +5,9 @@
 * timer: a 16 ms QTimer runs in the GUI thread while the app trains; its p50/p95/max interval shows
   how smooth the window stays (target: p95 <= 33 ms);
 * speed: iterations per second inside the app (the window as a user sees it: plot, samples,
-  heatmap, status bar updating) against the engine alone in a fresh process at the same settings
-  and the same single BLAS thread (target: ratio >= 0.9);
+  heatmap, status bar updating) against the engine alone in a fresh process at the same settings (the app's: the
+  preset with gradient flow measured every core.gradflow.APP_EVERY iterations for the Gradient flow tab; with
+  --plain-headless, the preset as charrnn-train runs it) and the same single BLAS thread (target: ratio >= 0.95);
 * pause: time from the Pause action until it returns, the engine having answered that it paused (target: <= 50 ms);
 * GUI thread CPU: the main thread's CPU time per second of training (plot, samples, heatmap, status bar,
   signal handling). Training runs in the engine's own process, so this is time taken from the other core only.
@@ -51,10 +52,10 @@ import json, sys, time
 from threadpoolctl import threadpool_limits
 import core
 from core.builtins import load_builtin
-preset, seconds, warmup = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+preset, seconds, warmup, flow = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 corpus = load_builtin("shakespeare")
 with threadpool_limits(limits=1, user_api="blas"):
-    trainer = core.Trainer.from_corpus(corpus, core.preset(preset))
+    trainer = core.Trainer.from_corpus(corpus, core.preset(preset, grad_flow_every=flow))
     for _ in trainer.run(seconds=warmup):
         pass
     start_it, start = trainer.iteration, time.perf_counter()
@@ -69,13 +70,14 @@ import json, os, sys, time
 from threadpoolctl import threadpool_limits
 import core
 from core.builtins import load_builtin
-preset, warmup, ready, stop, cpu = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+preset, warmup, ready, stop, cpu, flow = (sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]),
+                                         int(sys.argv[6]))
 if cpu >= 0:
     os.sched_setaffinity(0, {cpu})
 corpus = load_builtin("shakespeare")
 notes = []  # (time, iteration) every NOTE_EVERY seconds at most
 with threadpool_limits(limits=1, user_api="blas"):
-    trainer = core.Trainer.from_corpus(corpus, core.preset(preset))
+    trainer = core.Trainer.from_corpus(corpus, core.preset(preset, grad_flow_every=flow))
     for _ in trainer.run(seconds=warmup):
         pass
     open(ready, "w").close()
@@ -105,8 +107,17 @@ def pin_training(cpu: int, engine_pid: int) -> None:
             os.sched_setaffinity(int(tid), others)
 
 
-def headless_its(preset: str, seconds: float, warmup: float) -> float:
-    out = subprocess.run([sys.executable, "-c", HEADLESS, preset, str(seconds), str(warmup)], capture_output=True,
+def headless_flow(plain: bool) -> int:
+    """How often the headless run measures gradient flow: as the app does (the same work), or as the preset (plain,
+    the CLI's default: never)."""
+    from core.gradflow import APP_EVERY
+
+    return 0 if plain else APP_EVERY
+
+
+def headless_its(preset: str, seconds: float, warmup: float, flow: int) -> float:
+    out = subprocess.run([sys.executable, "-c", HEADLESS, preset, str(seconds), str(warmup), str(flow)],
+                         capture_output=True,
                          text=True, check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return json.loads(out.stdout.strip().splitlines()[-1])["its"]
 
@@ -309,7 +320,8 @@ def slot_rate(notes, start: float, end: float) -> float | None:
     return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
-def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int, settings=(), versus=None) -> dict:
+def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int, settings=(), versus=None,
+                flow: int = 0) -> dict:
     """The app and a headless process taking turns (see the module docstring): per-round rates and ratios.
     cpu >= 0: every training loop runs on that CPU (the apps' other threads on the others). versus: settings for a
     second app (on top of `settings`) that takes its turn in each round too, for an A/B of the two."""
@@ -335,7 +347,7 @@ def interleaved(preset: str, pairs: int, slot: float, warmup: float, cpu: int, s
         ready = os.path.join(tmp, "head-ready")
         procs["head"] = subprocess.Popen(
             [sys.executable, "-c", HEADLESS_NOTING % {"note": NOTE_EVERY}, preset, str(warmup), ready, stop,
-             str(cpu)], cwd=here, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+             str(cpu), str(flow)], cwd=here, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         wait_for(ready, procs["head"])
         os.killpg(procs["head"].pid, signal.SIGSTOP)
         for name, sets in apps.items():  # each app warms up alone, then rests
@@ -414,6 +426,9 @@ def main() -> int:
     p.add_argument("--versus", action="append", metavar="MODULE.NAME=VALUE",
                    help="with --interleaved: a second app with this setting (repeatable) takes its turn in every "
                         "round too, and its speed over the first app's is reported, round by round")
+    p.add_argument("--plain-headless", action="store_true",
+                   help="the headless run trains the preset as charrnn-train does (no gradient-flow measurement) "
+                        "rather than the same work as the app (gradient flow every core.gradflow.APP_EVERY)")
     p.add_argument("--app-child", metavar="PRESET", help=argparse.SUPPRESS)
     p.add_argument("--ready", help=argparse.SUPPRESS)
     p.add_argument("--stop", help=argparse.SUPPRESS)
@@ -425,7 +440,7 @@ def main() -> int:
     if args.interleaved:
         for preset in args.preset or ["min-char-rnn"]:
             r = interleaved(preset, args.interleaved, args.slot, args.warmup, args.pin, args.set,
-                            args.versus if args.versus else None)
+                            args.versus if args.versus else None, headless_flow(args.plain_headless))
             print(f"preset {preset}: {args.interleaved} interleaved rounds of {args.slot:g} s slots"
                   + (f"; settings {' '.join(args.set)}" if args.set else ""))
             print(f"  in-app / headless    median {_median(r['app_ratios']):.3f} ({_spread(r['app_ratios'])})")
@@ -448,7 +463,7 @@ def main() -> int:
         # Alternate headless and in-app runs so that load from other processes hits both alike.
         runs = []
         for _ in range(args.rounds):
-            runs.append((headless_its(preset, args.seconds, args.warmup),
+            runs.append((headless_its(preset, args.seconds, args.warmup, headless_flow(args.plain_headless)),
                          in_app(preset, args.seconds, args.warmup, args.pauses)))
         ratios = sorted(app["its"] / head for head, app in runs)
         head, app = sorted(runs, key=lambda r: r[1]["its"] / r[0])[len(runs) // 2]  # the median round
